@@ -1,0 +1,172 @@
+"""Run directories and what is saved in them, written atomically and read without unpickling.
+
+A run directory holds:
+  config.json       the resolved Config
+  vocab.json        the vocabulary, in id order
+  metrics.jsonl     one line per finished epoch
+  best.safetensors  weights with the best validation perplexity so far
+  last.safetensors  weights, optimizer and RNG state, position and LSTM state, for --resume
+  results.json      final valid/test perplexity of the best weights
+  train.log         everything training printed
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .config import Config
+from .errors import LstmlmError
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
+METRICS_FILE = "metrics.jsonl"
+BEST_FILE = "best.safetensors"
+LAST_FILE = "last.safetensors"
+RESULTS_FILE = "results.json"
+LOG_FILE = "train.log"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`."""
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temp_name))
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def new_run_dir(runs_dir: Path, name: str) -> Path:
+    """Create and return a fresh directory `runs_dir/name-<timestamp>`; never reuses one."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for attempt in range(1000):
+        candidate = runs_dir / (stem if attempt == 0 else f"{stem}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise LstmlmError(f"cannot create a new run directory in {runs_dir}")
+
+
+def check_run_dir(run_dir: Path) -> Path:
+    """Raise LstmlmError unless `run_dir` looks like a run directory."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise LstmlmError(f"run directory not found: {run_dir}")
+    for required in (CONFIG_FILE, VOCAB_FILE):
+        if not (run_dir / required).is_file():
+            raise LstmlmError(f"{run_dir} is not a run directory (no {required})")
+    return run_dir
+
+
+def save_weights(path: Path, model: torch.nn.Module, metadata: dict | None = None) -> None:
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    _save(path, tensors, metadata or {})
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> dict:
+    """Load safetensors weights into `model`; returns the file's JSON metadata."""
+    tensors, metadata = _load(path)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        raise LstmlmError(f"{path} does not match the model: {str(error).splitlines()[0]}") from None
+    return metadata
+
+
+def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) -> None:
+    """Everything needed to continue training exactly where it stopped, as one atomic file."""
+    tensors = {f"model.{name}": tensor.detach().cpu().contiguous()
+               for name, tensor in model.state_dict().items()}
+    optimizer_state = optimizer.state_dict()
+    optimizer_plain = {"param_groups": optimizer_state["param_groups"], "state": {}}
+    for index, values in optimizer_state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                optimizer_plain["state"].setdefault(str(index), {})[key] = value
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for index, rng in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{index}"] = rng
+    if hidden is not None:
+        for index, tensor in enumerate(hidden):
+            tensors[f"hidden.{index}"] = tensor.detach().cpu().contiguous()
+    _save(path, tensors, {"state": state, "optimizer": optimizer_plain})
+
+
+def load_training_state(path: Path, model, optimizer, device: torch.device):
+    """Restore what save_training_state wrote; returns (state dict, hidden state or None)."""
+    tensors, metadata = _load(path)
+    model.load_state_dict({name[len("model."):]: tensor for name, tensor in tensors.items()
+                           if name.startswith("model.")})
+    optimizer_plain = metadata["optimizer"]
+    optimizer_state = {"param_groups": optimizer_plain["param_groups"], "state": {}}
+    for index, values in optimizer_plain["state"].items():
+        optimizer_state["state"].setdefault(int(index), {}).update(values)
+    for name, tensor in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            optimizer_state["state"].setdefault(int(index), {})[key] = tensor
+    optimizer.load_state_dict(optimizer_state)
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda_states = [tensors[name] for name in sorted(tensors) if name.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+    hidden = None
+    if "hidden.0" in tensors:
+        hidden = (tensors["hidden.0"].to(device), tensors["hidden.1"].to(device))
+    return metadata["state"], hidden
+
+
+def _save(path: Path, tensors: dict, metadata: dict) -> None:
+    encoded = {key: json.dumps(value) for key, value in metadata.items()}
+    atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata=encoded))
+
+
+def _load(path: Path) -> tuple[dict, dict]:
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+    except FileNotFoundError:
+        raise LstmlmError(f"checkpoint not found: {path}") from None
+    except (SafetensorError, OSError, ValueError) as error:
+        raise LstmlmError(f"cannot read checkpoint {path}: {error}") from None
+    return tensors, {key: json.loads(value) for key, value in raw.items()}
+
+
+def write_metrics(run_dir: Path, history: list[dict]) -> None:
+    lines = "".join(json.dumps(entry) + "\n" for entry in history)
+    atomic_write_text(Path(run_dir) / METRICS_FILE, lines)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_config(run_dir: Path) -> Config:
+    return Config.load(check_run_dir(run_dir) / CONFIG_FILE)

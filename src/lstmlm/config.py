@@ -1,0 +1,153 @@
+"""Typed training configuration and the named presets of Zaremba et al. (2014)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import LstmlmError
+
+
+@dataclass
+class Config:
+    """Every setting of a run. Field names mirror the TensorFlow `ptb_word_lm.py` configs."""
+
+    preset: str = "small"
+    # Model shape and initialisation.
+    init_scale: float = 0.1
+    num_layers: int = 2
+    hidden_size: int = 200
+    keep_prob: float = 1.0
+    # Optimisation: plain SGD, lr decayed by `lr_decay` each epoch after `max_epoch`.
+    learning_rate: float = 1.0
+    max_grad_norm: float = 5.0
+    lr_decay: float = 0.5
+    max_epoch: int = 4
+    max_max_epoch: int = 13
+    num_steps: int = 20
+    batch_size: int = 20
+    # Data: "ptb", a directory with train/valid/test files, or one text file.
+    data: str = "ptb"
+    vocab_size: int = 10000
+    min_freq: int = 1
+    # Evaluation streams the split with batch `eval_batch_size` (1 as the reference); the window
+    # length only bounds memory, since the state is carried across windows.
+    eval_batch_size: int = 1
+    eval_num_steps: int = 100
+    # Run control.
+    seed: int = 1234
+    device: str = "auto"
+    # Also save the resumable last-state checkpoint every this many steps (0: at epoch ends only).
+    checkpoint_every: int = 0
+
+    def validate(self) -> "Config":
+        """Raise LstmlmError naming the first field with an impossible value."""
+        positive = ["init_scale", "num_layers", "hidden_size", "learning_rate", "max_grad_norm",
+                    "lr_decay", "max_max_epoch", "num_steps", "batch_size", "vocab_size",
+                    "min_freq", "eval_batch_size", "eval_num_steps"]
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise LstmlmError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 < self.keep_prob <= 1.0:
+            raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
+        if self.max_epoch < 0 or self.checkpoint_every < 0:
+            raise LstmlmError("config: max_epoch and checkpoint_every must be >= 0")
+        if self.vocab_size < 2:
+            raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>)")
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise LstmlmError(f"config: device must be auto, cpu or cuda[:N], got {self.device!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        from .checkpoint import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise LstmlmError(f"config: unknown key {unknown[0]!r}")
+        return cls(**values).validate()
+
+    @classmethod
+    def load(cls, path: Path) -> "Config":
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise LstmlmError(f"cannot read config {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise LstmlmError(f"config {path} is not a JSON object")
+        return cls.from_dict(values)
+
+
+PRESETS: dict[str, dict] = {
+    "small": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=20,
+                  hidden_size=200, max_epoch=4, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
+                  batch_size=20, vocab_size=10000),
+    "medium": dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2,
+                   num_steps=35, hidden_size=650, max_epoch=6, max_max_epoch=39, keep_prob=0.5,
+                   lr_decay=0.8, batch_size=20, vocab_size=10000),
+    "large": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
+                  num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35,
+                  lr_decay=1 / 1.15, batch_size=20, vocab_size=10000),
+    "test": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=1, num_layers=1, num_steps=2,
+                 hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,
+                 batch_size=20, vocab_size=10000),
+}
+
+
+def get_preset(name: str) -> Config:
+    """The Config of a named preset; unknown names raise LstmlmError listing the known ones."""
+    if name not in PRESETS:
+        raise LstmlmError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return Config(preset=name, **PRESETS[name]).validate()
+
+
+def _parse_value(name: str, kind: type, text: str):
+    text = text.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if kind is int:
+            return int(text)
+        if kind is float:
+            # Fractions such as lr_decay=1/1.15 are how the papers write some values.
+            if "/" in text:
+                numerator, denominator = text.split("/")
+                return float(numerator) / float(denominator)
+            return float(text)
+        return text
+    except (ValueError, ZeroDivisionError):
+        raise LstmlmError(f"config: bad value {text!r} for {name} (expected {kind.__name__})") from None
+
+
+def apply_overrides(config: Config, overrides: list[str] | dict) -> Config:
+    """Return a copy of `config` with `key=value` strings (or a dict) applied and validated."""
+    types = {field.name: field.type for field in fields(Config)}
+    type_names = {"float": float, "int": int, "str": str, "bool": bool}
+    if isinstance(overrides, dict):
+        pairs = [(key, value) for key, value in overrides.items()]
+    else:
+        pairs = []
+        for item in overrides:
+            if "=" not in item:
+                raise LstmlmError(f"config: expected key=value, got {item!r}")
+            key, value = item.split("=", 1)
+            pairs.append((key.strip(), value))
+    changes = {}
+    for key, value in pairs:
+        if key not in types:
+            raise LstmlmError(f"config: unknown key {key!r}")
+        kind = type_names[types[key]]
+        changes[key] = _parse_value(key, kind, value) if isinstance(value, str) else kind(value)
+    return dataclasses.replace(config, **changes).validate()

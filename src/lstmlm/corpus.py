@@ -1,0 +1,177 @@
+"""Reading text into word ids, the vocabulary, and the reference's batching.
+
+Semantics follow TensorFlow's `ptb/reader.py`: every line's words followed by `<eos>`;
+the vocabulary comes from the training split only, ordered by descending count, then
+alphabetically; the id stream is cut into `batch_size` contiguous rows and read in windows
+of `num_steps` with targets shifted by one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from . import datasets
+from .errors import LstmlmError
+
+EOS = "<eos>"
+UNK = "<unk>"
+SPLITS = ("train", "valid", "test")
+
+
+def words_of_lines(lines: list[str]) -> list[str]:
+    """Each line's whitespace-separated words followed by `<eos>`."""
+    words = []
+    for line in lines:
+        words.extend(line.split())
+        words.append(EOS)
+    return words
+
+
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; a missing, empty or undecodable file is an LstmlmError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise LstmlmError(f"corpus file not found: {path}") from None
+    except OSError as error:
+        raise LstmlmError(f"cannot read corpus file {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset {error.start})") from None
+    if not text.strip():
+        raise LstmlmError(f"corpus file {path} is empty")
+    return text.splitlines()
+
+
+class Vocabulary:
+    """A bijection between words and ids; always contains `<unk>`."""
+
+    def __init__(self, words: list[str]):
+        if len(set(words)) != len(words):
+            raise LstmlmError("vocabulary has duplicate words")
+        if UNK not in words:
+            raise LstmlmError(f"vocabulary lacks {UNK}")
+        self.words = list(words)
+        self.ids = {word: index for index, word in enumerate(self.words)}
+        self.unk_id = self.ids[UNK]
+
+    @classmethod
+    def build(cls, words: list[str], max_size: int, min_freq: int = 1) -> "Vocabulary":
+        """The `max_size` most frequent words seen at least `min_freq` times, plus `<unk>`."""
+        counts = Counter(words)
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        kept = [word for word, count in ordered if count >= min_freq][:max_size]
+        if UNK not in kept:
+            kept = kept[: max_size - 1] + [UNK]
+        return cls(kept)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, words: list[str]) -> torch.Tensor:
+        return torch.tensor([self.ids.get(word, self.unk_id) for word in words], dtype=torch.long)
+
+    def decode(self, ids) -> list[str]:
+        return [self.words[int(index)] for index in ids]
+
+    def save(self, path: Path) -> None:
+        from .checkpoint import atomic_write_text
+
+        atomic_write_text(path, json.dumps({"words": self.words}, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocabulary":
+        try:
+            words = json.loads(Path(path).read_text(encoding="utf-8"))["words"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LstmlmError(f"cannot read vocabulary {path}: {error}") from None
+        return cls(words)
+
+
+@dataclass
+class Corpus:
+    """The three splits as id streams, and the vocabulary built from the training split."""
+
+    vocab: Vocabulary
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in SPLITS:
+            raise LstmlmError(f"unknown split {name!r} (known: {', '.join(SPLITS)})")
+        return getattr(self, name)
+
+
+def split_files(data: str) -> dict[str, list[str]]:
+    """Lines of train/valid/test for `data`: a dataset name, a folder, or one file to split."""
+    if data in datasets.DATASETS:
+        folder = datasets.resolve(data)
+        return {split: read_lines(folder / f"{data}.{split}.txt") for split in SPLITS}
+    path = Path(data)
+    if path.is_dir():
+        for pattern in ("{split}.txt", "ptb.{split}.txt"):
+            files = {split: path / pattern.format(split=split) for split in SPLITS}
+            if any(file.exists() for file in files.values()):
+                return {split: read_lines(file) for split, file in files.items()}
+        raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt)")
+    if path.is_file():
+        return split_lines(read_lines(path))
+    raise LstmlmError(f"no dataset, folder or file named {data!r} "
+                      f"(known datasets: {', '.join(datasets.DATASETS)})")
+
+
+def split_lines(lines: list[str]) -> dict[str, list[str]]:
+    """Contiguous 90/5/5 split by lines, so the result is deterministic."""
+    if len(lines) < 20:
+        raise LstmlmError(f"a single-file corpus needs at least 20 lines to split, got {len(lines)}")
+    train_end = int(len(lines) * 0.9)
+    valid_end = int(len(lines) * 0.95)
+    return {"train": lines[:train_end], "valid": lines[train_end:valid_end],
+            "test": lines[valid_end:]}
+
+
+def load_corpus(data: str, vocab_size: int = 10000, min_freq: int = 1,
+                vocab: Vocabulary | None = None) -> Corpus:
+    """Read `data` into id streams, building the vocabulary from train unless one is given."""
+    lines = split_files(data)
+    words = {split: words_of_lines(split_text) for split, split_text in lines.items()}
+    if vocab is None:
+        vocab = Vocabulary.build(words["train"], vocab_size, min_freq)
+    return Corpus(vocab, *(vocab.encode(words[split]) for split in SPLITS))
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Cut the stream into `batch_size` contiguous rows, dropping the remainder (as the reference)."""
+    batch_len = len(ids) // batch_size
+    return ids[: batch_size * batch_len].view(batch_size, batch_len)
+
+
+def epoch_size(num_ids: int, batch_size: int, num_steps: int) -> int:
+    """Number of full training windows per epoch: `(len // batch_size - 1) // num_steps`."""
+    return (num_ids // batch_size - 1) // num_steps
+
+
+def windows(rows: torch.Tensor, num_steps: int, *, include_partial: bool = False,
+            start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) windows of `num_steps` over batched rows, targets shifted by one.
+
+    Training uses full windows only, as the reference; evaluation passes `include_partial` so
+    that every one of the `len - 1` targets is scored. `start` skips the first windows (resume).
+    """
+    usable = rows.size(1) - 1
+    count = usable // num_steps
+    if include_partial and usable % num_steps:
+        count += 1
+    for index in range(start, count):
+        begin = index * num_steps
+        end = min(begin + num_steps, usable)
+        yield rows[:, begin:end], rows[:, begin + 1:end + 1]

@@ -1,0 +1,8 @@
+"""The one exception type that the CLI turns into a clean one-line error."""
+
+
+class LstmlmError(Exception):
+    """A problem with the user's input or environment (bad config, bad corpus, failed download).
+
+    The CLI prints its message on one line and exits with status 2; anything else is a bug.
+    """

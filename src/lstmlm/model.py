@@ -1,0 +1,58 @@
+"""The Zaremba et al. (2014) LSTM language model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+class LSTMLanguageModel(nn.Module):
+    """Embedding -> dropout -> stacked LSTM -> dropout -> linear softmax over the vocabulary.
+
+    Dropout (probability `1 - keep_prob`) is applied to non-recurrent connections only: the
+    embedding output, between LSTM layers, and before the softmax.
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
+                 init_scale: float = 0.1):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        dropout = 1.0 - keep_prob
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+        self.reset_parameters(init_scale)
+
+    def reset_parameters(self, init_scale: float) -> None:
+        """Every weight uniform in [-init_scale, init_scale]; LSTM biases zero.
+
+        The reference's BasicLSTMCell initialises its bias to zero and adds forget_bias=0.0;
+        PyTorch has two bias vectors per layer whose sum plays that role, so both are zeroed.
+        """
+        for name, parameter in self.named_parameters():
+            if name.startswith("lstm.bias"):
+                nn.init.zeros_(parameter)
+            else:
+                nn.init.uniform_(parameter, -init_scale, init_scale)
+
+    def init_state(self, batch_size: int) -> State:
+        weight = self.decoder.weight
+        shape = (self.num_layers, batch_size, self.hidden_size)
+        return weight.new_zeros(shape), weight.new_zeros(shape)
+
+    def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
+        embedded = self.dropout(self.embedding(input_ids))
+        output, state = self.lstm(embedded, state)
+        return self.decoder(self.dropout(output)), state
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph at a window boundary (truncated backpropagation through time)."""
+    return tuple(tensor.detach() for tensor in state)

@@ -1,0 +1,231 @@
+"""Training as in Zaremba et al. (2014): truncated BPTT, plain SGD, step-decayed learning rate."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import checkpoint
+from .config import Config, get_preset
+from .corpus import Corpus, Vocabulary, batchify, epoch_size, load_corpus, windows
+from .errors import LstmlmError
+from .evaluation import stream_perplexity
+from .model import LSTMLanguageModel, State, detach_state
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports; the same numbers are in the run directory."""
+
+    run_dir: Path
+    history: list[dict]
+    valid_perplexity: float
+    test_perplexity: float
+
+
+def learning_rate(config: Config, epoch: int) -> float:
+    """`learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)`, epochs counted from 0."""
+    return config.learning_rate * config.lr_decay ** max(epoch + 1 - config.max_epoch, 0)
+
+
+def select_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise LstmlmError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               targets: torch.Tensor, hidden: State, max_grad_norm: float) -> tuple[torch.Tensor, State]:
+    """One truncated-BPTT update on a window; returns the window's loss and the detached state.
+
+    The loss is the reference's: cross-entropy summed over time steps, averaged over the batch.
+    Gradients are clipped by their global norm before the SGD step.
+    """
+    logits, hidden = model(inputs, hidden)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           reduction="sum") / inputs.size(0)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.detach(), detach_state(hidden)
+
+
+def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
+    return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
+                             config.init_scale)
+
+
+class RunLog:
+    """Prints a line (through tqdm when a bar is showing) and appends it to the run's train.log."""
+
+    def __init__(self, path: Path, echo: Callable[[str], None] | None):
+        self.path = path
+        self.echo = echo
+
+    def __call__(self, line: str) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+        if self.echo is not None:
+            self.echo(line)
+
+
+def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
+          resume: str | Path | None = None, echo: Callable[[str], None] | None = print,
+          progress_bar: bool | None = None) -> TrainResult:
+    """Train a model as `config` says in a new run directory, or continue the run at `resume`.
+
+    Returns the final valid and test perplexity of the best-on-valid weights. `echo` receives
+    each log line (None: silent); `progress_bar` defaults to showing a tqdm bar on a terminal.
+    """
+    if resume is not None:
+        run_dir = checkpoint.check_run_dir(Path(resume))
+        config = checkpoint.load_config(run_dir)
+        vocab = Vocabulary.load(run_dir / checkpoint.VOCAB_FILE)
+        corpus = load_corpus(config.data, vocab=vocab)
+    else:
+        config = (config or get_preset("small")).validate()
+        corpus = load_corpus(config.data, config.vocab_size, config.min_freq)
+        check_corpus_fits(corpus, config)
+        run_dir = checkpoint.new_run_dir(Path(runs_dir), config.preset)
+        config.save(run_dir / checkpoint.CONFIG_FILE)
+        corpus.vocab.save(run_dir / checkpoint.VOCAB_FILE)
+    if progress_bar is None:
+        progress_bar = echo is not None and sys.stderr.isatty()
+    log = RunLog(run_dir / checkpoint.LOG_FILE, echo and (tqdm.write if progress_bar else echo))
+    return Trainer(config, corpus, run_dir, log, progress_bar).run(resume is not None)
+
+
+def check_corpus_fits(corpus: Corpus, config: Config) -> None:
+    if epoch_size(len(corpus.train), config.batch_size, config.num_steps) < 1:
+        raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
+                          f"batch_size={config.batch_size} x num_steps={config.num_steps}")
+    for split in ("valid", "test"):
+        if len(corpus.split(split)) // config.eval_batch_size < 2:
+            raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")
+
+
+class Trainer:
+    """The training loop of one run; all progress lives in `self.state` so it can be saved."""
+
+    def __init__(self, config: Config, corpus: Corpus, run_dir: Path, log: RunLog,
+                 progress_bar: bool):
+        self.config = config
+        self.corpus = corpus
+        self.run_dir = run_dir
+        self.log = log
+        self.progress_bar = progress_bar
+        self.device = select_device(config.device)
+        torch.manual_seed(config.seed)
+        self.model = build_model(config, len(corpus.vocab)).to(self.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.learning_rate)
+        self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
+        self.epoch_size = epoch_size(len(corpus.train), config.batch_size, config.num_steps)
+        # Position (epoch, step), running sums of the current epoch, and results so far.
+        self.state = {"epoch": 0, "step": 0, "epoch_cost": 0.0, "epoch_seconds": 0.0,
+                      "best_valid": None, "history": []}
+        self.hidden = None
+
+    def run(self, resuming: bool) -> TrainResult:
+        config = self.config
+        last_path = self.run_dir / checkpoint.LAST_FILE
+        if resuming and last_path.exists():
+            self.state, self.hidden = checkpoint.load_training_state(
+                last_path, self.model, self.optimizer, self.device)
+            self.log(f"resuming {self.run_dir} at epoch {self.state['epoch'] + 1} "
+                     f"step {self.state['step']}")
+        elif not resuming:
+            self.log(f"run {self.run_dir}: preset {config.preset}, {len(self.corpus.vocab)} words, "
+                     f"{sum(p.numel() for p in self.model.parameters()):,} parameters, "
+                     f"device {self.device}")
+        while self.state["epoch"] < config.max_max_epoch:
+            self.train_epoch()
+        return self.finish()
+
+    def train_epoch(self) -> None:
+        config, state = self.config, self.state
+        epoch = state["epoch"]
+        lr = learning_rate(config, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if state["step"] == 0:
+            self.log(f"Epoch: {epoch + 1} Learning rate: {lr:.3f}")
+        self.model.train()
+        hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
+        cost = torch.tensor(state["epoch_cost"], dtype=torch.float64, device=self.device)
+        report_every = max(self.epoch_size // 10, 1)
+        started, start_step = time.perf_counter(), state["step"]
+        bar = tqdm(total=self.epoch_size, initial=start_step, desc=f"epoch {epoch + 1}",
+                   disable=not self.progress_bar, leave=False, file=sys.stderr)
+        for step, (inputs, targets) in enumerate(
+                windows(self.train_rows, config.num_steps, start=start_step), start=start_step):
+            if step >= self.epoch_size:
+                break
+            loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
+                                      config.max_grad_norm)
+            cost += loss.double()
+            bar.update(1)
+            done = step + 1
+            if done % report_every == 0:
+                seconds = state["epoch_seconds"] + time.perf_counter() - started
+                perplexity = math.exp(cost.item() / (done * config.num_steps))
+                speed = done * config.num_steps * config.batch_size / seconds
+                self.log(f"{done / self.epoch_size:.3f} perplexity: {perplexity:.3f} "
+                         f"speed: {speed:.0f} wps")
+                bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{speed:.0f}")
+            if config.checkpoint_every and done % config.checkpoint_every == 0 \
+                    and done < self.epoch_size:
+                state.update(step=done, epoch_cost=cost.item(),
+                             epoch_seconds=state["epoch_seconds"] + time.perf_counter() - started)
+                started = time.perf_counter()
+                self.save_last(hidden)
+        bar.close()
+        seconds = state["epoch_seconds"] + time.perf_counter() - started
+        train_ppl = math.exp(cost.item() / (self.epoch_size * config.num_steps))
+        valid_ppl = self.evaluate("valid")
+        self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
+        self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
+        words_per_sec = self.epoch_size * config.num_steps * config.batch_size / seconds
+        state["history"].append({"epoch": epoch + 1, "lr": lr, "train_ppl": train_ppl,
+                                 "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
+                                 "seconds": round(seconds, 2)})
+        if state["best_valid"] is None or valid_ppl < state["best_valid"]:
+            state["best_valid"] = valid_ppl
+            checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
+                                    {"epoch": epoch + 1, "valid_ppl": valid_ppl})
+        state.update(epoch=epoch + 1, step=0, epoch_cost=0.0, epoch_seconds=0.0)
+        self.hidden = None
+        checkpoint.write_metrics(self.run_dir, state["history"])
+        self.save_last(None)
+
+    def save_last(self, hidden) -> None:
+        checkpoint.save_training_state(self.run_dir / checkpoint.LAST_FILE, self.model,
+                                       self.optimizer, self.state, hidden)
+
+    def evaluate(self, split: str) -> float:
+        return stream_perplexity(self.model, self.corpus.split(split),
+                                 self.config.eval_batch_size, self.config.eval_num_steps)
+
+    def finish(self) -> TrainResult:
+        """Evaluate the best-on-valid weights on valid and test, and record the result."""
+        checkpoint.load_weights(self.run_dir / checkpoint.BEST_FILE, self.model)
+        valid_ppl, test_ppl = self.evaluate("valid"), self.evaluate("test")
+        self.log(f"Valid Perplexity: {valid_ppl:.3f}")
+        self.log(f"Test Perplexity: {test_ppl:.3f}")
+        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl,
+                   "best_epoch": min(self.state["history"], key=lambda e: e["valid_ppl"])["epoch"]}
+        checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
+                                     json.dumps(results, indent=2) + "\n")
+        return TrainResult(self.run_dir, self.state["history"], valid_ppl, test_ppl)

@@ -1,0 +1,49 @@
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmlm import apply_overrides, get_preset
+
+ROOT = Path(__file__).resolve().parents[1]
+# The test models are tiny: one thread is faster than two fighting over small kernels.
+torch.set_num_threads(1)
+
+SHARED_DATA = Path(os.environ.get("LSTMLM_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+def write_corpus(folder: Path, seed: int = 0, lines: int = 300) -> Path:
+    """A small corpus of train/valid/test.txt from a toy grammar, so models can learn something."""
+    generator = random.Random(seed)
+    subjects, verbs, objects = ["the cat", "a dog", "my friend", "john"], ["sees", "likes", "eats"], \
+        ["the fish", "a ball", "some bread", "mary"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", lines), ("valid", lines // 10), ("test", lines // 10)):
+        text = "".join(f"{generator.choice(subjects)} {generator.choice(verbs)} "
+                       f"{generator.choice(objects)}\n" for _ in range(count))
+        (folder / f"{split}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def tiny_config(tiny_corpus):
+    """A seeded config that trains in about a second, with dropout so the RNG matters."""
+    return apply_overrides(get_preset("test"), {
+        "preset": "tiny", "data": str(tiny_corpus), "hidden_size": 8, "num_layers": 2,
+        "keep_prob": 0.8, "batch_size": 4, "num_steps": 5, "max_epoch": 1, "max_max_epoch": 3,
+        "max_grad_norm": 5.0, "vocab_size": 50, "eval_num_steps": 7, "seed": 7})
+
+
+@pytest.fixture
+def ptb_dir() -> Path:
+    folder = SHARED_DATA / "ptb"
+    if not (folder / "ptb.train.txt").exists():
+        pytest.fail(f"PTB not found at {folder}: set LSTMLM_DATA_DIR to the shared data folder")
+    return folder

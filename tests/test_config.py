@@ -1,0 +1,64 @@
+import dataclasses
+
+import pytest
+
+from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
+
+ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
+    "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000),
+    "medium": (0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000),
+    "large": (0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000),
+    "test": (0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000),
+}
+COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_steps",
+           "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay", "batch_size",
+           "vocab_size")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_with_published_values(name):
+    config = get_preset(name)
+    assert config.preset == name
+    assert tuple(getattr(config, column) for column in COLUMNS) == ISSUE_TABLE[name]
+
+
+def test_overrides_parse_types_and_fractions():
+    config = apply_overrides(get_preset("small"), ["hidden_size=64", "lr_decay=1/1.15",
+                                                   "data=/tmp/x", "keep_prob= 0.5"])
+    assert config.hidden_size == 64 and isinstance(config.hidden_size, int)
+    assert config.lr_decay == pytest.approx(1 / 1.15)
+    assert config.data == "/tmp/x" and config.keep_prob == 0.5
+    assert get_preset("small").hidden_size == 200  # presets are not mutated
+
+
+@pytest.mark.parametrize("override, message", [
+    (["hiden_size=3"], "unknown key 'hiden_size'"),
+    (["hidden_size=abc"], "bad value 'abc' for hidden_size"),
+    (["hidden_size"], "expected key=value"),
+    (["keep_prob=1.5"], "keep_prob must be in (0, 1]"),
+    (["num_steps=0"], "num_steps must be > 0"),
+    (["lr_decay=1/0"], "bad value"),
+    (["device=tpu"], "device must be"),
+])
+def test_bad_overrides_fail_naming_the_problem(override, message):
+    with pytest.raises(LstmlmError) as error:
+        apply_overrides(get_preset("small"), override)
+    assert message in str(error.value)
+
+
+def test_unknown_preset_lists_known_ones():
+    with pytest.raises(LstmlmError, match="unknown preset 'huge'.*small"):
+        get_preset("huge")
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = apply_overrides(get_preset("large"), ["seed=3"])
+    config.save(tmp_path / "config.json")
+    assert Config.load(tmp_path / "config.json") == config
+    assert dataclasses.asdict(Config.load(tmp_path / "config.json"))["lr_decay"] == 1 / 1.15
+
+
+def test_config_file_with_unknown_key_is_rejected(tmp_path):
+    (tmp_path / "config.json").write_text('{"hidden_size": 3, "colour": "red"}')
+    with pytest.raises(LstmlmError, match="unknown key 'colour'"):
+        Config.load(tmp_path / "config.json")

@@ -1,0 +1,56 @@
+import torch
+
+from lstmlm import LSTMLanguageModel
+from lstmlm.model import detach_state
+
+
+def make_model(**kwargs) -> LSTMLanguageModel:
+    torch.manual_seed(0)
+    options = dict(vocab_size=30, hidden_size=6, num_layers=2, keep_prob=1.0, init_scale=0.1)
+    options.update(kwargs)
+    return LSTMLanguageModel(**options)
+
+
+def test_weights_uniform_in_init_scale_and_lstm_biases_zero():
+    model = make_model(init_scale=0.05)
+    for name, parameter in model.named_parameters():
+        if name.startswith("lstm.bias"):
+            assert torch.count_nonzero(parameter) == 0, name
+        else:
+            assert parameter.abs().max() <= 0.05 and parameter.std() > 0.01, name
+
+
+def test_two_half_windows_equal_one_full_window():
+    model = make_model().eval()
+    inputs = torch.randint(0, 30, (3, 8))
+    full, full_state = model(inputs, model.init_state(3))
+    first, state = model(inputs[:, :4], model.init_state(3))
+    second, half_state = model(inputs[:, 4:], detach_state(state))
+    torch.testing.assert_close(torch.cat([first, second], dim=1), full)
+    for carried, direct in zip(half_state, full_state):
+        torch.testing.assert_close(carried, direct)
+
+
+def test_dropout_only_in_training_mode():
+    model = make_model(keep_prob=0.5)
+    inputs = torch.randint(0, 30, (2, 5))
+    model.eval()
+    first, _ = model(inputs, model.init_state(2))
+    second, _ = model(inputs, model.init_state(2))
+    torch.testing.assert_close(first, second)
+    model.train()
+    third, _ = model(inputs, model.init_state(2))
+    assert not torch.allclose(first, third)
+
+
+def test_dropout_rate_is_one_minus_keep_prob_and_not_recurrent():
+    model = make_model(keep_prob=0.35)
+    assert model.dropout.p == 1 - 0.35 and model.lstm.dropout == 1 - 0.35
+    assert make_model(num_layers=1, keep_prob=0.5).lstm.dropout == 0.0  # no layer to drop between
+    # nn.LSTM applies its dropout to each layer's output only, never to the recurrent h -> h path.
+
+
+def test_logits_shape():
+    model = make_model()
+    logits, (hidden, cell) = model(torch.zeros(4, 7, dtype=torch.long), model.init_state(4))
+    assert logits.shape == (4, 7, 30) and hidden.shape == cell.shape == (2, 4, 6)

@@ -1,0 +1,118 @@
+import json
+
+import pytest
+import torch
+
+import lstmlm
+from lstmlm import LstmlmError, apply_overrides, get_preset, train
+from lstmlm import training
+from lstmlm.model import LSTMLanguageModel
+from lstmlm.training import learning_rate, train_step
+
+PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
+
+
+def test_learning_rate_schedule_of_the_small_preset():
+    config = get_preset("small")
+    rates = [learning_rate(config, epoch) for epoch in range(13)]
+    assert rates[:4] == [1.0] * 4
+    assert rates[4:7] == [0.5, 0.25, 0.125]
+    assert rates[12] == 0.5 ** 9
+
+
+def test_learning_rate_schedule_of_the_large_preset():
+    config = get_preset("large")
+    assert learning_rate(config, 13) == 1.0
+    assert learning_rate(config, 14) == pytest.approx(1 / 1.15)
+    assert learning_rate(config, 54) == pytest.approx(1.15 ** -41)
+
+
+def test_train_step_clips_the_global_gradient_norm():
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(20, 5, 2, init_scale=0.5)
+    before = [parameter.detach().clone() for parameter in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    inputs = torch.randint(0, 20, (3, 6))
+    loss, state = train_step(model, optimizer, inputs, torch.randint(0, 20, (3, 6)),
+                             model.init_state(3), max_grad_norm=0.01)
+    step = torch.cat([(after - old).flatten() for after, old in zip(model.parameters(), before)])
+    assert step.norm().item() == pytest.approx(0.01, rel=1e-4)  # lr 1 x clipped norm
+    assert loss.requires_grad is False and state[0].requires_grad is False
+    assert loss.item() > 6 * 2.5  # summed over 6 steps of roughly ln(20) each
+
+
+def test_run_directory_holds_everything_and_eval_reproduces_it(tmp_path, tiny_config):
+    result = train(tiny_config, runs_dir=tmp_path / "runs", echo=None)
+    run_dir = result.run_dir
+    assert sorted(path.name for path in run_dir.iterdir()) == [
+        "best.safetensors", "config.json", "last.safetensors", "metrics.jsonl", "results.json",
+        "train.log", "vocab.json"]
+    assert lstmlm.Config.load(run_dir / "config.json") == tiny_config
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [entry["epoch"] for entry in metrics] == [1, 2, 3]
+    assert [entry["lr"] for entry in metrics] == [1.0, 0.5, 0.25]
+    assert metrics[-1]["valid_ppl"] < metrics[0]["valid_ppl"] < 40  # it learns the toy grammar
+    assert all(entry["words_per_sec"] > 0 and entry["seconds"] > 0 for entry in metrics)
+    model = lstmlm.load(run_dir)
+    assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
+    assert model.evaluate("valid") == pytest.approx(result.valid_perplexity, rel=1e-9)
+    assert json.loads((run_dir / "results.json").read_text())["test_ppl"] == result.test_perplexity
+
+
+def test_same_seed_same_numbers_and_runs_never_clobbered(tmp_path, tiny_config):
+    first = train(tiny_config, runs_dir=tmp_path, echo=None)
+    second = train(tiny_config, runs_dir=tmp_path, echo=None)
+    assert first.run_dir != second.run_dir and first.run_dir.exists()
+    assert [[entry[key] for key in PPL_KEYS] for entry in first.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in second.history]
+    other = train(apply_overrides(tiny_config, ["seed=8"]), runs_dir=tmp_path, echo=None)
+    assert other.history[0]["train_ppl"] != first.history[0]["train_ppl"]
+
+
+@pytest.mark.parametrize("checkpoint_every, kill_at_step", [(0, 100), (7, 100), (7, 164)])
+def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_config, monkeypatch,
+                                                             checkpoint_every, kill_at_step):
+    config = apply_overrides(tiny_config, {"checkpoint_every": checkpoint_every})
+    reference = train(config, runs_dir=tmp_path / "reference", echo=None)
+
+    real_step, calls = training.train_step, []
+
+    def killed_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at_step:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_step", killed_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs_dir=tmp_path / "killed", echo=None)
+    monkeypatch.setattr(training, "train_step", real_step)
+    (run_dir,) = (tmp_path / "killed").iterdir()
+    resumed = train(resume=run_dir, echo=None)
+    assert resumed.run_dir == run_dir
+    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert resumed.test_perplexity == reference.test_perplexity
+    assert "resuming" in (run_dir / "train.log").read_text()
+
+
+def test_corpus_too_short_for_one_batch(tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {"batch_size": 500, "num_steps": 50})
+    with pytest.raises(LstmlmError, match="training split too short"):
+        train(config, runs_dir=tmp_path / "runs", echo=None)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(LstmlmError, match="is not a run directory"):
+        train(resume=tmp_path, echo=None)
+    with pytest.raises(LstmlmError, match="run directory not found"):
+        lstmlm.load(tmp_path / "missing")
+
+
+def test_log_lines_report_progress_and_epochs(tmp_path, tiny_config):
+    lines = []
+    train(tiny_config, runs_dir=tmp_path, echo=lines.append)
+    assert sum("perplexity:" in line and "wps" in line for line in lines) == 3 * 10
+    assert sum(line.startswith("Epoch: 2 Valid Perplexity") for line in lines) == 1
+    assert lines[-1].startswith("Test Perplexity:")
