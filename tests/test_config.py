@@ -16,10 +16,33 @@ COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_st
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_builds_with_published_values(name):
+def test_every_preset_builds(name):
     config = get_preset(name)
-    assert config.preset == name
+    assert config.preset == name and config == Config.from_dict(config.to_dict())
+
+
+@pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
+def test_zaremba_presets_have_the_published_values_and_defaults(name):
+    config = get_preset(name)
     assert tuple(getattr(config, column) for column in COLUMNS) == ISSUE_TABLE[name]
+    assert (config.optimizer, config.loss_average, config.embedding_size) == ("sgd", "batch", 0)
+    assert (config.clean_text, config.sample_every, config.sample_words) == (False, 0, 0)
+
+
+def test_recipe_presets():
+    shakespeare = get_preset("shakespeare")
+    assert (shakespeare.hidden_size, shakespeare.embedding_size, shakespeare.num_layers) == (128, 128, 1)
+    assert (shakespeare.batch_size, shakespeare.num_steps, shakespeare.max_max_epoch) == (100, 50, 10)
+    assert (shakespeare.optimizer, shakespeare.learning_rate, shakespeare.max_grad_norm) == \
+        ("adam", 0.001, 4.5)
+    assert (shakespeare.sample_every, shakespeare.checkpoint_every, shakespeare.min_freq) == (50, 500, 6)
+    assert shakespeare.sample_primes.split("|") == ["thou art more", "to be or not to",
+                                                    "wherefore art thou"]
+    tutorial = get_preset("tutorial")
+    assert (tutorial.embedding_size, tutorial.hidden_size, tutorial.num_layers) == (128, 1024, 1)
+    assert (tutorial.batch_size, tutorial.num_steps, tutorial.optimizer, tutorial.learning_rate,
+            tutorial.max_grad_norm, tutorial.max_max_epoch, tutorial.sample_words) == \
+        (20, 30, "adam", 0.002, 0.5, 5, 1000)
 
 
 def test_overrides_parse_types_and_fractions():

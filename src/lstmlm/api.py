@@ -1,17 +1,20 @@
-"""A trained model loaded from its run directory, ready to evaluate."""
+"""A trained model loaded from its run directory: evaluate, generate, score."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from . import checkpoint
 from .config import Config
-from .corpus import Vocabulary, load_corpus, words_of_lines
+from .corpus import Vocabulary, clean_lines, words_of_lines
 from .evaluation import stream_perplexity
+from .generation import Generator
 from .model import LSTMLanguageModel
-from .training import build_model, select_device
+from .scoring import SentenceScore, score_sentences
+from .training import build_model, corpus_of, select_device
 
 
 class LanguageModel:
@@ -30,7 +33,8 @@ class LanguageModel:
 
     def perplexity(self, text: str) -> float:
         """Perplexity of `text` (lines of words; each line ends with `<eos>`) as one stream."""
-        ids = self.vocab.encode(words_of_lines(text.splitlines()))
+        lines = clean_lines(text.splitlines()) if self.config.clean_text else text.splitlines()
+        ids = self.vocab.encode(words_of_lines(lines))
         return stream_perplexity(self.network, ids, 1, self.config.eval_num_steps)
 
     def evaluate(self, split: str = "test", data: str | None = None) -> float:
@@ -38,9 +42,40 @@ class LanguageModel:
 
         Uses the same streaming evaluation as training, so it reproduces the reported number.
         """
-        corpus = load_corpus(data or self.config.data, vocab=self.vocab)
+        corpus = corpus_of(self.config, self.vocab, data)
         return stream_perplexity(self.network, corpus.split(split), self.config.eval_batch_size,
                                  self.config.eval_num_steps)
+
+
+    @property
+    def generator(self) -> Generator:
+        return Generator(self.network, self.vocab, self.config.clean_text)
+
+    def generate(self, prime: str = "", words: int = 50, **options) -> str:
+        """Generated text continuing `prime` (empty: a sentence start), `<eos>` as line breaks.
+
+        Options: strategy ("greedy" or "sample"), temperature, top_k, top_p, seed, allow_unk
+        (default False: `<unk>` is never produced), stop_at_eos.
+        """
+        return self.generator.text(prime, words, **options)
+
+    def generate_words(self, prime: str = "", **options) -> Iterator[str]:
+        """The same as `generate`, as an endless stream of words (`<eos>` included)."""
+        return self.generator.words(prime, **options)
+
+    def generate_sentences(self, count: int, min_length: int = 1, prime: str = "",
+                           **options) -> list[str]:
+        """`count` sentences of at least `min_length` words each."""
+        return self.generator.sentences(count, min_length, prime, **options)
+
+    def score(self, sentences: list[str], batch_size: int = 64) -> list[SentenceScore]:
+        """Log-probability, word and OOV counts and perplexity of each sentence (one per string).
+
+        Each sentence is scored from a fresh state after `<eos>`, including its closing `<eos>`;
+        `lstmlm.scoring.corpus_score` totals them.
+        """
+        words = [self.generator.prime_words(sentence) for sentence in sentences]
+        return score_sentences(self.network, self.vocab, words, batch_size)
 
 
 def load(run_dir: str | Path, device: str | None = None) -> LanguageModel:

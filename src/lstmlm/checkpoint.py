@@ -4,10 +4,13 @@ A run directory holds:
   config.json       the resolved Config
   vocab.json        the vocabulary, in id order
   metrics.jsonl     one line per finished epoch
+  losses.jsonl      one line per finished epoch: the training loss (per word) of every step
   best.safetensors  weights with the best validation perplexity so far
   last.safetensors  weights, optimizer and RNG state, position and LSTM state, for --resume
   results.json      final valid/test perplexity of the best weights
   train.log         everything training printed
+  curves.png        loss and perplexity curves
+  sample.txt        generated text, for presets that ask for it (sample_words)
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from .errors import LstmlmError
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 METRICS_FILE = "metrics.jsonl"
+LOSSES_FILE = "losses.jsonl"
+SAMPLE_FILE = "sample.txt"
+CURVES_FILE = "curves.png"
 BEST_FILE = "best.safetensors"
 LAST_FILE = "last.safetensors"
 RESULTS_FILE = "results.json"
@@ -156,13 +162,15 @@ def _load(path: Path) -> tuple[dict, dict]:
     return tensors, {key: json.loads(value) for key, value in raw.items()}
 
 
-def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    lines = "".join(json.dumps(entry) + "\n" for entry in history)
-    atomic_write_text(Path(run_dir) / METRICS_FILE, lines)
+def write_metrics(run_dir: Path, history: list[dict], losses: list[dict]) -> None:
+    """Rewrite metrics.jsonl and losses.jsonl from the training state (one line per epoch)."""
+    for name, entries in ((METRICS_FILE, history), (LOSSES_FILE, losses)):
+        atomic_write_text(Path(run_dir) / name, "".join(json.dumps(entry) + "\n" for entry in entries))
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / METRICS_FILE
+def read_jsonl(run_dir: Path, name: str) -> list[dict]:
+    """The entries of a run's metrics.jsonl or losses.jsonl ([] before the first epoch ends)."""
+    path = Path(check_run_dir(run_dir)) / name
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

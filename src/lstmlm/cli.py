@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+import warnings
+from pathlib import Path
 
 from . import api, datasets
-from .config import PRESETS, apply_overrides, get_preset
+from .checkpoint import atomic_write_text
+from .config import PRESETS, Config, apply_overrides, get_preset
+from .corpus import read_lines
 from .errors import LstmlmError
+from .plotting import plot_runs
+from .scoring import corpus_score
 from .training import train
 
 
@@ -36,6 +44,37 @@ def build_parser() -> argparse.ArgumentParser:
     download_parser = commands.add_parser("download", help="fetch and verify a dataset")
     download_parser.add_argument("name", nargs="?", default="ptb", choices=sorted(datasets.DATASETS))
 
+    generate_parser = commands.add_parser("generate", help="generate text from a trained run")
+    generate_parser.add_argument("run_dir")
+    generate_parser.add_argument("--prime", default="", help="text to continue (default: a "
+                                                             "sentence start)")
+    generate_parser.add_argument("--words", type=int, default=50)
+    generate_parser.add_argument("--strategy", default="sample", choices=["greedy", "sample"])
+    generate_parser.add_argument("--temperature", type=float, default=1.0)
+    generate_parser.add_argument("--top-k", type=int, default=0, help="0: no limit")
+    generate_parser.add_argument("--top-p", type=float, default=1.0)
+    generate_parser.add_argument("--seed", type=int)
+    generate_parser.add_argument("--allow-unk", action="store_true",
+                                 help="let <unk> be generated (masked out by default)")
+    generate_parser.add_argument("--stop-at-eos", action="store_true")
+    generate_parser.add_argument("--sentences", type=int,
+                                 help="generate this many sentences instead of --words words")
+    generate_parser.add_argument("--min-length", type=int, default=1,
+                                 help="with --sentences: regenerate sentences shorter than this")
+    generate_parser.add_argument("--out", help="write the text to this file too")
+    generate_parser.add_argument("--device")
+
+    score_parser = commands.add_parser("score", help="log-probability of each line's sentence")
+    score_parser.add_argument("run_dir")
+    score_parser.add_argument("file", nargs="?", default="-", help="sentences, one per line "
+                                                                  "(default: standard input)")
+    score_parser.add_argument("--format", default="text", choices=["text", "jsonl"])
+    score_parser.add_argument("--device")
+
+    plot_parser = commands.add_parser("plot", help="loss and perplexity curves of runs")
+    plot_parser.add_argument("run_dirs", nargs="+")
+    plot_parser.add_argument("--out", default="curves.png")
+
     commands.add_parser("presets", help="list the presets and their values")
     return parser
 
@@ -63,20 +102,68 @@ def run_eval(args) -> None:
     print(f"{args.split} perplexity: {perplexity:.3f}")
 
 
+def run_generate(args) -> None:
+    model = api.load(args.run_dir, device=args.device)
+    options = dict(strategy=args.strategy, temperature=args.temperature, top_k=args.top_k,
+                   top_p=args.top_p, seed=args.seed, allow_unk=args.allow_unk)
+    if args.sentences is not None:
+        text = "\n".join(model.generate_sentences(args.sentences, args.min_length, args.prime,
+                                                  **options))
+    else:
+        text = model.generate(args.prime, args.words, stop_at_eos=args.stop_at_eos, **options)
+    print(text)
+    if args.out:
+        atomic_write_text(Path(args.out), text + "\n")
+
+
+def run_score(args) -> None:
+    model = api.load(args.run_dir, device=args.device)
+    if args.file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        lines = read_lines(Path(args.file))
+    sentences = [line for line in lines if line.strip()]
+    scores = model.score(sentences)
+    total = corpus_score(scores)
+    for score in scores:
+        if args.format == "jsonl":
+            print(json.dumps(score.to_dict()))
+        else:
+            print(f"{score.logprob:.4f}\t{score.log10prob:.4f}\t{score.words}\t{score.oov}\t"
+                  f"{score.perplexity:.3f}\t{score.sentence}")
+    if args.format == "jsonl":
+        print(json.dumps({"corpus": dataclasses.asdict(total)}))
+    else:
+        print(f"corpus: {total.sentences} sentences, {total.words} words, {total.oov} OOV, "
+              f"logprob {total.logprob:.4f}, perplexity {total.perplexity:.3f}")
+
+
 def run_presets(args) -> None:
-    names = list(PRESETS)
-    keys = list(PRESETS[names[0]])
-    print("preset  " + " ".join(f"{key:>13}" for key in keys))
-    for name in names:
-        print(f"{name:<7} " + " ".join(f"{PRESETS[name][key]:>13.6g}" for key in keys))
+    keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
+    shown = [key for key in keys if any(key in values for values in PRESETS.values())]
+    print("preset      " + " ".join(f"{key:>14}" for key in shown))
+    for name in PRESETS:
+        config = get_preset(name)
+        print(f"{name:<11} " + " ".join(f"{format_value(getattr(config, key)):>14}" for key in shown))
+
+
+def format_value(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"lstmlm: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "eval": run_eval, "presets": run_presets,
-                "download": lambda a: print(datasets.resolve(a.name))}
+    handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
+                "score": run_score, "plot": lambda a: print(plot_runs(a.run_dirs, a.out)),
+                "presets": run_presets, "download": lambda a: print(datasets.resolve(a.name))}
     try:
-        handlers[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            handlers[args.command](args)
     except LstmlmError as error:
         print(f"lstmlm: error: {error}", file=sys.stderr)
         return 2

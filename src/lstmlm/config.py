@@ -20,9 +20,14 @@ class Config:
     num_layers: int = 2
     hidden_size: int = 200
     keep_prob: float = 1.0
-    # Optimisation: plain SGD, lr decayed by `lr_decay` each epoch after `max_epoch`.
+    embedding_size: int = 0  # 0: the same as hidden_size, as in the Zaremba models
+    # Optimisation: "sgd" or "adam"; lr decayed by `lr_decay` each epoch after `max_epoch`.
+    optimizer: str = "sgd"
     learning_rate: float = 1.0
     max_grad_norm: float = 5.0
+    # "batch": cross-entropy summed over the window's steps, averaged over the batch (Zaremba);
+    # "token": averaged over every token (the cookbook and PyTorch tutorial recipes).
+    loss_average: str = "batch"
     lr_decay: float = 0.5
     max_epoch: int = 4
     max_max_epoch: int = 13
@@ -32,6 +37,8 @@ class Config:
     data: str = "ptb"
     vocab_size: int = 10000
     min_freq: int = 1
+    # Lowercase and strip punctuation but hyphens and apostrophes (and a Gutenberg header).
+    clean_text: bool = False
     # Evaluation streams the split with batch `eval_batch_size` (1 as the reference); the window
     # length only bounds memory, since the state is carried across windows.
     eval_batch_size: int = 1
@@ -41,6 +48,11 @@ class Config:
     device: str = "auto"
     # Also save the resumable last-state checkpoint every this many steps (0: at epoch ends only).
     checkpoint_every: int = 0
+    # Log samples continuing each of `sample_primes` ("|"-separated) every this many steps.
+    sample_every: int = 0
+    sample_primes: str = ""
+    # At the end of training, write this many sampled words to sample.txt in the run directory.
+    sample_words: int = 0
 
     def validate(self) -> "Config":
         """Raise LstmlmError naming the first field with an impossible value."""
@@ -52,8 +64,14 @@ class Config:
                 raise LstmlmError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 < self.keep_prob <= 1.0:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
-        if self.max_epoch < 0 or self.checkpoint_every < 0:
-            raise LstmlmError("config: max_epoch and checkpoint_every must be >= 0")
+        for name in ("max_epoch", "checkpoint_every", "sample_every", "sample_words",
+                     "embedding_size"):
+            if getattr(self, name) < 0:
+                raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
+        if self.loss_average not in ("batch", "token"):
+            raise LstmlmError(f"config: loss_average must be batch or token, got {self.loss_average!r}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise LstmlmError(f"config: optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.vocab_size < 2:
             raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>)")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
@@ -97,6 +115,18 @@ PRESETS: dict[str, dict] = {
     "large": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
                   num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35,
                   lr_decay=1 / 1.15, batch_size=20, vocab_size=10000),
+    # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
+    "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
+                        hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,
+                        num_steps=50, optimizer="adam", learning_rate=0.001, lr_decay=1.0, loss_average="token",
+                        max_grad_norm=4.5, max_epoch=10, max_max_epoch=10, keep_prob=1.0,
+                        init_scale=0.1, checkpoint_every=500, sample_every=50,
+                        sample_primes="thou art more|to be or not to|wherefore art thou"),
+    # The PyTorch RNNLM tutorial (pytorch-tutorial's language_model).
+    "tutorial": dict(hidden_size=1024, embedding_size=128, num_layers=1, batch_size=20,
+                     num_steps=30, optimizer="adam", learning_rate=0.002, lr_decay=1.0, loss_average="token",
+                     max_grad_norm=0.5, max_epoch=5, max_max_epoch=5, keep_prob=1.0,
+                     init_scale=0.1, vocab_size=10000, sample_words=1000),
     "test": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=1, num_layers=1, num_steps=2,
                  hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,
                  batch_size=20, vocab_size=10000),

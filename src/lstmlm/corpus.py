@@ -9,6 +9,7 @@ of `num_steps` with targets shifted by one.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,29 @@ def words_of_lines(lines: list[str]) -> list[str]:
         words.extend(line.split())
         words.append(EOS)
     return words
+
+
+GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
+GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
+NOT_WORD = re.compile(r"[^\w\s'-]+")
+
+
+def strip_gutenberg(text: str) -> str:
+    """The text between Project Gutenberg's START and END markers (all of it if they are absent)."""
+    start, end = GUTENBERG_START.search(text), GUTENBERG_END.search(text)
+    begin = text.index("\n", start.end()) + 1 if start else 0
+    return text[begin:end.start() if end else len(text)]
+
+
+def clean_line(line: str) -> str:
+    """Lowercase, drop punctuation except hyphens and apostrophes, collapse whitespace."""
+    return " ".join(NOT_WORD.sub(" ", line.lower()).split())
+
+
+def clean_lines(lines: list[str]) -> list[str]:
+    """`clean_line` on every line, keeping the non-empty ones (the cookbook's text cleaning)."""
+    cleaned = (clean_line(line) for line in strip_gutenberg("\n".join(lines)).splitlines())
+    return [line for line in cleaned if line]
 
 
 def read_lines(path: Path) -> list[str]:
@@ -111,20 +135,31 @@ class Corpus:
         return getattr(self, name)
 
 
-def split_files(data: str) -> dict[str, list[str]]:
-    """Lines of train/valid/test for `data`: a dataset name, a folder, or one file to split."""
-    if data in datasets.DATASETS:
-        folder = datasets.resolve(data)
-        return {split: read_lines(folder / f"{data}.{split}.txt") for split in SPLITS}
+def split_files(data: str, clean: bool = False) -> dict[str, list[str]]:
+    """Lines of train/valid/test for `data`: a dataset name, a folder, or one file to split.
+
+    `clean` applies `clean_lines` to each file before any split.
+    """
+    def read(path: Path) -> list[str]:
+        lines = read_lines(path)
+        if clean and not (lines := clean_lines(lines)):
+            raise LstmlmError(f"corpus file {path} has no words left after cleaning")
+        return lines
+
     path = Path(data)
+    if data in datasets.DATASETS:
+        path = datasets.resolve(data)
+        names = list(datasets.DATASETS[data].sha256)
+        if len(names) == 1:  # one text, split like a --data FILE
+            path = path / names[0]
     if path.is_dir():
         for pattern in ("{split}.txt", "ptb.{split}.txt"):
             files = {split: path / pattern.format(split=split) for split in SPLITS}
             if any(file.exists() for file in files.values()):
-                return {split: read_lines(file) for split, file in files.items()}
+                return {split: read(file) for split, file in files.items()}
         raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt)")
     if path.is_file():
-        return split_lines(read_lines(path))
+        return split_lines(read(path))
     raise LstmlmError(f"no dataset, folder or file named {data!r} "
                       f"(known datasets: {', '.join(datasets.DATASETS)})")
 
@@ -140,9 +175,12 @@ def split_lines(lines: list[str]) -> dict[str, list[str]]:
 
 
 def load_corpus(data: str, vocab_size: int = 10000, min_freq: int = 1,
-                vocab: Vocabulary | None = None) -> Corpus:
-    """Read `data` into id streams, building the vocabulary from train unless one is given."""
-    lines = split_files(data)
+                vocab: Vocabulary | None = None, clean: bool = False) -> Corpus:
+    """Read `data` into id streams, building the vocabulary from train unless one is given.
+
+    `clean` applies `clean_lines` (lowercase, no punctuation) to the text first.
+    """
+    lines = split_files(data, clean)
     words = {split: words_of_lines(split_text) for split, split_text in lines.items()}
     if vocab is None:
         vocab = Vocabulary.build(words["train"], vocab_size, min_freq)

@@ -24,8 +24,10 @@ class DatasetSpec:
     name: str
     url: str
     url_env: str  # environment variable that overrides `url` (tests point it at a local mirror)
-    archive_dir: str  # folder inside the archive that holds the files
-    sha256: dict[str, str]  # file name -> expected sha256
+    archive_dir: str | None  # folder inside the archive holding the files; None: url is the file
+    # File name -> expected sha256. None where no checksum is published: the hash seen at the
+    # first download is recorded in SHA256SUMS beside the file and verified on every later use.
+    sha256: dict[str, str | None]
 
 
 PTB = DatasetSpec(
@@ -40,7 +42,16 @@ PTB = DatasetSpec(
     },
 )
 
-DATASETS = {PTB.name: PTB}
+SHAKESPEARE = DatasetSpec(
+    name="shakespeare",
+    url="http://www.gutenberg.org/cache/epub/100/pg100.txt",
+    url_env="LSTMLM_SHAKESPEARE_URL",
+    archive_dir=None,
+    sha256={"pg100.txt": None},
+)
+
+DATASETS = {PTB.name: PTB, SHAKESPEARE.name: SHAKESPEARE}
+RECORDED_SUMS = "SHA256SUMS"
 
 
 def cache_dir() -> Path:
@@ -60,10 +71,25 @@ def _complete(folder: Path, spec: DatasetSpec) -> bool:
     return all((folder / name).is_file() for name in spec.sha256)
 
 
-def _verify(folder: Path, spec: DatasetSpec) -> None:
-    for name, expected in spec.sha256.items():
+def _expected_sums(folder: Path, spec: DatasetSpec) -> dict[str, str | None]:
+    recorded = {}
+    if (folder / RECORDED_SUMS).is_file():
+        for line in (folder / RECORDED_SUMS).read_text(encoding="utf-8").splitlines():
+            digest, name = line.split(maxsplit=1)
+            recorded[name] = digest
+    return {name: expected or recorded.get(name) for name, expected in spec.sha256.items()}
+
+
+def _verify(folder: Path, spec: DatasetSpec, record: bool = False) -> None:
+    """Check every file's sha256; with `record`, note the hash of files that have no checksum."""
+    for name, expected in _expected_sums(folder, spec).items():
+        if expected is None and not record:
+            continue
         actual = sha256_of(folder / name)
-        if actual != expected:
+        if expected is None:
+            with open(folder / RECORDED_SUMS, "a", encoding="utf-8") as handle:
+                handle.write(f"{actual}  {name}\n")
+        elif actual != expected:
             raise LstmlmError(f"checksum mismatch for {folder / name}: expected sha256 "
                               f"{expected}, got {actual}")
 
@@ -96,11 +122,15 @@ def download(spec: DatasetSpec, root: Path, *, show_progress: bool = True) -> Pa
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
     try:
-        archive = staging / "archive.tgz"
-        _fetch(url, archive, show_progress)
         extracted = staging / spec.name
-        _extract(archive, spec, extracted)
-        _verify(extracted, spec)
+        if spec.archive_dir is None:
+            extracted.mkdir()
+            _fetch(url, extracted / next(iter(spec.sha256)), show_progress)
+        else:
+            archive = staging / "archive.tgz"
+            _fetch(url, archive, show_progress)
+            _extract(archive, spec, extracted)
+        _verify(extracted, spec, record=True)
         target = root / spec.name
         if target.exists():  # an incomplete folder left by hand; the verified copy replaces it
             shutil.rmtree(target)

@@ -16,15 +16,16 @@ class LSTMLanguageModel(nn.Module):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
-                 init_scale: float = 0.1):
+                 init_scale: float = 0.1, embedding_size: int | None = None):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        embedding_size = embedding_size or hidden_size
         dropout = 1.0 - keep_prob
-        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers, batch_first=True,
+        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.decoder = nn.Linear(hidden_size, vocab_size)
         self.reset_parameters(init_scale)

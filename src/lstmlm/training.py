@@ -1,4 +1,4 @@
-"""Training as in Zaremba et al. (2014): truncated BPTT, plain SGD, step-decayed learning rate."""
+"""Training as in Zaremba et al. (2014): truncated BPTT, SGD (or Adam), step-decayed learning rate."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from .config import Config, get_preset
 from .corpus import Corpus, Vocabulary, batchify, epoch_size, load_corpus, windows
 from .errors import LstmlmError
 from .evaluation import stream_perplexity
+from .generation import Generator
 from .model import LSTMLanguageModel, State, detach_state
+from .plotting import plot_runs
 
 
 @dataclass
@@ -47,25 +49,35 @@ def select_device(name: str) -> torch.device:
 
 
 def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-               targets: torch.Tensor, hidden: State, max_grad_norm: float) -> tuple[torch.Tensor, State]:
-    """One truncated-BPTT update on a window; returns the window's loss and the detached state.
+               targets: torch.Tensor, hidden: State, max_grad_norm: float,
+               loss_average: str = "batch") -> tuple[torch.Tensor, State]:
+    """One truncated-BPTT update on a window; returns the summed loss over the window's
+    targets and the detached state.
 
-    The loss is the reference's: cross-entropy summed over time steps, averaged over the batch.
-    Gradients are clipped by their global norm before the SGD step.
+    The gradient is of the summed cross-entropy divided by the batch size (the reference's
+    loss, `loss_average="batch"`) or by the number of targets ("token"), clipped by its global
+    norm before the optimizer step.
     """
     logits, hidden = model(inputs, hidden)
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                           reduction="sum") / inputs.size(0)
+    total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                            reduction="sum")
+    divisor = inputs.size(0) if loss_average == "batch" else targets.numel()
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (total / divisor).backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
-    return loss.detach(), detach_state(hidden)
+    return total.detach(), detach_state(hidden)
 
 
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
     return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
-                             config.init_scale)
+                             config.init_scale, config.embedding_size)
+
+
+def build_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Plain SGD (the Zaremba presets) or Adam, at the config's initial learning rate."""
+    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+    return optimizers[config.optimizer](model.parameters(), lr=config.learning_rate)
 
 
 class RunLog:
@@ -94,10 +106,10 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         run_dir = checkpoint.check_run_dir(Path(resume))
         config = checkpoint.load_config(run_dir)
         vocab = Vocabulary.load(run_dir / checkpoint.VOCAB_FILE)
-        corpus = load_corpus(config.data, vocab=vocab)
+        corpus = corpus_of(config, vocab)
     else:
         config = (config or get_preset("small")).validate()
-        corpus = load_corpus(config.data, config.vocab_size, config.min_freq)
+        corpus = corpus_of(config)
         check_corpus_fits(corpus, config)
         run_dir = checkpoint.new_run_dir(Path(runs_dir), config.preset)
         config.save(run_dir / checkpoint.CONFIG_FILE)
@@ -106,6 +118,12 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         progress_bar = echo is not None and sys.stderr.isatty()
     log = RunLog(run_dir / checkpoint.LOG_FILE, echo and (tqdm.write if progress_bar else echo))
     return Trainer(config, corpus, run_dir, log, progress_bar).run(resume is not None)
+
+
+def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
+    """The corpus `config` trains on (or `data` instead), read with the config's text options."""
+    return load_corpus(data or config.data, config.vocab_size, config.min_freq, vocab,
+                       config.clean_text)
 
 
 def check_corpus_fits(corpus: Corpus, config: Config) -> None:
@@ -130,12 +148,12 @@ class Trainer:
         self.device = select_device(config.device)
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(corpus.vocab)).to(self.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.learning_rate)
+        self.optimizer = build_optimizer(config, self.model)
         self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
         self.epoch_size = epoch_size(len(corpus.train), config.batch_size, config.num_steps)
         # Position (epoch, step), running sums of the current epoch, and results so far.
         self.state = {"epoch": 0, "step": 0, "epoch_cost": 0.0, "epoch_seconds": 0.0,
-                      "best_valid": None, "history": []}
+                      "step_losses": [], "best_valid": None, "history": [], "losses": []}
         self.hidden = None
 
     def run(self, resuming: bool) -> TrainResult:
@@ -166,6 +184,7 @@ class Trainer:
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
         cost = torch.tensor(state["epoch_cost"], dtype=torch.float64, device=self.device)
         report_every = max(self.epoch_size // 10, 1)
+        words_per_step = config.batch_size * config.num_steps
         started, start_step = time.perf_counter(), state["step"]
         bar = tqdm(total=self.epoch_size, initial=start_step, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
@@ -174,17 +193,20 @@ class Trainer:
             if step >= self.epoch_size:
                 break
             loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
-                                      config.max_grad_norm)
+                                      config.max_grad_norm, config.loss_average)
             cost += loss.double()
+            state["step_losses"].append(loss.item() / targets.numel())
             bar.update(1)
             done = step + 1
             if done % report_every == 0:
                 seconds = state["epoch_seconds"] + time.perf_counter() - started
-                perplexity = math.exp(cost.item() / (done * config.num_steps))
-                speed = done * config.num_steps * config.batch_size / seconds
+                perplexity = math.exp(cost.item() / (done * words_per_step))
+                speed = done * words_per_step / seconds
                 self.log(f"{done / self.epoch_size:.3f} perplexity: {perplexity:.3f} "
                          f"speed: {speed:.0f} wps")
                 bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{speed:.0f}")
+            if config.sample_every and done % config.sample_every == 0:
+                self.log_samples(epoch, done)
             if config.checkpoint_every and done % config.checkpoint_every == 0 \
                     and done < self.epoch_size:
                 state.update(step=done, epoch_cost=cost.item(),
@@ -193,11 +215,11 @@ class Trainer:
                 self.save_last(hidden)
         bar.close()
         seconds = state["epoch_seconds"] + time.perf_counter() - started
-        train_ppl = math.exp(cost.item() / (self.epoch_size * config.num_steps))
+        train_ppl = math.exp(cost.item() / (self.epoch_size * words_per_step))
         valid_ppl = self.evaluate("valid")
         self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
         self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
-        words_per_sec = self.epoch_size * config.num_steps * config.batch_size / seconds
+        words_per_sec = self.epoch_size * words_per_step / seconds
         state["history"].append({"epoch": epoch + 1, "lr": lr, "train_ppl": train_ppl,
                                  "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
                                  "seconds": round(seconds, 2)})
@@ -205,10 +227,19 @@ class Trainer:
             state["best_valid"] = valid_ppl
             checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
                                     {"epoch": epoch + 1, "valid_ppl": valid_ppl})
-        state.update(epoch=epoch + 1, step=0, epoch_cost=0.0, epoch_seconds=0.0)
+        state["losses"].append({"epoch": epoch + 1, "losses": state["step_losses"]})
+        state.update(epoch=epoch + 1, step=0, epoch_cost=0.0, epoch_seconds=0.0, step_losses=[])
         self.hidden = None
-        checkpoint.write_metrics(self.run_dir, state["history"])
+        checkpoint.write_metrics(self.run_dir, state["history"], state["losses"])
         self.save_last(None)
+
+    def log_samples(self, epoch: int, step: int) -> None:
+        """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
+        generator = Generator(self.model, self.corpus.vocab, self.config.clean_text)
+        for index, prime in enumerate(self.config.sample_primes.split("|")):
+            seed = self.config.seed + 1000003 * (epoch * self.epoch_size + step) + index
+            text = generator.text(prime, 10, seed=seed).replace("\n", " / ")
+            self.log(f"sample [{prime}] {text}")
 
     def save_last(self, hidden) -> None:
         checkpoint.save_training_state(self.run_dir / checkpoint.LAST_FILE, self.model,
@@ -228,4 +259,11 @@ class Trainer:
                    "best_epoch": min(self.state["history"], key=lambda e: e["valid_ppl"])["epoch"]}
         checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
                                      json.dumps(results, indent=2) + "\n")
+        plot_runs([self.run_dir], self.run_dir / checkpoint.CURVES_FILE)
+        if self.config.sample_words:
+            generator = Generator(self.model, self.corpus.vocab, self.config.clean_text)
+            text = generator.text("", self.config.sample_words, seed=self.config.seed)
+            checkpoint.atomic_write_text(self.run_dir / checkpoint.SAMPLE_FILE, text + "\n")
+            self.log(f"wrote {self.config.sample_words} sampled words to "
+                     f"{self.run_dir / checkpoint.SAMPLE_FILE}")
         return TrainResult(self.run_dir, self.state["history"], valid_ppl, test_ppl)

@@ -1,0 +1,110 @@
+"""The real `lstmlm` command, run as a user runs it."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import write_corpus
+
+LSTMLM = str(Path(sys.executable).with_name("lstmlm"))
+
+
+def run_cli(*args, env_extra=None, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
+    return subprocess.run([LSTMLM, *map(str, args)], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+def printed_number(pattern: str, text: str) -> float:
+    match = re.search(pattern + r": ([0-9.]+)", text)
+    assert match, f"{pattern!r} not in output:\n{text}"
+    return float(match.group(1))
+
+
+def test_test_preset_end_to_end_on_real_ptb(tmp_path, ptb_dir):
+    trained = run_cli("train", "--preset", "test", "--data", ptb_dir, "--runs-dir", tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "Epoch: 1 Train Perplexity" in trained.stdout and "wps" in trained.stdout
+    valid = printed_number("valid perplexity", trained.stdout)
+    test = printed_number("test perplexity", trained.stdout)
+    # Pinned from a run of this command on this machine with torch 2.13.0 (seed 1234).
+    assert valid == pytest.approx(500.640, rel=2e-3)
+    assert test == pytest.approx(476.304, rel=2e-3)
+    run_dir = re.search(r"run: (\S+)", trained.stdout).group(1)
+    evaluated = run_cli("eval", run_dir, "--split", "test")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stdout.strip() == f"test perplexity: {test:.3f}"
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lstmlm: error:"), result.stderr
+    assert message in lines[0]
+
+
+@pytest.fixture
+def tiny_args(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    return ["--data", corpus, "--set", "hidden_size=4", "--set", "batch_size=4",
+            "--set", "num_steps=5", "--runs-dir", tmp_path / "runs"]
+
+
+def test_bad_inputs_fail_with_one_line_and_leave_runs_untouched(tmp_path, tiny_args):
+    first = run_cli("train", "--preset", "test", *tiny_args)
+    assert first.returncode == 0, first.stderr
+    runs = tmp_path / "runs"
+    snapshot = {path: path.stat().st_mtime_ns for path in runs.rglob("*")}
+
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 au lait\n" * 40)
+    (tmp_path / "short.txt").write_text("a b\n" * 20)
+    not_a_run = tmp_path / "not-a-run"
+    not_a_run.mkdir()
+    cases = [
+        (["train", "--preset", "huge"], "unknown preset 'huge'"),
+        (["train", "--set", "colour=red"], "unknown key 'colour'"),
+        (["train", "--set", "hidden_size=big"], "bad value 'big' for hidden_size"),
+        (["train", "--set", "keep_prob=0"], "keep_prob must be in (0, 1]"),
+        (["train", "--data", tmp_path / "missing.txt"], "no dataset, folder or file named"),
+        (["train", "--data", tmp_path / "empty.txt"], "is empty"),
+        (["train", "--data", tmp_path / "latin1.txt"], "is not UTF-8"),
+        (["train", "--data", tmp_path / "short.txt", "--runs-dir", runs], "too short"),
+        (["train", "--resume", not_a_run], "is not a run directory"),
+        (["eval", not_a_run], "is not a run directory"),
+        (["eval", tmp_path / "nowhere"], "run directory not found"),
+    ]
+    for args, message in cases:
+        assert_clean_failure(run_cli(*args), message)
+    assert {path: path.stat().st_mtime_ns for path in runs.rglob("*")} == snapshot
+
+
+def test_download_failure_is_one_line_and_leaves_no_cache(tmp_path):
+    result = run_cli("download", "ptb", env_extra={
+        "LSTMLM_DATA_DIR": str(tmp_path / "none"), "LSTMLM_CACHE_DIR": str(tmp_path / "cache"),
+        "LSTMLM_PTB_URL": "http://127.0.0.1:9/simple-examples.tgz"})
+    assert_clean_failure(result, "download of http://127.0.0.1:9/simple-examples.tgz failed")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_resume_of_a_finished_run_reprints_its_result(tmp_path, tiny_args):
+    first = run_cli("train", "--preset", "test", *tiny_args)
+    run_dir = re.search(r"run: (\S+)", first.stdout).group(1)
+    again = run_cli("train", "--resume", run_dir)
+    assert again.returncode == 0, again.stderr
+    assert printed_number("test perplexity", again.stdout) == \
+        printed_number("test perplexity", first.stdout)
+    assert_clean_failure(run_cli("train", "--resume", run_dir, "--set", "seed=3"),
+                         "--resume continues a run with its saved config")
+
+
+def test_presets_lists_every_preset():
+    result = run_cli("presets")
+    assert result.returncode == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == \
+        ["small", "medium", "large", "test"]
