@@ -1,5 +1,6 @@
 """The real `lstmlm` command, run as a user runs it."""
 
+import json
 import os
 import re
 import subprocess
@@ -108,3 +109,74 @@ def test_presets_lists_every_preset():
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == \
         ["small", "medium", "large", "test"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("data")
+    corpus = write_corpus(folder / "corpus")
+    result = run_cli("train", "--preset", "test", "--data", corpus, "--set", "hidden_size=8",
+                     "--set", "batch_size=4", "--set", "num_steps=5", "--set", "max_max_epoch=2",
+                     "--runs-dir", folder / "runs")
+    assert result.returncode == 0, result.stderr
+    return re.search(r"run: (\S+)", result.stdout).group(1)
+
+
+def test_generate_greedy_and_sampled_to_a_file(trained_run, tmp_path):
+    greedy = run_cli("generate", trained_run, "--prime", "the cat", "--words", "12",
+                     "--strategy", "greedy")
+    assert greedy.returncode == 0, greedy.stderr
+    assert greedy.stdout == run_cli("generate", trained_run, "--prime", "the cat", "--words", "12",
+                                    "--strategy", "greedy").stdout
+    out = tmp_path / "sample.txt"
+    sampled = run_cli("generate", trained_run, "--words", "20", "--seed", "1", "--top-p", "0.9",
+                      "--out", out)
+    assert sampled.returncode == 0 and out.read_text() == sampled.stdout
+    sentences = run_cli("generate", trained_run, "--sentences", "3", "--min-length", "3",
+                        "--seed", "2")
+    lines = sentences.stdout.splitlines()
+    assert len(lines) == 3 and all(len(line.split()) >= 3 for line in lines)
+
+
+def test_generate_warns_about_unknown_prime_words(trained_run):
+    result = run_cli("generate", trained_run, "--prime", "the zebra", "--words", "3", "--seed", "0")
+    assert result.returncode == 0
+    assert result.stderr.strip() == "lstmlm: warning: prime words not in the vocabulary, read as " \
+                                    "<unk>: zebra"
+
+
+def test_score_text_and_jsonl_from_file_and_stdin(trained_run, tmp_path):
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("the cat sees mary\n\njohn eats some bread\n")
+    text = run_cli("score", trained_run, sentences)
+    assert text.returncode == 0, text.stderr
+    rows = text.stdout.splitlines()
+    assert len(rows) == 3 and rows[0].endswith("\tthe cat sees mary")
+    assert rows[2].startswith("corpus: 2 sentences, 8 words, 0 OOV")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    piped = subprocess.run([LSTMLM, "score", trained_run, "-", "--format", "jsonl"], env=env,
+                           input=sentences.read_text(), capture_output=True, text=True)
+    records = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert [record.get("sentence") for record in records[:2]] == ["the cat sees mary",
+                                                                  "john eats some bread"]
+    assert float(rows[0].split("\t")[0]) == pytest.approx(records[0]["logprob"], abs=1e-4)
+    assert records[2]["corpus"]["sentences"] == 2
+
+
+def test_plot_of_two_runs(trained_run, tmp_path):
+    result = run_cli("plot", trained_run, trained_run, "--out", tmp_path / "curves.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_generate_score_plot_bad_inputs(trained_run, tmp_path):
+    cases = [
+        (["generate", trained_run, "--temperature", "-1"], "temperature must be >= 0"),
+        (["generate", trained_run, "--top-p", "1.5"], "top-p must be in (0, 1]"),
+        (["generate", trained_run, "--words", "0"], "number of words must be >= 1"),
+        (["generate", tmp_path], "is not a run directory"),
+        (["score", trained_run, tmp_path / "missing.txt"], "corpus file not found"),
+        (["plot", tmp_path, "--out", tmp_path / "x.png"], "is not a run directory"),
+    ]
+    for args, message in cases:
+        assert_clean_failure(run_cli(*args), message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import Config, get_preset
 from .corpus import Corpus, Vocabulary, batchify, epoch_size, load_corpus, windows
+from .datasets import DATASETS
 from .errors import LstmlmError
 from .evaluation import stream_perplexity
 from .generation import Generator
@@ -109,6 +111,9 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         corpus = corpus_of(config, vocab)
     else:
         config = (config or get_preset("small")).validate()
+        if config.data not in DATASETS and Path(config.data).exists():
+            # An absolute path keeps `--resume` and `eval` working from any directory.
+            config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
         corpus = corpus_of(config)
         check_corpus_fits(corpus, config)
         run_dir = checkpoint.new_run_dir(Path(runs_dir), config.preset)
