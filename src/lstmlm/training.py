@@ -210,9 +210,10 @@ class Trainer:
                 self.log(f"{done / self.epoch_size:.3f} perplexity: {perplexity:.3f} "
                          f"speed: {speed:.0f} wps")
                 bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{speed:.0f}")
-            if config.sample_every and done % config.sample_every == 0:
-                self.log_samples(epoch, done)
-            if config.checkpoint_every and done % config.checkpoint_every == 0 \
+            global_step = epoch * self.epoch_size + done  # iterations since the run began
+            if config.sample_every and global_step % config.sample_every == 0:
+                self.log_samples(global_step)
+            if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
                     and done < self.epoch_size:
                 state.update(step=done, epoch_cost=cost.item(),
                              epoch_seconds=state["epoch_seconds"] + time.perf_counter() - started)
@@ -238,13 +239,13 @@ class Trainer:
         checkpoint.write_metrics(self.run_dir, state["history"], state["losses"])
         self.save_last(None)
 
-    def log_samples(self, epoch: int, step: int) -> None:
+    def log_samples(self, global_step: int) -> None:
         """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
         generator = Generator(self.model, self.corpus.vocab, self.config.clean_text)
         for index, prime in enumerate(self.config.sample_primes.split("|")):
-            seed = self.config.seed + 1000003 * (epoch * self.epoch_size + step) + index
+            seed = self.config.seed + 1000003 * global_step + index
             text = generator.text(prime, 10, seed=seed).replace("\n", " / ")
-            self.log(f"sample [{prime}] {text}")
+            self.log(f"step {global_step} sample [{prime}] {text}")
 
     def save_last(self, hidden) -> None:
         checkpoint.save_training_state(self.run_dir / checkpoint.LAST_FILE, self.model,
