@@ -119,3 +119,32 @@ def test_local_data_dir_comes_first(monkeypatch, tmp_path, serve):
     monkeypatch.setenv("LSTMLM_DATA_DIR", str(SHARED_DATA))
     assert datasets.resolve("ptb") == Path(SHARED_DATA) / "ptb"
     assert cache_entries(tmp_path) == []
+
+
+def test_shakespeare_without_published_checksum_is_recorded_then_verified(monkeypatch, tmp_path):
+    text = ("*** START OF THE PROJECT GUTENBERG EBOOK THE COMPLETE WORKS ***\n"
+            + "To be, or not to be: that is the question.\n" * 30
+            + "*** END OF THE PROJECT GUTENBERG EBOOK ***\nlicence text\n").encode()
+
+    class TextHandler(ArchiveHandler):
+        body = text
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TextHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("LSTMLM_SHAKESPEARE_URL", f"http://127.0.0.1:{server.server_port}/pg100.txt")
+        monkeypatch.setenv("LSTMLM_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("LSTMLM_DATA_DIR", raising=False)
+        folder = datasets.resolve("shakespeare", show_progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    recorded = (folder / "SHA256SUMS").read_text().split()
+    assert recorded == [datasets.sha256_of(folder / "pg100.txt"), "pg100.txt"]
+    corpus = load_corpus("shakespeare", clean=True)
+    assert corpus.vocab.decode(corpus.train[:11]) == \
+        "to be or not to be that is the question <eos>".split()
+    assert "licence" not in corpus.vocab.ids
+    (folder / "pg100.txt").write_bytes(text + b"tampered\n")
+    with pytest.raises(LstmlmError, match="checksum mismatch for .*pg100.txt"):
+        datasets.resolve("shakespeare")

@@ -139,9 +139,8 @@ def load_training_state(path: Path, model, optimizer, device: torch.device):
     cuda_states = [tensors[name] for name in sorted(tensors) if name.startswith("rng.cuda.")]
     if cuda_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda_states)
-    hidden = None
-    if "hidden.0" in tensors:
-        hidden = (tensors["hidden.0"].to(device), tensors["hidden.1"].to(device))
+    hidden = tuple(tensors[name].to(device) for name in sorted(tensors)
+                   if name.startswith("hidden.")) or None
     return metadata["state"], hidden
 
 

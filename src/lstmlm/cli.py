@@ -9,7 +9,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import api, datasets
+import numpy as np
+
+from . import api, datasets, numpy_rnn
 from .checkpoint import atomic_write_text
 from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import read_lines
@@ -76,6 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     plot_parser.add_argument("--out", default="curves.png")
 
     commands.add_parser("presets", help="list the presets and their values")
+
+    numpy_parser = commands.add_parser("numpy-rnn", help="the from-scratch NumPy RNN tutorial model")
+    numpy_commands = numpy_parser.add_subparsers(dest="numpy_command", required=True)
+    numpy_train = numpy_commands.add_parser("train", help="train on a text or CSV file")
+    numpy_train.add_argument("--data", required=True, help="text file, or CSV with --csv-column")
+    numpy_train.add_argument("--csv-column")
+    numpy_train.add_argument("--hidden", type=int, default=100)
+    numpy_train.add_argument("--vocab", type=int, default=8000)
+    numpy_train.add_argument("--epochs", type=int, default=10)
+    numpy_train.add_argument("--learning-rate", type=float, default=0.005)
+    numpy_train.add_argument("--bptt-truncate", type=int, default=4)
+    numpy_train.add_argument("--evaluate-loss-after", type=int, default=1)
+    numpy_train.add_argument("--max-sentences", type=int, help="use only the first N sentences")
+    numpy_train.add_argument("--seed", type=int, default=0)
+    numpy_train.add_argument("--out", default="numpy-rnn.npz")
+    numpy_generate = numpy_commands.add_parser("generate", help="sample sentences from a model")
+    numpy_generate.add_argument("model")
+    numpy_generate.add_argument("--sentences", type=int, default=10)
+    numpy_generate.add_argument("--min-length", type=int, default=7)
+    numpy_generate.add_argument("--seed", type=int)
+    numpy_gradcheck = numpy_commands.add_parser("gradcheck", help="check BPTT against "
+                                                                   "numerical gradients")
+    numpy_gradcheck.add_argument("--vocab", type=int, default=100)
+    numpy_gradcheck.add_argument("--hidden", type=int, default=10)
     return parser
 
 
@@ -138,6 +164,33 @@ def run_score(args) -> None:
               f"logprob {total.logprob:.4f}, perplexity {total.perplexity:.3f}")
 
 
+def run_numpy_rnn(args) -> None:
+    if args.numpy_command == "train":
+        corpus = numpy_rnn.load_sentence_corpus(Path(args.data), args.vocab, args.csv_column,
+                                                args.max_sentences)
+        word, count = corpus.least_frequent
+        print(f"Parsed {corpus.sentences} sentences.")
+        print(f"Found {corpus.unique_tokens} unique words tokens.")
+        print(f"Using vocabulary size {len(corpus.index_to_word)}.")
+        print(f"The least frequent word in our vocabulary is '{word}' and appeared {count} times.")
+        model = numpy_rnn.RNNNumpy(len(corpus.index_to_word), args.hidden, args.bptt_truncate,
+                                   args.seed)
+        model.train_with_sgd(corpus.x_train, corpus.y_train, args.learning_rate, args.epochs,
+                             args.evaluate_loss_after)
+        print(f"final loss: {model.calculate_loss(corpus.x_train, corpus.y_train):.6f}")
+        model.save(Path(args.out), corpus.index_to_word)
+        print(f"saved {args.out}")
+    elif args.numpy_command == "generate":
+        model, index_to_word = numpy_rnn.RNNNumpy.load(Path(args.model))
+        rng = np.random.default_rng(args.seed)
+        for _ in range(args.sentences):
+            print(" ".join(model.generate_sentence(index_to_word, args.min_length, rng)))
+    else:
+        for name, error in numpy_rnn.gradient_check_report(args.vocab, args.hidden).items():
+            print(f"{name}: worst relative error {error:.3e}")
+        print("gradient check passed")
+
+
 def run_presets(args) -> None:
     keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
     shown = [key for key in keys if any(key in values for values in PRESETS.values())]
@@ -159,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "plot": lambda a: print(plot_runs(a.run_dirs, a.out)),
-                "presets": run_presets, "download": lambda a: print(datasets.resolve(a.name))}
+                "presets": run_presets, "numpy-rnn": run_numpy_rnn, "download": lambda a: print(datasets.resolve(a.name))}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning

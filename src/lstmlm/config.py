@@ -21,6 +21,7 @@ class Config:
     hidden_size: int = 200
     keep_prob: float = 1.0
     embedding_size: int = 0  # 0: the same as hidden_size, as in the Zaremba models
+    cell: str = "lstm"  # or "gru", "rnn_tanh"
     # Optimisation: "sgd" or "adam"; lr decayed by `lr_decay` each epoch after `max_epoch`.
     optimizer: str = "sgd"
     learning_rate: float = 1.0
@@ -70,6 +71,8 @@ class Config:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if self.loss_average not in ("batch", "token"):
             raise LstmlmError(f"config: loss_average must be batch or token, got {self.loss_average!r}")
+        if self.cell not in ("lstm", "gru", "rnn_tanh"):
+            raise LstmlmError(f"config: cell must be lstm, gru or rnn_tanh, got {self.cell!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise LstmlmError(f"config: optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.vocab_size < 2:

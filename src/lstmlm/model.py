@@ -1,37 +1,45 @@
-"""The Zaremba et al. (2014) LSTM language model."""
+"""The Zaremba et al. (2014) LSTM language model (and its GRU and vanilla-RNN variants)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-State = tuple[torch.Tensor, torch.Tensor]
+# The recurrent state: (h, c) for an LSTM, (h,) for a GRU or vanilla RNN.
+State = tuple[torch.Tensor, ...]
+
+CELLS = ("lstm", "gru", "rnn_tanh")
 
 
 class LSTMLanguageModel(nn.Module):
     """Embedding -> dropout -> stacked LSTM -> dropout -> linear softmax over the vocabulary.
 
     Dropout (probability `1 - keep_prob`) is applied to non-recurrent connections only: the
-    embedding output, between LSTM layers, and before the softmax.
+    embedding output, between recurrent layers, and before the softmax. `cell` swaps the LSTM
+    for a GRU or a tanh RNN with the same interface.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
-                 init_scale: float = 0.1, embedding_size: int | None = None):
+                 init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm"):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.cell = cell
         embedding_size = embedding_size or hidden_size
         dropout = 1.0 - keep_prob
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        recurrent = {"lstm": nn.LSTM, "gru": nn.GRU,
+                     "rnn_tanh": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs)}
+        # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
+        self.lstm = recurrent[cell](embedding_size, hidden_size, num_layers, batch_first=True,
+                                    dropout=dropout if num_layers > 1 else 0.0)
         self.decoder = nn.Linear(hidden_size, vocab_size)
         self.reset_parameters(init_scale)
 
     def reset_parameters(self, init_scale: float) -> None:
-        """Every weight uniform in [-init_scale, init_scale]; LSTM biases zero.
+        """Every weight uniform in [-init_scale, init_scale]; recurrent biases zero.
 
         The reference's BasicLSTMCell initialises its bias to zero and adds forget_bias=0.0;
         PyTorch has two bias vectors per layer whose sum plays that role, so both are zeroed.
@@ -45,12 +53,16 @@ class LSTMLanguageModel(nn.Module):
     def init_state(self, batch_size: int) -> State:
         weight = self.decoder.weight
         shape = (self.num_layers, batch_size, self.hidden_size)
-        return weight.new_zeros(shape), weight.new_zeros(shape)
+        return tuple(weight.new_zeros(shape) for _ in range(2 if self.cell == "lstm" else 1))
 
     def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
         embedded = self.dropout(self.embedding(input_ids))
-        output, state = self.lstm(embedded, state)
+        if self.cell == "lstm":
+            output, state = self.lstm(embedded, state)
+        else:
+            output, hidden = self.lstm(embedded, state[0])
+            state = (hidden,)
         return self.decoder(self.dropout(output)), state
 
 

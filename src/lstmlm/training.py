@@ -73,7 +73,7 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
 
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
     return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
-                             config.init_scale, config.embedding_size)
+                             config.init_scale, config.embedding_size, config.cell)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
