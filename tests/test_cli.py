@@ -180,3 +180,41 @@ def test_generate_score_plot_bad_inputs(trained_run, tmp_path):
     ]
     for args, message in cases:
         assert_clean_failure(run_cli(*args), message)
+
+
+def test_numpy_rnn_train_generate_gradcheck(tmp_path):
+    data = tmp_path / "text.txt"
+    data.write_text("The cat sat on the mat. The dog sat on the log!\nA cat saw a dog. "
+                    "The dog saw the cat?\n" * 20)
+    model = tmp_path / "model.npz"
+    trained = run_cli("numpy-rnn", "train", "--data", data, "--hidden", "8", "--vocab", "50",
+                      "--epochs", "3", "--out", model)
+    assert trained.returncode == 0, trained.stderr
+    assert "Parsed 80 sentences." in trained.stdout and "Found 14 unique words tokens." in trained.stdout  # 12 + start, end
+    losses = [float(line.rsplit(": ", 1)[1]) for line in trained.stdout.splitlines()
+              if "loss after" in line]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    generated = run_cli("numpy-rnn", "generate", model, "--sentences", "4", "--min-length", "3",
+                        "--seed", "1")
+    assert generated.returncode == 0, generated.stderr
+    lines = generated.stdout.splitlines()
+    assert len(lines) == 4 and all(len(line.split()) >= 3 for line in lines)
+    checked = run_cli("numpy-rnn", "gradcheck", "--vocab", "20", "--hidden", "4")
+    assert checked.returncode == 0 and "gradient check passed" in checked.stdout
+    assert checked.stdout.count("worst relative error") == 6
+
+
+def test_numpy_rnn_bad_inputs(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "data.csv").write_text("id,text\n1,Hello there.\n")
+    cases = [
+        (["numpy-rnn", "train", "--data", tmp_path / "empty.txt"], "is empty"),
+        (["numpy-rnn", "train", "--data", tmp_path / "data.csv", "--csv-column", "body"],
+         "has no column 'body'"),
+        (["numpy-rnn", "train", "--data", tmp_path / "data.csv", "--csv-column", "text",
+          "--vocab", "2"], "vocabulary size must be at least 3"),
+        (["numpy-rnn", "generate", tmp_path / "data.csv"], "cannot read NumPy RNN model"),
+        (["numpy-rnn", "gradcheck", "--vocab", "2"], "vocabulary size must be at least 3"),
+    ]
+    for args, message in cases:
+        assert_clean_failure(run_cli(*args), message)

@@ -154,25 +154,34 @@ class RNNNumpy:
         return dU, dV, dW
 
     def bptt(self, x: np.ndarray, y: np.ndarray):
-        """The same gradients as `bptt_loop`, vectorised over time.
+        """The same gradients as `bptt_loop`, vectorised over time."""
+        dU_columns, dV, dW = self._bptt_sparse(x, y)
+        dU = np.zeros_like(self.U)
+        np.add.at(dU.T, x, dU_columns)
+        return dU, dV, dW
+
+    def _bptt_sparse(self, x: np.ndarray, y: np.ndarray):
+        """Gradients with dU as one column per input position (word x[t] gets column t).
 
         Instead of walking back from every t separately, it walks back one lag at a time for all
         t at once: after k lags, row i of `delta` holds the error of step t = k + i at step i.
+        Only the columns of U for the sentence's words have a gradient, so returning them alone
+        spares SGD a pass over the whole hidden x vocabulary matrix.
         """
         steps = len(y)
         o, s = self.forward_propagation(x)
         delta_o = o
         delta_o[np.arange(steps), y] -= 1.0
         dV = delta_o.T @ s[:steps]
-        dU, dW = np.zeros_like(self.U), np.zeros_like(self.W)
+        dU_columns, dW = np.zeros((steps, self.hidden_dim)), np.zeros_like(self.W)
         delta = (delta_o @ self.V) * (1 - s[:steps] ** 2)
         for lag in range(min(self.bptt_truncate, steps - 1) + 1):
-            positions = np.arange(steps - lag)  # the steps the errors have reached
-            previous = s[positions - 1]  # s[-1] is the zero state
+            reached = steps - lag  # the errors have reached positions 0 .. reached - 1
+            previous = s[np.arange(reached) - 1]  # s[-1] is the zero state
             dW += delta.T @ previous
-            np.add.at(dU.T, x[positions], delta)
+            dU_columns[:reached] += delta
             delta = ((delta @ self.W) * (1 - previous ** 2))[1:]
-        return dU, dV, dW
+        return dU_columns, dV, dW
 
     def gradient_check(self, x: np.ndarray, y: np.ndarray, h: float = 0.001,
                        error_threshold: float = 0.01, bptt: Callable | None = None) -> dict[str, float]:
@@ -203,9 +212,11 @@ class RNNNumpy:
         return worst
 
     def sgd_step(self, x: np.ndarray, y: np.ndarray, learning_rate: float) -> None:
-        dU, dV, dW = self.bptt(x, y)
-        self.U -= learning_rate * dU
-        self.V -= learning_rate * dV
+        """One SGD update on a sentence, with the vectorised BPTT (in place, no dense dU)."""
+        dU_columns, dV, dW = self._bptt_sparse(x, y)
+        np.subtract.at(self.U.T, x, learning_rate * dU_columns)
+        dV *= learning_rate
+        self.V -= dV
         self.W -= learning_rate * dW
 
     def train_with_sgd(self, x_train, y_train, learning_rate: float = 0.005, nepoch: int = 100,
