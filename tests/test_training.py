@@ -74,7 +74,17 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_confi
                                                              checkpoint_every, kill_at_step):
     config = apply_overrides(tiny_config, {"checkpoint_every": checkpoint_every})
     reference = train(config, runs_dir=tmp_path / "reference", echo=None)
+    run_dir = train_killed_at_step(config, tmp_path / "killed", kill_at_step, monkeypatch)
+    resumed = train(resume=run_dir, echo=None)
+    assert resumed.run_dir == run_dir
+    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert resumed.test_perplexity == reference.test_perplexity
+    assert "resuming" in (run_dir / "train.log").read_text()
 
+
+def train_killed_at_step(config, runs_dir, kill_at_step: int, monkeypatch):
+    """Start a run that is interrupted just before its `kill_at_step`-th update; its folder."""
     real_step, calls = training.train_step, []
 
     def killed_step(*args, **kwargs):
@@ -85,15 +95,10 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_confi
 
     monkeypatch.setattr(training, "train_step", killed_step)
     with pytest.raises(KeyboardInterrupt):
-        train(config, runs_dir=tmp_path / "killed", echo=None)
+        train(config, runs_dir=runs_dir, echo=None)
     monkeypatch.setattr(training, "train_step", real_step)
-    (run_dir,) = (tmp_path / "killed").iterdir()
-    resumed = train(resume=run_dir, echo=None)
-    assert resumed.run_dir == run_dir
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
-    assert resumed.test_perplexity == reference.test_perplexity
-    assert "resuming" in (run_dir / "train.log").read_text()
+    (run_dir,) = runs_dir.iterdir()
+    return run_dir
 
 
 def test_corpus_too_short_for_one_batch(tmp_path, tiny_config):
@@ -124,19 +129,7 @@ def test_adam_run_resumes_exactly_with_its_optimizer_state(tmp_path, tiny_config
                                            "checkpoint_every": 10})
     reference = train(config, runs_dir=tmp_path / "reference", echo=None)
     assert [entry["lr"] for entry in reference.history] == [0.01] * 3
-    real_step, calls = training.train_step, []
-
-    def killed_step(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 125:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_step", killed_step)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, runs_dir=tmp_path / "killed", echo=None)
-    monkeypatch.setattr(training, "train_step", real_step)
-    (run_dir,) = (tmp_path / "killed").iterdir()
+    run_dir = train_killed_at_step(config, tmp_path / "killed", 125, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
     assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
         [[entry[key] for key in PPL_KEYS] for entry in reference.history]

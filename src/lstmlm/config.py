@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import LstmlmError
+from .model import CELLS
 
 
 @dataclass
@@ -71,8 +72,8 @@ class Config:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if self.loss_average not in ("batch", "token"):
             raise LstmlmError(f"config: loss_average must be batch or token, got {self.loss_average!r}")
-        if self.cell not in ("lstm", "gru", "rnn_tanh"):
-            raise LstmlmError(f"config: cell must be lstm, gru or rnn_tanh, got {self.cell!r}")
+        if self.cell not in CELLS:
+            raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise LstmlmError(f"config: optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.vocab_size < 2:
