@@ -5,7 +5,7 @@ import torch
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, get_preset, train
-from lstmlm import training
+from lstmlm import checkpoint, training
 from lstmlm.model import LSTMLanguageModel
 from lstmlm.training import learning_rate, train_step
 
@@ -81,6 +81,9 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_confi
         [[entry[key] for key in PPL_KEYS] for entry in reference.history]
     assert resumed.test_perplexity == reference.test_perplexity
     assert "resuming" in (run_dir / "train.log").read_text()
+    losses = checkpoint.read_jsonl(run_dir, checkpoint.LOSSES_FILE)
+    assert losses == checkpoint.read_jsonl(reference.run_dir, checkpoint.LOSSES_FILE)
+    assert [len(entry["losses"]) for entry in losses] == [82, 82, 82]
 
 
 def train_killed_at_step(config, runs_dir, kill_at_step: int, monkeypatch):

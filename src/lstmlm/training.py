@@ -140,6 +140,13 @@ def check_corpus_fits(corpus: Corpus, config: Config) -> None:
             raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")
 
 
+def flush_losses(pending: list[torch.Tensor], into: list[float]) -> None:
+    """Move losses kept on the device into a list of floats (one transfer for all of them)."""
+    if pending:
+        into.extend(torch.stack(pending).tolist())
+        pending.clear()
+
+
 class Trainer:
     """The training loop of one run; all progress lives in `self.state` so it can be saved."""
 
@@ -191,6 +198,8 @@ class Trainer:
         report_every = max(self.epoch_size // 10, 1)
         words_per_step = config.batch_size * config.num_steps
         started, start_step = time.perf_counter(), state["step"]
+        # Per-word losses stay on the device until a checkpoint needs them: no sync per step.
+        pending_losses: list[torch.Tensor] = []
         bar = tqdm(total=self.epoch_size, initial=start_step, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
         for step, (inputs, targets) in enumerate(
@@ -200,7 +209,7 @@ class Trainer:
             loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
                                       config.max_grad_norm, config.loss_average)
             cost += loss.double()
-            state["step_losses"].append(loss.item() / targets.numel())
+            pending_losses.append(loss / targets.numel())
             bar.update(1)
             done = step + 1
             if done % report_every == 0:
@@ -215,11 +224,13 @@ class Trainer:
                 self.log_samples(global_step)
             if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
                     and done < self.epoch_size:
+                flush_losses(pending_losses, state["step_losses"])
                 state.update(step=done, epoch_cost=cost.item(),
                              epoch_seconds=state["epoch_seconds"] + time.perf_counter() - started)
                 started = time.perf_counter()
                 self.save_last(hidden)
         bar.close()
+        flush_losses(pending_losses, state["step_losses"])
         seconds = state["epoch_seconds"] + time.perf_counter() - started
         train_ppl = math.exp(cost.item() / (self.epoch_size * words_per_step))
         valid_ppl = self.evaluate("valid")
