@@ -108,7 +108,7 @@ def test_presets_lists_every_preset():
     result = run_cli("presets")
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == \
-        ["small", "medium", "large", "shakespeare", "tutorial", "test"]
+        ["small", "medium", "large", "medium-tied", "large-tied", "shakespeare", "tutorial", "test"]
 
 
 @pytest.fixture(scope="module")

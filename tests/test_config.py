@@ -27,6 +27,13 @@ def test_zaremba_presets_have_the_published_values_and_defaults(name):
     assert tuple(getattr(config, column) for column in COLUMNS) == ISSUE_TABLE[name]
     assert (config.optimizer, config.loss_average, config.embedding_size) == ("sgd", "batch", 0)
     assert (config.clean_text, config.sample_every, config.sample_words) == (False, 0, 0)
+    assert (config.cell, config.tie_weights, config.weight_decay) == ("lstm", False, 0.0)
+
+
+@pytest.mark.parametrize("name", ["medium", "large"])
+def test_tied_presets_are_zaremba_plus_tied_weights(name):
+    tied = get_preset(f"{name}-tied")
+    assert dataclasses.replace(tied, preset=name, tie_weights=False) == get_preset(name)
 
 
 def test_recipe_presets():

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from lstmlm import LSTMLanguageModel
@@ -54,3 +55,26 @@ def test_logits_shape():
     model = make_model()
     logits, (hidden, cell) = model(torch.zeros(4, 7, dtype=torch.long), model.init_state(4))
     assert logits.shape == (4, 7, 30) and hidden.shape == cell.shape == (2, 4, 6)
+
+
+def test_tied_weights_share_storage_and_project_when_sizes_differ():
+    tied = make_model(tie_weights=True)
+    assert tied.decoder.weight is tied.embedding.weight and tied.projection is None
+    assert tied.decoder.weight.data_ptr() == tied.embedding.weight.data_ptr()
+    untied_count = sum(p.numel() for p in make_model().parameters())
+    assert sum(p.numel() for p in tied.parameters()) == untied_count - 30 * 6
+    projected = make_model(tie_weights=True, embedding_size=4)
+    assert projected.projection.weight.shape == (4, 6)
+    logits, _ = projected(torch.zeros(2, 3, dtype=torch.long), projected.init_state(2))
+    assert logits.shape == (2, 3, 30)
+
+
+@pytest.mark.parametrize("cell, state_count", [("lstm", 2), ("gru", 1), ("rnn_tanh", 1)])
+def test_every_cell_carries_its_state(cell, state_count):
+    model = make_model(cell=cell).eval()
+    inputs = torch.randint(0, 30, (2, 6))
+    full, _ = model(inputs, model.init_state(2))
+    first, state = model(inputs[:, :3], model.init_state(2))
+    second, _ = model(inputs[:, 3:], detach_state(state))
+    assert len(state) == state_count
+    torch.testing.assert_close(torch.cat([first, second], dim=1), full)

@@ -10,6 +10,10 @@ from lstmlm.model import LSTMLanguageModel
 from lstmlm.training import learning_rate, train_step
 
 PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
+# tiny_config's numbers on this machine (torch 2.13.0 CPU, one thread), before the options of
+# issue #5 existed.
+PINNED_TRAIN_PPL = [15.146398, 14.674488, 14.502296]
+PINNED_TEST_PPL = 14.318119
 
 
 def test_learning_rate_schedule_of_the_small_preset():
@@ -152,3 +156,25 @@ def test_samples_in_the_log_and_sample_file_at_the_end(tmp_path, tiny_config):
     plain = train(tiny_config, runs_dir=tmp_path / "plain", echo=None)
     assert [entry["train_ppl"] for entry in result.history] == \
         [entry["train_ppl"] for entry in plain.history]
+
+
+def test_tied_model_saves_loads_and_resumes(tmp_path, tiny_config, monkeypatch):
+    config = apply_overrides(tiny_config, {"tie_weights": True, "embedding_size": 6,
+                                           "optimizer": "adamw", "learning_rate": 0.01,
+                                           "weight_decay": 0.01, "lr_decay": 1.0})
+    reference = train(config, runs_dir=tmp_path / "reference", echo=None)
+    model = lstmlm.load(reference.run_dir)
+    assert model.network.decoder.weight is model.network.embedding.weight
+    assert model.evaluate("test") == pytest.approx(reference.test_perplexity, rel=1e-9)
+    run_dir = train_killed_at_step(config, tmp_path / "killed", 130, monkeypatch)
+    resumed = train(resume=run_dir, echo=None)
+    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+
+
+def test_zaremba_path_numbers_are_pinned(tmp_path, tiny_config):
+    """The default (Zaremba) model and training give exactly the numbers they gave before any
+    option was added; new options must leave this path untouched."""
+    result = train(tiny_config, runs_dir=tmp_path, echo=None)
+    assert [round(entry["train_ppl"], 6) for entry in result.history] == PINNED_TRAIN_PPL
+    assert round(result.test_perplexity, 6) == PINNED_TEST_PPL

@@ -84,25 +84,43 @@ def check_run_dir(run_dir: Path) -> Path:
     return run_dir
 
 
+def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state as CPU tensors, each shared (tied) tensor once under its first name."""
+    tensors, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue  # safetensors refuses shared memory; the model re-ties it on load
+        seen.add(tensor.data_ptr())
+        tensors[name] = tensor.detach().cpu().contiguous()
+    return tensors
+
+
+def load_model_tensors(model: torch.nn.Module, tensors: dict, source: Path) -> None:
+    """Load what model_tensors saved; only tied names may be missing."""
+    tied = set(model.state_dict()) - set(model_tensors(model))
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as error:
+        raise LstmlmError(f"{source} does not match the model: {str(error).splitlines()[0]}") from None
+    if set(missing) - tied or unexpected:
+        raise LstmlmError(f"{source} does not match the model: missing {sorted(set(missing) - tied)}, "
+                          f"unexpected {sorted(unexpected)}")
+
+
 def save_weights(path: Path, model: torch.nn.Module, metadata: dict | None = None) -> None:
-    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    _save(path, tensors, metadata or {})
+    _save(path, model_tensors(model), metadata or {})
 
 
 def load_weights(path: Path, model: torch.nn.Module) -> dict:
     """Load safetensors weights into `model`; returns the file's JSON metadata."""
     tensors, metadata = _load(path)
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as error:
-        raise LstmlmError(f"{path} does not match the model: {str(error).splitlines()[0]}") from None
+    load_model_tensors(model, tensors, path)
     return metadata
 
 
 def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) -> None:
     """Everything needed to continue training exactly where it stopped, as one atomic file."""
-    tensors = {f"model.{name}": tensor.detach().cpu().contiguous()
-               for name, tensor in model.state_dict().items()}
+    tensors = {f"model.{name}": tensor for name, tensor in model_tensors(model).items()}
     optimizer_state = optimizer.state_dict()
     optimizer_plain = {"param_groups": optimizer_state["param_groups"], "state": {}}
     for index, values in optimizer_state["state"].items():
@@ -124,8 +142,8 @@ def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) 
 def load_training_state(path: Path, model, optimizer, device: torch.device):
     """Restore what save_training_state wrote; returns (state dict, hidden state or None)."""
     tensors, metadata = _load(path)
-    model.load_state_dict({name[len("model."):]: tensor for name, tensor in tensors.items()
-                           if name.startswith("model.")})
+    load_model_tensors(model, {name[len("model."):]: tensor for name, tensor in tensors.items()
+                               if name.startswith("model.")}, path)
     optimizer_plain = metadata["optimizer"]
     optimizer_state = {"param_groups": optimizer_plain["param_groups"], "state": {}}
     for index, values in optimizer_plain["state"].items():

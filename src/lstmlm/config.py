@@ -23,8 +23,10 @@ class Config:
     keep_prob: float = 1.0
     embedding_size: int = 0  # 0: the same as hidden_size, as in the Zaremba models
     cell: str = "lstm"  # or "gru", "rnn_tanh"
-    # Optimisation: "sgd" or "adam"; lr decayed by `lr_decay` each epoch after `max_epoch`.
+    tie_weights: bool = False  # the decoder shares the embedding matrix
+    # Optimisation: "sgd", "adam" or "adamw"; lr decayed by `lr_decay` each epoch after `max_epoch`.
     optimizer: str = "sgd"
+    weight_decay: float = 0.0
     learning_rate: float = 1.0
     max_grad_norm: float = 5.0
     # "batch": cross-entropy summed over the window's steps, averaged over the batch (Zaremba);
@@ -74,8 +76,10 @@ class Config:
             raise LstmlmError(f"config: loss_average must be batch or token, got {self.loss_average!r}")
         if self.cell not in CELLS:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise LstmlmError(f"config: optimizer must be sgd or adam, got {self.optimizer!r}")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise LstmlmError(f"config: optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
+        if self.weight_decay < 0:
+            raise LstmlmError(f"config: weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.vocab_size < 2:
             raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>)")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
@@ -119,6 +123,15 @@ PRESETS: dict[str, dict] = {
     "large": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
                   num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35,
                   lr_decay=1 / 1.15, batch_size=20, vocab_size=10000),
+    # Zaremba's medium and large with the decoder tied to the embedding.
+    "medium-tied": dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2,
+                        num_steps=35, hidden_size=650, max_epoch=6, max_max_epoch=39,
+                        keep_prob=0.5, lr_decay=0.8, batch_size=20, vocab_size=10000,
+                        tie_weights=True),
+    "large-tied": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
+                       num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55,
+                       keep_prob=0.35, lr_decay=1 / 1.15, batch_size=20, vocab_size=10000,
+                       tie_weights=True),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
                         hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,

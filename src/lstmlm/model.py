@@ -20,7 +20,8 @@ class LSTMLanguageModel(nn.Module):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
-                 init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm"):
+                 init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm",
+                 tie_weights: bool = False):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -35,7 +36,14 @@ class LSTMLanguageModel(nn.Module):
         # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
         self.lstm = recurrent[cell](embedding_size, hidden_size, num_layers, batch_first=True,
                                     dropout=dropout if num_layers > 1 else 0.0)
-        self.decoder = nn.Linear(hidden_size, vocab_size)
+        # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
+        # so the recurrent output is projected to the embedding size when the two differ.
+        self.projection = None
+        if tie_weights and embedding_size != hidden_size:
+            self.projection = nn.Linear(hidden_size, embedding_size, bias=False)
+        self.decoder = nn.Linear(embedding_size if tie_weights else hidden_size, vocab_size)
+        if tie_weights:
+            self.decoder.weight = self.embedding.weight
         self.reset_parameters(init_scale)
 
     def reset_parameters(self, init_scale: float) -> None:
@@ -63,6 +71,8 @@ class LSTMLanguageModel(nn.Module):
         else:
             output, hidden = self.lstm(embedded, state[0])
             state = (hidden,)
+        if self.projection is not None:
+            output = self.projection(output)
         return self.decoder(self.dropout(output)), state
 
 

@@ -73,13 +73,15 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
 
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
     return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
-                             config.init_scale, config.embedding_size, config.cell)
+                             config.init_scale, config.embedding_size, config.cell,
+                             config.tie_weights)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Plain SGD (the Zaremba presets) or Adam, at the config's initial learning rate."""
-    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
-    return optimizers[config.optimizer](model.parameters(), lr=config.learning_rate)
+    """Plain SGD (the Zaremba presets), Adam or AdamW, at the config's initial learning rate."""
+    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    return optimizers[config.optimizer](model.parameters(), lr=config.learning_rate,
+                                        weight_decay=config.weight_decay)
 
 
 class RunLog:
