@@ -218,3 +218,14 @@ def test_numpy_rnn_bad_inputs(tmp_path):
     ]
     for args, message in cases:
         assert_clean_failure(run_cli(*args), message)
+
+
+def test_eval_with_dynamic_evaluation(trained_run):
+    static = run_cli("eval", trained_run, "--split", "test")
+    dynamic = run_cli("eval", trained_run, "--split", "test", "--dynamic", "--dynamic-lr", "0.05",
+                      "--dynamic-steps", "5")
+    assert dynamic.returncode == 0, dynamic.stderr
+    assert printed_number(r"test perplexity \(dynamic evaluation\)", dynamic.stdout) < \
+        printed_number("test perplexity", static.stdout)
+    assert_clean_failure(run_cli("eval", trained_run, "--dynamic", "--dynamic-lr", "0"),
+                         "dynamic evaluation needs learning rate > 0")

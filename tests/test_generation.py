@@ -139,3 +139,21 @@ def test_plot_writes_a_png_and_refuses_runs_without_epochs(model, tmp_path):
     with pytest.raises(LstmlmError, match="no finished epoch to plot"):
         plot_runs([empty], tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_dynamic_evaluation_adapts_to_a_held_out_stream_and_restores_weights(model):
+    from lstmlm.evaluation import dynamic_perplexity
+
+    # A held-out stream that keeps repeating one sentence: a model that adapts should gain.
+    ids = model.vocab.encode(("john eats the fish <eos> " * 60).split())
+    before = {name: tensor.clone() for name, tensor in model.network.state_dict().items()}
+    static = stream_perplexity(model.network, ids)
+    dynamic = dynamic_perplexity(model.network, ids, num_steps=5, learning_rate=0.05)
+    assert dynamic < static * 0.8
+    for name, tensor in model.network.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert stream_perplexity(model.network, ids) == static
+    assert dynamic_perplexity(model.network, ids, num_steps=5, learning_rate=0.001,
+                              method="rms") < static
+    with pytest.raises(LstmlmError, match="method must be sgd or rms"):
+        dynamic_perplexity(model.network, ids, method="adam")

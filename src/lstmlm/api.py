@@ -10,7 +10,7 @@ import torch
 from . import checkpoint
 from .config import Config
 from .corpus import Vocabulary, clean_lines, words_of_lines
-from .evaluation import stream_perplexity
+from .evaluation import dynamic_perplexity, stream_perplexity
 from .generation import Generator
 from .model import LSTMLanguageModel
 from .scoring import SentenceScore, score_sentences
@@ -37,13 +37,18 @@ class LanguageModel:
         ids = self.vocab.encode(words_of_lines(lines))
         return stream_perplexity(self.network, ids, 1, self.config.eval_num_steps)
 
-    def evaluate(self, split: str = "test", data: str | None = None) -> float:
+    def evaluate(self, split: str = "test", data: str | None = None, dynamic: bool = False,
+                 **dynamic_options) -> float:
         """Perplexity on a split of the run's corpus, or of `data` read with this vocabulary.
 
         Uses the same streaming evaluation as training, so it reproduces the reported number.
+        With `dynamic`, the model adapts to the stream as it reads it (dynamic_perplexity;
+        `dynamic_options` are its num_steps, learning_rate, decay and method).
         """
-        corpus = corpus_of(self.config, self.vocab, data)
-        return stream_perplexity(self.network, corpus.split(split), self.config.eval_batch_size,
+        ids = corpus_of(self.config, self.vocab, data).split(split)
+        if dynamic:
+            return dynamic_perplexity(self.network, ids, **dynamic_options)
+        return stream_perplexity(self.network, ids, self.config.eval_batch_size,
                                  self.config.eval_num_steps)
 
 

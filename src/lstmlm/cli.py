@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary")
     eval_parser.add_argument("--device")
+    eval_parser.add_argument("--dynamic", action="store_true",
+                             help="dynamic evaluation: adapt the weights to the text as it is read")
+    eval_parser.add_argument("--dynamic-lr", type=float, default=0.03)
+    eval_parser.add_argument("--dynamic-decay", type=float, default=0.0)
+    eval_parser.add_argument("--dynamic-method", default="sgd", choices=["sgd", "rms"])
+    eval_parser.add_argument("--dynamic-steps", type=int, default=20, help="words per update")
 
     download_parser = commands.add_parser("download", help="fetch and verify a dataset")
     download_parser.add_argument("name", nargs="?", default="ptb", choices=sorted(datasets.DATASETS))
@@ -124,8 +130,13 @@ def run_train(args) -> None:
 
 def run_eval(args) -> None:
     model = api.load(args.run_dir, device=args.device)
-    perplexity = model.evaluate(args.split, data=args.data)
-    print(f"{args.split} perplexity: {perplexity:.3f}")
+    if args.dynamic:
+        perplexity = model.evaluate(args.split, data=args.data, dynamic=True,
+                                    num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
+                                    decay=args.dynamic_decay, method=args.dynamic_method)
+        print(f"{args.split} perplexity (dynamic evaluation): {perplexity:.3f}")
+    else:
+        print(f"{args.split} perplexity: {model.evaluate(args.split, data=args.data):.3f}")
 
 
 def run_generate(args) -> None:

@@ -37,3 +37,56 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
         total_targets += targets.numel()
     model.train(was_training)
     return math.exp(total_loss.item() / total_targets)
+
+
+def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, num_steps: int = 20,
+                       learning_rate: float = 0.01, decay: float = 0.0, method: str = "sgd",
+                       rms_beta: float = 0.99, epsilon: float = 1e-8) -> float:
+    """Perplexity with dynamic evaluation (Krause et al. 2018): score each window of the stream
+    first, then take a gradient step on it, so the model adapts to the text as it reads it.
+
+    `method="sgd"` steps by the gradient of the window's summed loss; `"rms"` divides it by the
+    root of a running mean of squared gradients (RMSprop-style, gathered on the stream itself,
+    where the paper gathers it on training data). `decay` pulls the weights back towards the
+    trained ones each step. The model's weights are restored afterwards.
+    """
+    if method not in ("sgd", "rms"):
+        raise LstmlmError(f"dynamic evaluation method must be sgd or rms, got {method!r}")
+    if not learning_rate > 0 or not 0 <= decay < 1:
+        raise LstmlmError("dynamic evaluation needs learning rate > 0 and 0 <= decay < 1")
+    device = model.decoder.weight.device
+    rows = batchify(ids, 1).to(device)
+    if rows.size(1) < 2:
+        raise LstmlmError(f"too few words ({len(ids)}) to evaluate")
+    parameters = list(model.parameters())
+    trained = [parameter.detach().clone() for parameter in parameters]
+    mean_squares = [torch.zeros_like(parameter) for parameter in parameters]
+    was_training = model.training
+    model.eval()  # no dropout: the adaptation is to the text, not to noise
+    state = model.init_state(1)
+    total_loss, total_targets = 0.0, 0
+    try:
+        for inputs, targets in windows(rows, num_steps, include_partial=True):
+            logits, state = model(inputs, state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                   reduction="sum")
+            total_loss += loss.item()
+            total_targets += targets.numel()
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            state = tuple(tensor.detach() for tensor in state)
+            with torch.no_grad():
+                for parameter, original, mean_square in zip(parameters, trained, mean_squares):
+                    step = parameter.grad
+                    if method == "rms":
+                        mean_square.mul_(rms_beta).addcmul_(step, step, value=1 - rms_beta)
+                        step = step / (mean_square.sqrt() + epsilon)
+                    parameter.add_(step, alpha=-learning_rate)
+                    parameter.add_(original - parameter, alpha=decay)
+    finally:
+        with torch.no_grad():
+            for parameter, original in zip(parameters, trained):
+                parameter.copy_(original)
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return math.exp(total_loss / total_targets)
