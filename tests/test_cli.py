@@ -229,3 +229,10 @@ def test_eval_with_dynamic_evaluation(trained_run):
         printed_number("test perplexity", static.stdout)
     assert_clean_failure(run_cli("eval", trained_run, "--dynamic", "--dynamic-lr", "0"),
                          "dynamic evaluation needs learning rate > 0")
+
+
+def test_eval_with_neural_cache(trained_run):
+    result = run_cli("eval", trained_run, "--split", "valid", "--cache", "--cache-window", "100")
+    assert result.returncode == 0, result.stderr
+    assert printed_number(r"valid perplexity \(neural cache\)", result.stdout) > 1
+    assert_clean_failure(run_cli("eval", trained_run, "--cache", "--dynamic"), "cannot be combined")

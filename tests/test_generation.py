@@ -157,3 +157,34 @@ def test_dynamic_evaluation_adapts_to_a_held_out_stream_and_restores_weights(mod
                               method="rms") < static
     with pytest.raises(LstmlmError, match="method must be sgd or rms"):
         dynamic_perplexity(model.network, ids, method="adam")
+
+
+def test_cache_distribution_sums_to_one_and_favours_cached_words():
+    from lstmlm.evaluation import mix_with_cache
+
+    generator = torch.Generator().manual_seed(0)
+    vocab_probabilities = torch.softmax(torch.randn(50, generator=generator), dim=0)
+    keys = torch.randn(7, 4, generator=generator)
+    values = torch.tensor([3, 3, 9, 1, 3, 40, 9])
+    mixed = mix_with_cache(vocab_probabilities, keys, values, keys[0], theta=0.5, lambda_=0.3)
+    assert mixed.sum().item() == pytest.approx(1.0, abs=1e-6)
+    assert (mixed >= 0).all()
+    uncached = torch.ones(50, dtype=torch.bool)
+    uncached[values] = False
+    torch.testing.assert_close(mixed[uncached], 0.7 * vocab_probabilities[uncached])
+    assert mixed[3] > vocab_probabilities[3]
+    empty = mix_with_cache(vocab_probabilities, keys[:0], values[:0], keys[0], 0.5, 0.3)
+    torch.testing.assert_close(empty, vocab_probabilities)
+
+
+def test_cache_lowers_perplexity_on_a_repetitive_stream(model):
+    from lstmlm.evaluation import cache_perplexity
+
+    ids = model.vocab.encode(("john eats the fish <eos> " * 40).split())
+    static = stream_perplexity(model.network, ids)
+    assert cache_perplexity(model.network, ids, window=50, theta=0.5, lambda_=0.3) < static
+    assert cache_perplexity(model.network, ids, lambda_=0.0) == pytest.approx(static, rel=1e-6)
+    with pytest.raises(LstmlmError, match="cache needs window >= 1"):
+        cache_perplexity(model.network, ids, window=0)
+    with pytest.raises(LstmlmError, match="cannot be combined"):
+        model.evaluate("test", dynamic={}, cache={})

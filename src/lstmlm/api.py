@@ -10,7 +10,8 @@ import torch
 from . import checkpoint
 from .config import Config
 from .corpus import Vocabulary, clean_lines, words_of_lines
-from .evaluation import dynamic_perplexity, stream_perplexity
+from .errors import LstmlmError
+from .evaluation import cache_perplexity, dynamic_perplexity, stream_perplexity
 from .generation import Generator
 from .model import LSTMLanguageModel
 from .scoring import SentenceScore, score_sentences
@@ -37,17 +38,21 @@ class LanguageModel:
         ids = self.vocab.encode(words_of_lines(lines))
         return stream_perplexity(self.network, ids, 1, self.config.eval_num_steps)
 
-    def evaluate(self, split: str = "test", data: str | None = None, dynamic: bool = False,
-                 **dynamic_options) -> float:
+    def evaluate(self, split: str = "test", data: str | None = None, dynamic: dict | None = None,
+                 cache: dict | None = None) -> float:
         """Perplexity on a split of the run's corpus, or of `data` read with this vocabulary.
 
         Uses the same streaming evaluation as training, so it reproduces the reported number.
-        With `dynamic`, the model adapts to the stream as it reads it (dynamic_perplexity;
-        `dynamic_options` are its num_steps, learning_rate, decay and method).
+        `dynamic` (options of dynamic_perplexity, {} for its defaults) adapts the model to the
+        stream as it reads it; `cache` (options of cache_perplexity) adds a neural cache.
         """
+        if dynamic is not None and cache is not None:
+            raise LstmlmError("dynamic evaluation and the neural cache cannot be combined here")
         ids = corpus_of(self.config, self.vocab, data).split(split)
-        if dynamic:
-            return dynamic_perplexity(self.network, ids, **dynamic_options)
+        if dynamic is not None:
+            return dynamic_perplexity(self.network, ids, **dynamic)
+        if cache is not None:
+            return cache_perplexity(self.network, ids, **cache)
         return stream_perplexity(self.network, ids, self.config.eval_batch_size,
                                  self.config.eval_num_steps)
 

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--dynamic-decay", type=float, default=0.0)
     eval_parser.add_argument("--dynamic-method", default="sgd", choices=["sgd", "rms"])
     eval_parser.add_argument("--dynamic-steps", type=int, default=20, help="words per update")
+    eval_parser.add_argument("--cache", action="store_true",
+                             help="mix in a neural cache of recent hidden states")
+    eval_parser.add_argument("--cache-window", type=int, default=500)
+    eval_parser.add_argument("--cache-theta", type=float, default=0.5)
+    eval_parser.add_argument("--cache-lambda", type=float, default=0.1)
 
     download_parser = commands.add_parser("download", help="fetch and verify a dataset")
     download_parser.add_argument("name", nargs="?", default="ptb", choices=sorted(datasets.DATASETS))
@@ -130,13 +135,13 @@ def run_train(args) -> None:
 
 def run_eval(args) -> None:
     model = api.load(args.run_dir, device=args.device)
-    if args.dynamic:
-        perplexity = model.evaluate(args.split, data=args.data, dynamic=True,
-                                    num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
-                                    decay=args.dynamic_decay, method=args.dynamic_method)
-        print(f"{args.split} perplexity (dynamic evaluation): {perplexity:.3f}")
-    else:
-        print(f"{args.split} perplexity: {model.evaluate(args.split, data=args.data):.3f}")
+    dynamic = dict(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
+                   decay=args.dynamic_decay, method=args.dynamic_method) if args.dynamic else None
+    cache = dict(window=args.cache_window, theta=args.cache_theta,
+                 lambda_=args.cache_lambda) if args.cache else None
+    perplexity = model.evaluate(args.split, data=args.data, dynamic=dynamic, cache=cache)
+    how = " (dynamic evaluation)" if args.dynamic else " (neural cache)" if args.cache else ""
+    print(f"{args.split} perplexity{how}: {perplexity:.3f}")
 
 
 def run_generate(args) -> None:

@@ -90,3 +90,48 @@ def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, num_steps: i
         model.zero_grad(set_to_none=True)
         model.train(was_training)
     return math.exp(total_loss / total_targets)
+
+
+def mix_with_cache(vocab_probabilities: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                   query: torch.Tensor, theta: float, lambda_: float) -> torch.Tensor:
+    """The neural cache's distribution (Grave et al. 2017) for one step.
+
+    `(1 - lambda_) * p_vocab + lambda_ * p_cache`, where p_cache puts on each word the softmax
+    weight `exp(theta * query . key)` of every cached hidden state `key` that was followed by
+    that word (`values`). With an empty cache it is p_vocab.
+    """
+    if len(keys) == 0:
+        return vocab_probabilities
+    weights = torch.softmax(theta * (keys @ query), dim=0)
+    cache = torch.zeros_like(vocab_probabilities).index_add_(0, values, weights)
+    return (1 - lambda_) * vocab_probabilities + lambda_ * cache
+
+
+@torch.no_grad()
+def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, window: int = 500,
+                     theta: float = 0.5, lambda_: float = 0.1, num_steps: int = 100) -> float:
+    """Perplexity of the stream with a neural cache over the last `window` hidden states."""
+    if window < 1 or theta < 0 or not 0 <= lambda_ <= 1:
+        raise LstmlmError("cache needs window >= 1, theta >= 0 and 0 <= lambda <= 1")
+    device = model.decoder.weight.device
+    rows = batchify(ids, 1).to(device)
+    if rows.size(1) < 2:
+        raise LstmlmError(f"too few words ({len(ids)}) to evaluate")
+    was_training = model.training
+    model.eval()
+    state = model.init_state(1)
+    keys = torch.empty(0, model.decoder.in_features, device=device)
+    values = torch.empty(0, dtype=torch.long, device=device)
+    total_log_probability, total_targets = 0.0, 0
+    for inputs, targets in windows(rows, num_steps, include_partial=True):
+        features, state = model.features(inputs, state)
+        probabilities = torch.softmax(model.decoder(features)[0], dim=-1)
+        for step, target in enumerate(targets[0]):
+            mixed = mix_with_cache(probabilities[step], keys, values, features[0, step], theta,
+                                   lambda_)
+            total_log_probability += math.log(mixed[target].item())
+            keys = torch.cat([keys, features[0, step:step + 1]])[-window:]
+            values = torch.cat([values, target.view(1)])[-window:]
+        total_targets += targets.numel()
+    model.train(was_training)
+    return math.exp(-total_log_probability / total_targets)

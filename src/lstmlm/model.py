@@ -65,6 +65,11 @@ class LSTMLanguageModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
+        features, state = self.features(input_ids, state)
+        return self.decoder(self.dropout(features)), state
+
+    def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """The last layer's outputs (projected when tied), the decoder's input, and the state."""
         embedded = self.dropout(self.embedding(input_ids))
         if self.cell == "lstm":
             output, state = self.lstm(embedded, state)
@@ -73,7 +78,7 @@ class LSTMLanguageModel(nn.Module):
             state = (hidden,)
         if self.projection is not None:
             output = self.projection(output)
-        return self.decoder(self.dropout(output)), state
+        return output, state
 
 
 def detach_state(state: State) -> State:
