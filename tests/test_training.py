@@ -178,3 +178,14 @@ def test_zaremba_path_numbers_are_pinned(tmp_path, tiny_config):
     result = train(tiny_config, runs_dir=tmp_path, echo=None)
     assert [round(entry["train_ppl"], 6) for entry in result.history] == PINNED_TRAIN_PPL
     assert round(result.test_perplexity, 6) == PINNED_TEST_PPL
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(tmp_path, tiny_config):
+    # A learning rate this large makes validation worse after the first epoch.
+    config = apply_overrides(tiny_config, {"learning_rate": 30.0, "lr_decay": 1.0,
+                                           "max_max_epoch": 6, "early_stopping_patience": 2})
+    lines = []
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    best = min(result.history, key=lambda entry: entry["valid_ppl"])["epoch"]
+    assert len(result.history) == best + 2 < 6
+    assert any(line.startswith("Early stopping") for line in lines)

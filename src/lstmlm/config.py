@@ -27,6 +27,8 @@ class Config:
     # Optimisation: "sgd", "adam" or "adamw"; lr decayed by `lr_decay` each epoch after `max_epoch`.
     optimizer: str = "sgd"
     weight_decay: float = 0.0
+    # Stop when valid perplexity has not improved for this many epochs (0: never stop early).
+    early_stopping_patience: int = 0
     learning_rate: float = 1.0
     max_grad_norm: float = 5.0
     # "batch": cross-entropy summed over the window's steps, averaged over the batch (Zaremba);
@@ -69,7 +71,7 @@ class Config:
         if not 0.0 < self.keep_prob <= 1.0:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
         for name in ("max_epoch", "checkpoint_every", "sample_every", "sample_words",
-                     "embedding_size"):
+                     "embedding_size", "early_stopping_patience"):
             if getattr(self, name) < 0:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if self.loss_average not in ("batch", "token"):

@@ -182,9 +182,21 @@ class Trainer:
             self.log(f"run {self.run_dir}: preset {config.preset}, {len(self.corpus.vocab)} words, "
                      f"{sum(p.numel() for p in self.model.parameters()):,} parameters, "
                      f"device {self.device}")
-        while self.state["epoch"] < config.max_max_epoch:
+        while self.state["epoch"] < config.max_max_epoch and not self.stopped_early():
             self.train_epoch()
         return self.finish()
+
+    def stopped_early(self) -> bool:
+        """True once valid perplexity has not improved for `early_stopping_patience` epochs."""
+        patience, history = self.config.early_stopping_patience, self.state["history"]
+        if not patience or not history:
+            return False
+        best_epoch = min(history, key=lambda entry: entry["valid_ppl"])["epoch"]
+        if history[-1]["epoch"] - best_epoch < patience:
+            return False
+        self.log(f"Early stopping: valid perplexity has not improved for {patience} epochs "
+                 f"(best at epoch {best_epoch})")
+        return True
 
     def train_epoch(self) -> None:
         config, state = self.config, self.state
