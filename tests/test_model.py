@@ -78,3 +78,42 @@ def test_every_cell_carries_its_state(cell, state_count):
     second, _ = model(inputs[:, 3:], detach_state(state))
     assert len(state) == state_count
     torch.testing.assert_close(torch.cat([first, second], dim=1), full)
+
+
+def test_variational_dropout_mask_is_constant_across_time():
+    model = make_model(keep_prob=0.5, variational=True).train()
+    ones = torch.ones(3, 8, 6)
+    dropped = model.dropout(ones)
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # same mask at every step
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}
+    assert not torch.equal(dropped[0], dropped[1])  # one mask per sequence, not per batch
+    assert torch.equal(model.eval().dropout(ones), ones)
+
+
+def test_embedding_dropout_drops_whole_words_in_training_only():
+    model = make_model(embedding_dropout=0.5)
+    model.dropout.p = 0.0
+    inputs = torch.tensor([[4, 4, 7, 4, 7, 7, 9, 9]])
+    torch.manual_seed(3)
+    model.train()
+    embedded = model.embedding.weight
+    seen = {}
+    features_input = []
+    original = model.lstm.forward
+
+    def capture(inputs_, state):
+        features_input.append(inputs_)
+        return original(inputs_, state)
+
+    model.lstm.forward = capture
+    model(inputs, model.init_state(1))
+    rows = features_input[0][0]
+    for position, word in enumerate(inputs[0].tolist()):
+        kept = not torch.all(rows[position] == 0)
+        seen.setdefault(word, kept)
+        assert seen[word] == kept  # every occurrence of a word is dropped or kept together
+        if kept:
+            torch.testing.assert_close(rows[position], embedded[word] * 2)
+    features_input.clear()
+    model.eval()(inputs, model.init_state(1))
+    torch.testing.assert_close(features_input[0][0], embedded[inputs[0]])

@@ -189,3 +189,27 @@ def test_early_stopping_after_patience_epochs_without_improvement(tmp_path, tiny
     best = min(result.history, key=lambda entry: entry["valid_ppl"])["epoch"]
     assert len(result.history) == best + 2 < 6
     assert any(line.startswith("Early stopping") for line in lines)
+
+
+def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    inputs, targets = torch.randint(0, 20, (3, 6)), torch.randint(0, 20, (3, 6))
+    grads = []
+    for alpha, beta in ((0.0, 0.0), (2.0, 0.0), (0.0, 2.0)):
+        torch.manual_seed(1)
+        model = LSTMLanguageModel(20, 5, 2, init_scale=0.5)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        train_step(model, optimizer, inputs, targets, model.init_state(3), 100.0, "batch",
+                   alpha, beta)
+        grads.append(model.lstm.weight_hh_l1.grad.clone())
+    assert not torch.allclose(grads[0], grads[1]) and not torch.allclose(grads[0], grads[2])
+    config = apply_overrides(tiny_config, {"variational_dropout": True, "embedding_dropout": 0.1,
+                                           "ar_alpha": 2.0, "tar_beta": 1.0})
+    assert train(config, runs_dir=tmp_path, echo=None).test_perplexity < 40
+
+
+def test_options_that_make_no_sense_together_are_errors():
+    with pytest.raises(LstmlmError, match="variational_dropout needs keep_prob < 1"):
+        apply_overrides(get_preset("small"), ["variational_dropout=true"])
+    with pytest.raises(LstmlmError, match="embedding_dropout must be in"):
+        apply_overrides(get_preset("small"), ["embedding_dropout=1"])

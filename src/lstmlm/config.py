@@ -24,6 +24,11 @@ class Config:
     embedding_size: int = 0  # 0: the same as hidden_size, as in the Zaremba models
     cell: str = "lstm"  # or "gru", "rnn_tanh"
     tie_weights: bool = False  # the decoder shares the embedding matrix
+    variational_dropout: bool = False  # keep_prob's dropout with one mask per sequence
+    embedding_dropout: float = 0.0  # drop whole words from the embedding matrix
+    # Activation regularisation (AR) and temporal AR (TAR) of the last layer (Merity et al.)
+    ar_alpha: float = 0.0
+    tar_beta: float = 0.0
     # Optimisation: "sgd", "adam" or "adamw"; lr decayed by `lr_decay` each epoch after `max_epoch`.
     optimizer: str = "sgd"
     weight_decay: float = 0.0
@@ -80,6 +85,12 @@ class Config:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.optimizer not in ("sgd", "adam", "adamw"):
             raise LstmlmError(f"config: optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
+        if not 0 <= self.embedding_dropout < 1:
+            raise LstmlmError(f"config: embedding_dropout must be in [0, 1), got {self.embedding_dropout!r}")
+        if self.ar_alpha < 0 or self.tar_beta < 0:
+            raise LstmlmError("config: ar_alpha and tar_beta must be >= 0")
+        if self.variational_dropout and self.keep_prob == 1.0:
+            raise LstmlmError("config: variational_dropout needs keep_prob < 1 (it drops nothing)")
         if self.weight_decay < 0:
             raise LstmlmError(f"config: weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.vocab_size < 2:

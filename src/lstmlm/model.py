@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # The recurrent state: (h, c) for an LSTM, (h,) for a GRU or vanilla RNN.
@@ -21,7 +22,8 @@ class LSTMLanguageModel(nn.Module):
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
                  init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm",
-                 tie_weights: bool = False):
+                 tie_weights: bool = False, variational: bool = False,
+                 embedding_dropout: float = 0.0):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -30,7 +32,10 @@ class LSTMLanguageModel(nn.Module):
         embedding_size = embedding_size or hidden_size
         dropout = 1.0 - keep_prob
         self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.dropout = nn.Dropout(dropout)
+        self.embedding_dropout = embedding_dropout
+        # Zaremba drops units independently at every step; variational (locked) dropout keeps
+        # one mask per sequence (Gal & Ghahramani 2016), on the embeddings and the outputs.
+        self.dropout = LockedDropout(dropout) if variational else nn.Dropout(dropout)
         recurrent = {"lstm": nn.LSTM, "gru": nn.GRU,
                      "rnn_tanh": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs)}
         # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
@@ -65,12 +70,25 @@ class LSTMLanguageModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
+        logits, _, _, state = self.outputs(input_ids, state)
+        return logits, state
+
+    def outputs(self, input_ids: torch.Tensor, state: State):
+        """Logits, the last layer's outputs before and after dropout (for AR/TAR), and the state."""
         features, state = self.features(input_ids, state)
-        return self.decoder(self.dropout(features)), state
+        dropped = self.dropout(features)
+        return self.decoder(dropped), features, dropped, state
 
     def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The last layer's outputs (projected when tied), the decoder's input, and the state."""
-        embedded = self.dropout(self.embedding(input_ids))
+        if self.training and self.embedding_dropout:
+            # Embedding dropout drops whole words: the same rows for every occurrence.
+            weight = self.embedding.weight
+            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embedding_dropout)
+            embedded = F.embedding(input_ids, weight * keep / (1 - self.embedding_dropout))
+        else:
+            embedded = self.embedding(input_ids)
+        embedded = self.dropout(embedded)
         if self.cell == "lstm":
             output, state = self.lstm(embedded, state)
         else:
@@ -79,6 +97,20 @@ class LSTMLanguageModel(nn.Module):
         if self.projection is not None:
             output = self.projection(output)
         return output, state
+
+
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, shared by all time steps of a (batch, steps, dim) input."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return inputs
+        mask = inputs.new_empty(inputs.size(0), 1, inputs.size(2)).bernoulli_(1 - self.p)
+        return inputs * mask / (1 - self.p)
 
 
 def detach_state(state: State) -> State:

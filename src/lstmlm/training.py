@@ -52,20 +52,27 @@ def select_device(name: str) -> torch.device:
 
 def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                targets: torch.Tensor, hidden: State, max_grad_norm: float,
-               loss_average: str = "batch") -> tuple[torch.Tensor, State]:
+               loss_average: str = "batch", ar_alpha: float = 0.0,
+               tar_beta: float = 0.0) -> tuple[torch.Tensor, State]:
     """One truncated-BPTT update on a window; returns the summed loss over the window's
     targets and the detached state.
 
     The gradient is of the summed cross-entropy divided by the batch size (the reference's
     loss, `loss_average="batch"`) or by the number of targets ("token"), clipped by its global
-    norm before the optimizer step.
+    norm before the optimizer step. `ar_alpha` and `tar_beta` add activation regularisation
+    (the mean square of the dropped-out last-layer outputs) and its temporal version (the mean
+    square of their step-to-step change, before dropout), as AWD-LSTM does.
     """
-    logits, hidden = model(inputs, hidden)
+    logits, features, dropped, hidden = model.outputs(inputs, hidden)
     total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                             reduction="sum")
-    divisor = inputs.size(0) if loss_average == "batch" else targets.numel()
+    objective = total / (inputs.size(0) if loss_average == "batch" else targets.numel())
+    if ar_alpha:
+        objective = objective + ar_alpha * dropped.pow(2).mean()
+    if tar_beta:
+        objective = objective + tar_beta * (features[:, 1:] - features[:, :-1]).pow(2).mean()
     optimizer.zero_grad(set_to_none=True)
-    (total / divisor).backward()
+    objective.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
     return total.detach(), detach_state(hidden)
@@ -74,7 +81,8 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
     return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
                              config.init_scale, config.embedding_size, config.cell,
-                             config.tie_weights)
+                             config.tie_weights, config.variational_dropout,
+                             config.embedding_dropout)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -221,7 +229,8 @@ class Trainer:
             if step >= self.epoch_size:
                 break
             loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
-                                      config.max_grad_norm, config.loss_average)
+                                      config.max_grad_norm, config.loss_average,
+                                      config.ar_alpha, config.tar_beta)
             cost += loss.double()
             pending_losses.append(loss / targets.numel())
             bar.update(1)
