@@ -107,8 +107,11 @@ def test_resume_of_a_finished_run_reprints_its_result(tmp_path, tiny_args):
 def test_presets_lists_every_preset():
     result = run_cli("presets")
     assert result.returncode == 0
-    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == \
-        ["small", "medium", "large", "medium-tied", "large-tied", "shakespeare", "tutorial", "test"]
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["small", "medium", "large", "medium-tied", "large-tied",
+                                "shakespeare", "tutorial", "test"]
+    hidden = next(line for line in lines if line.startswith("hidden_size "))
+    assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "128", "1024", "2"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from .training import train
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstmlm", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lstmlm", description="Train, evaluate and use word-level recurrent language models.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train a model (or --resume a run)")
@@ -208,12 +209,14 @@ def run_numpy_rnn(args) -> None:
 
 
 def run_presets(args) -> None:
+    """A table with a column per preset and a row per field that some preset sets."""
     keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
     shown = [key for key in keys if any(key in values for values in PRESETS.values())]
-    print("preset      " + " ".join(f"{key:>14}" for key in shown))
-    for name in PRESETS:
-        config = get_preset(name)
-        print(f"{name:<11} " + " ".join(f"{format_value(getattr(config, key)):>14}" for key in shown))
+    configs = [get_preset(name) for name in PRESETS]
+    print(f"{'':<20}" + "".join(f"{name:>13}" for name in PRESETS))
+    for key in shown:
+        print(f"{key:<20}" + "".join(f"{format_value(getattr(config, key))[:12]:>13}"
+                                     for config in configs))
 
 
 def format_value(value) -> str:
