@@ -9,7 +9,23 @@ import torch.nn.functional as F
 
 from .corpus import batchify, windows
 from .errors import LstmlmError
-from .model import LSTMLanguageModel
+from .model import LSTMLanguageModel, detach_state
+
+
+def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    """The id stream as `batch_size` rows on `device`; too short to predict anything is an error."""
+    rows = batchify(ids, batch_size).to(device)
+    if rows.size(1) < 2:
+        raise LstmlmError(f"too few words ({len(ids)}) to evaluate with batch size {batch_size}")
+    return rows
+
+
+def window_loss(model: LSTMLanguageModel, inputs: torch.Tensor, targets: torch.Tensor, state):
+    """Summed cross-entropy of a window's targets, and the state after the window."""
+    logits, state = model(inputs, state)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           reduction="sum")
+    return loss, state
 
 
 @torch.no_grad()
@@ -21,18 +37,14 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
     (batch 1, one step at a time); longer windows give the same number, faster.
     """
     device = model.decoder.weight.device
-    rows = batchify(ids, batch_size).to(device)
-    if rows.size(1) < 2:
-        raise LstmlmError(f"too few words ({len(ids)}) to evaluate with batch size {batch_size}")
+    rows = stream_rows(ids, batch_size, device)
     was_training = model.training
     model.eval()
     state = model.init_state(batch_size)
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     total_targets = 0
     for inputs, targets in windows(rows, num_steps, include_partial=True):
-        logits, state = model(inputs, state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                               reduction="sum")
+        loss, state = window_loss(model, inputs, targets, state)
         total_loss += loss.double()
         total_targets += targets.numel()
     model.train(was_training)
@@ -55,9 +67,7 @@ def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, num_steps: i
     if not learning_rate > 0 or not 0 <= decay < 1:
         raise LstmlmError("dynamic evaluation needs learning rate > 0 and 0 <= decay < 1")
     device = model.decoder.weight.device
-    rows = batchify(ids, 1).to(device)
-    if rows.size(1) < 2:
-        raise LstmlmError(f"too few words ({len(ids)}) to evaluate")
+    rows = stream_rows(ids, 1, device)
     parameters = list(model.parameters())
     trained = [parameter.detach().clone() for parameter in parameters]
     mean_squares = [torch.zeros_like(parameter) for parameter in parameters]
@@ -67,14 +77,12 @@ def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, num_steps: i
     total_loss, total_targets = 0.0, 0
     try:
         for inputs, targets in windows(rows, num_steps, include_partial=True):
-            logits, state = model(inputs, state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                   reduction="sum")
+            loss, state = window_loss(model, inputs, targets, state)
             total_loss += loss.item()
             total_targets += targets.numel()
             model.zero_grad(set_to_none=True)
             loss.backward()
-            state = tuple(tensor.detach() for tensor in state)
+            state = detach_state(state)
             with torch.no_grad():
                 for parameter, original, mean_square in zip(parameters, trained, mean_squares):
                     step = parameter.grad
@@ -114,9 +122,7 @@ def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, window: int = 
     if window < 1 or theta < 0 or not 0 <= lambda_ <= 1:
         raise LstmlmError("cache needs window >= 1, theta >= 0 and 0 <= lambda <= 1")
     device = model.decoder.weight.device
-    rows = batchify(ids, 1).to(device)
-    if rows.size(1) < 2:
-        raise LstmlmError(f"too few words ({len(ids)}) to evaluate")
+    rows = stream_rows(ids, 1, device)
     was_training = model.training
     model.eval()
     state = model.init_state(1)
