@@ -27,6 +27,7 @@ class LanguageModel:
         self.vocab = vocab
         self.config = config
         self.run_dir = run_dir
+        self.generator = Generator(self.network, vocab, config.clean_text)
 
     @property
     def device(self) -> torch.device:
@@ -55,11 +56,6 @@ class LanguageModel:
             return cache_perplexity(self.network, ids, **cache)
         return stream_perplexity(self.network, ids, self.config.eval_batch_size,
                                  self.config.eval_num_steps)
-
-
-    @property
-    def generator(self) -> Generator:
-        return Generator(self.network, self.vocab, self.config.clean_text)
 
     def generate(self, prime: str = "", words: int = 50, **options) -> str:
         """Generated text continuing `prime` (empty: a sentence start), `<eos>` as line breaks.

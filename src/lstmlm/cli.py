@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "plot": lambda a: print(plot_runs(a.run_dirs, a.out)),
-                "presets": run_presets, "numpy-rnn": run_numpy_rnn, "download": lambda a: print(datasets.resolve(a.name))}
+                "presets": run_presets, "numpy-rnn": run_numpy_rnn,
+                "download": lambda a: print(datasets.resolve(a.name))}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning

@@ -126,36 +126,33 @@ class Config:
         return cls.from_dict(values)
 
 
+MEDIUM = dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=35,
+              hidden_size=650, max_epoch=6, max_max_epoch=39, keep_prob=0.5, lr_decay=0.8,
+              batch_size=20, vocab_size=10000)
+LARGE = dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2, num_steps=35,
+             hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35, lr_decay=1 / 1.15,
+             batch_size=20, vocab_size=10000)
+
 PRESETS: dict[str, dict] = {
     "small": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=20,
                   hidden_size=200, max_epoch=4, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
                   batch_size=20, vocab_size=10000),
-    "medium": dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2,
-                   num_steps=35, hidden_size=650, max_epoch=6, max_max_epoch=39, keep_prob=0.5,
-                   lr_decay=0.8, batch_size=20, vocab_size=10000),
-    "large": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
-                  num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35,
-                  lr_decay=1 / 1.15, batch_size=20, vocab_size=10000),
+    "medium": MEDIUM,
+    "large": LARGE,
     # Zaremba's medium and large with the decoder tied to the embedding.
-    "medium-tied": dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2,
-                        num_steps=35, hidden_size=650, max_epoch=6, max_max_epoch=39,
-                        keep_prob=0.5, lr_decay=0.8, batch_size=20, vocab_size=10000,
-                        tie_weights=True),
-    "large-tied": dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2,
-                       num_steps=35, hidden_size=1500, max_epoch=14, max_max_epoch=55,
-                       keep_prob=0.35, lr_decay=1 / 1.15, batch_size=20, vocab_size=10000,
-                       tie_weights=True),
+    "medium-tied": dict(MEDIUM, tie_weights=True),
+    "large-tied": dict(LARGE, tie_weights=True),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
                         hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,
-                        num_steps=50, optimizer="adam", learning_rate=0.001, lr_decay=1.0, loss_average="token",
-                        max_grad_norm=4.5, max_epoch=10, max_max_epoch=10, keep_prob=1.0,
+                        num_steps=50, optimizer="adam", learning_rate=0.001, lr_decay=1.0,
+                        loss_average="token", max_grad_norm=4.5, max_epoch=10, max_max_epoch=10, keep_prob=1.0,
                         init_scale=0.1, checkpoint_every=500, sample_every=50,
                         sample_primes="thou art more|to be or not to|wherefore art thou"),
     # The PyTorch RNNLM tutorial (pytorch-tutorial's language_model).
     "tutorial": dict(hidden_size=1024, embedding_size=128, num_layers=1, batch_size=20,
-                     num_steps=30, optimizer="adam", learning_rate=0.002, lr_decay=1.0, loss_average="token",
-                     max_grad_norm=0.5, max_epoch=5, max_max_epoch=5, keep_prob=1.0,
+                     num_steps=30, optimizer="adam", learning_rate=0.002, lr_decay=1.0,
+                     loss_average="token", max_grad_norm=0.5, max_epoch=5, max_max_epoch=5, keep_prob=1.0,
                      init_scale=0.1, vocab_size=10000, sample_words=1000),
     "test": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=1, num_layers=1, num_steps=2,
                  hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,

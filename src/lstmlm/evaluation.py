@@ -126,18 +126,21 @@ def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, window: int = 
     was_training = model.training
     model.eval()
     state = model.init_state(1)
-    keys = torch.empty(0, model.decoder.in_features, device=device)
-    values = torch.empty(0, dtype=torch.long, device=device)
+    # A ring buffer: the cache's order does not matter, only which states are in it.
+    keys = torch.empty(window, model.decoder.in_features, device=device)
+    values = torch.empty(window, dtype=torch.long, device=device)
+    cached = 0  # states seen so far; the newest is at (cached - 1) % window
     total_log_probability, total_targets = 0.0, 0
     for inputs, targets in windows(rows, num_steps, include_partial=True):
         features, state = model.features(inputs, state)
         probabilities = torch.softmax(model.decoder(features)[0], dim=-1)
         for step, target in enumerate(targets[0]):
-            mixed = mix_with_cache(probabilities[step], keys, values, features[0, step], theta,
-                                   lambda_)
+            filled = min(cached, window)
+            mixed = mix_with_cache(probabilities[step], keys[:filled], values[:filled],
+                                   features[0, step], theta, lambda_)
             total_log_probability += math.log(mixed[target].item())
-            keys = torch.cat([keys, features[0, step:step + 1]])[-window:]
-            values = torch.cat([values, target.view(1)])[-window:]
+            keys[cached % window], values[cached % window] = features[0, step], target
+            cached += 1
         total_targets += targets.numel()
     model.train(was_training)
     return math.exp(-total_log_probability / total_targets)

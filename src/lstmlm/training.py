@@ -150,6 +150,11 @@ def check_corpus_fits(corpus: Corpus, config: Config) -> None:
             raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")
 
 
+def best_epoch(history: list[dict]) -> int:
+    """The epoch with the lowest valid perplexity (the earliest of equals)."""
+    return min(history, key=lambda entry: entry["valid_ppl"])["epoch"]
+
+
 def flush_losses(pending: list[torch.Tensor], into: list[float]) -> None:
     """Move losses kept on the device into a list of floats (one transfer for all of them)."""
     if pending:
@@ -175,8 +180,9 @@ class Trainer:
         self.epoch_size = epoch_size(len(corpus.train), config.batch_size, config.num_steps)
         # Position (epoch, step), running sums of the current epoch, and results so far.
         self.state = {"epoch": 0, "step": 0, "epoch_cost": 0.0, "epoch_seconds": 0.0,
-                      "step_losses": [], "best_valid": None, "history": [], "losses": []}
+                      "step_losses": [], "history": [], "losses": []}
         self.hidden = None
+        self.generator = Generator(self.model, corpus.vocab, config.clean_text)
 
     def run(self, resuming: bool) -> TrainResult:
         config = self.config
@@ -199,11 +205,11 @@ class Trainer:
         patience, history = self.config.early_stopping_patience, self.state["history"]
         if not patience or not history:
             return False
-        best_epoch = min(history, key=lambda entry: entry["valid_ppl"])["epoch"]
-        if history[-1]["epoch"] - best_epoch < patience:
+        best = best_epoch(history)
+        if history[-1]["epoch"] - best < patience:
             return False
         self.log(f"Early stopping: valid perplexity has not improved for {patience} epochs "
-                 f"(best at epoch {best_epoch})")
+                 f"(best at epoch {best})")
         return True
 
     def train_epoch(self) -> None:
@@ -263,8 +269,7 @@ class Trainer:
         state["history"].append({"epoch": epoch + 1, "lr": lr, "train_ppl": train_ppl,
                                  "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
                                  "seconds": round(seconds, 2)})
-        if state["best_valid"] is None or valid_ppl < state["best_valid"]:
-            state["best_valid"] = valid_ppl
+        if best_epoch(state["history"]) == epoch + 1:
             checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
                                     {"epoch": epoch + 1, "valid_ppl": valid_ppl})
         state["losses"].append({"epoch": epoch + 1, "losses": state["step_losses"]})
@@ -275,10 +280,9 @@ class Trainer:
 
     def log_samples(self, global_step: int) -> None:
         """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
-        generator = Generator(self.model, self.corpus.vocab, self.config.clean_text)
         for index, prime in enumerate(self.config.sample_primes.split("|")):
             seed = self.config.seed + 1000003 * global_step + index
-            text = generator.text(prime, 10, seed=seed).replace("\n", " / ")
+            text = self.generator.text(prime, 10, seed=seed).replace("\n", " / ")
             self.log(f"step {global_step} sample [{prime}] {text}")
 
     def save_last(self, hidden) -> None:
@@ -296,13 +300,12 @@ class Trainer:
         self.log(f"Valid Perplexity: {valid_ppl:.3f}")
         self.log(f"Test Perplexity: {test_ppl:.3f}")
         results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl,
-                   "best_epoch": min(self.state["history"], key=lambda e: e["valid_ppl"])["epoch"]}
+                   "best_epoch": best_epoch(self.state["history"])}
         checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
                                      json.dumps(results, indent=2) + "\n")
         plot_runs([self.run_dir], self.run_dir / checkpoint.CURVES_FILE)
         if self.config.sample_words:
-            generator = Generator(self.model, self.corpus.vocab, self.config.clean_text)
-            text = generator.text("", self.config.sample_words, seed=self.config.seed)
+            text = self.generator.text("", self.config.sample_words, seed=self.config.seed)
             checkpoint.atomic_write_text(self.run_dir / checkpoint.SAMPLE_FILE, text + "\n")
             self.log(f"wrote {self.config.sample_words} sampled words to "
                      f"{self.run_dir / checkpoint.SAMPLE_FILE}")
