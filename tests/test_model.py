@@ -46,7 +46,7 @@ def test_dropout_only_in_training_mode():
 
 def test_dropout_rate_is_one_minus_keep_prob_and_not_recurrent():
     model = make_model(keep_prob=0.35)
-    assert model.dropout.p == 1 - 0.35 and model.lstm.dropout == 1 - 0.35
+    assert model.input_dropout.p == model.output_dropout.p == 1 - 0.35 and model.lstm.dropout == 1 - 0.35
     assert make_model(num_layers=1, keep_prob=0.5).lstm.dropout == 0.0  # no layer to drop between
     # nn.LSTM applies its dropout to each layer's output only, never to the recurrent h -> h path.
 
@@ -83,16 +83,16 @@ def test_every_cell_carries_its_state(cell, state_count):
 def test_variational_dropout_mask_is_constant_across_time():
     model = make_model(keep_prob=0.5, variational=True).train()
     ones = torch.ones(3, 8, 6)
-    dropped = model.dropout(ones)
+    dropped = model.input_dropout(ones)
     assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # same mask at every step
     assert set(dropped.unique().tolist()) == {0.0, 2.0}
     assert not torch.equal(dropped[0], dropped[1])  # one mask per sequence, not per batch
-    assert torch.equal(model.eval().dropout(ones), ones)
+    assert torch.equal(model.eval().input_dropout(ones), ones)
 
 
 def test_embedding_dropout_drops_whole_words_in_training_only():
     model = make_model(embedding_dropout=0.5)
-    model.dropout.p = 0.0
+    model.input_dropout.p = 0.0
     inputs = torch.tensor([[4, 4, 7, 4, 7, 7, 9, 9]])
     torch.manual_seed(3)
     model.train()

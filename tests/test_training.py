@@ -209,7 +209,7 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
 
 
 def test_options_that_make_no_sense_together_are_errors():
-    with pytest.raises(LstmlmError, match="variational_dropout needs keep_prob < 1"):
+    with pytest.raises(LstmlmError, match="variational_dropout needs a keep probability below 1"):
         apply_overrides(get_preset("small"), ["variational_dropout=true"])
     with pytest.raises(LstmlmError, match="embedding_dropout must be in"):
         apply_overrides(get_preset("small"), ["embedding_dropout=1"])

@@ -139,9 +139,11 @@ def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) 
     _save(path, tensors, {"state": state, "optimizer": optimizer_plain})
 
 
-def load_training_state(path: Path, model, optimizer, device: torch.device):
-    """Restore what save_training_state wrote; returns (state dict, hidden state or None)."""
+def load_training_state(path: Path, model, optimizer_for, device: torch.device):
+    """Restore what save_training_state wrote; `optimizer_for(state)` builds the optimizer the
+    saved state was using. Returns (state dict, hidden state or None, optimizer)."""
     tensors, metadata = _load(path)
+    optimizer = optimizer_for(metadata["state"])
     load_model_tensors(model, {name[len("model."):]: tensor for name, tensor in tensors.items()
                                if name.startswith("model.")}, path)
     optimizer_plain = metadata["optimizer"]
@@ -159,7 +161,7 @@ def load_training_state(path: Path, model, optimizer, device: torch.device):
         torch.cuda.set_rng_state_all(cuda_states)
     hidden = tuple(tensors[name].to(device) for name in sorted(tensors)
                    if name.startswith("hidden.")) or None
-    return metadata["state"], hidden
+    return metadata["state"], hidden, optimizer
 
 
 def _save(path: Path, tensors: dict, metadata: dict) -> None:

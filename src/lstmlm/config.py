@@ -10,6 +10,8 @@ from pathlib import Path
 from .errors import LstmlmError
 from .model import CELLS
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "ntasgd")
+
 
 @dataclass
 class Config:
@@ -22,16 +24,33 @@ class Config:
     hidden_size: int = 200
     keep_prob: float = 1.0
     embedding_size: int = 0  # 0: the same as hidden_size, as in the Zaremba models
-    cell: str = "lstm"  # or "gru", "rnn_tanh"
+    cell: str = "lstm"  # or "gru", "rnn_tanh", "rnn_relu"
     tie_weights: bool = False  # the decoder shares the embedding matrix
-    variational_dropout: bool = False  # keep_prob's dropout with one mask per sequence
+    # Keep probabilities of the embedding output, between layers and before the softmax
+    # (AWD-LSTM's dropouti, dropouth, dropout); 0 means "the same as keep_prob".
+    input_keep_prob: float = 0.0
+    hidden_keep_prob: float = 0.0
+    output_keep_prob: float = 0.0
+    variational_dropout: bool = False  # those dropouts with one mask per sequence
     embedding_dropout: float = 0.0  # drop whole words from the embedding matrix
+    weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden matrices
     # Activation regularisation (AR) and temporal AR (TAR) of the last layer (Merity et al.)
     ar_alpha: float = 0.0
     tar_beta: float = 0.0
-    # Optimisation: "sgd", "adam" or "adamw"; lr decayed by `lr_decay` each epoch after `max_epoch`.
+    # Optimisation: "sgd", "adam", "adamw" or "ntasgd" (SGD, then averaged SGD once valid
+    # perplexity is worse than it was `nonmono` epochs before; Merity et al. 2017).
     optimizer: str = "sgd"
     weight_decay: float = 0.0
+    nonmono: int = 5
+    # Learning-rate schedule: "step" (Zaremba: times lr_decay each epoch after max_epoch),
+    # "plateau" (times lr_decay after each epoch that did not improve valid perplexity) or
+    # "cosine" (linear warm-up over warmup_epochs, then cosine decay to 0 at max_max_epoch).
+    lr_schedule: str = "step"
+    warmup_epochs: float = 0.0
+    # Window lengths drawn around num_steps (AWD-LSTM), the learning rate scaled by length.
+    variable_length: bool = False
+    # "bf16": bfloat16 autocast in training (CPUs with AVX512-BF16/AMX, recent GPUs).
+    precision: str = "fp32"
     # Stop when valid perplexity has not improved for this many epochs (0: never stop early).
     early_stopping_patience: int = 0
     learning_rate: float = 1.0
@@ -76,21 +95,29 @@ class Config:
         if not 0.0 < self.keep_prob <= 1.0:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
         for name in ("max_epoch", "checkpoint_every", "sample_every", "sample_words",
-                     "embedding_size", "early_stopping_patience"):
+                     "embedding_size", "early_stopping_patience", "nonmono", "warmup_epochs"):
             if getattr(self, name) < 0:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if self.loss_average not in ("batch", "token"):
             raise LstmlmError(f"config: loss_average must be batch or token, got {self.loss_average!r}")
         if self.cell not in CELLS:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.optimizer not in ("sgd", "adam", "adamw"):
-            raise LstmlmError(f"config: optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
-        if not 0 <= self.embedding_dropout < 1:
-            raise LstmlmError(f"config: embedding_dropout must be in [0, 1), got {self.embedding_dropout!r}")
+        choices = {"optimizer": OPTIMIZERS, "lr_schedule": ("step", "plateau", "cosine"),
+                   "precision": ("fp32", "bf16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise LstmlmError(f"config: {name} must be one of {', '.join(allowed)}, "
+                                  f"got {getattr(self, name)!r}")
+        for name in ("input_keep_prob", "hidden_keep_prob", "output_keep_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise LstmlmError(f"config: {name} must be in [0, 1] (0: keep_prob), "
+                                  f"got {getattr(self, name)!r}")
+        for name in ("embedding_dropout", "weight_drop"):
+            if not 0 <= getattr(self, name) < 1:
+                raise LstmlmError(f"config: {name} must be in [0, 1), got {getattr(self, name)!r}")
+        self._check_combinations()
         if self.ar_alpha < 0 or self.tar_beta < 0:
             raise LstmlmError("config: ar_alpha and tar_beta must be >= 0")
-        if self.variational_dropout and self.keep_prob == 1.0:
-            raise LstmlmError("config: variational_dropout needs keep_prob < 1 (it drops nothing)")
         if self.weight_decay < 0:
             raise LstmlmError(f"config: weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.vocab_size < 2:
@@ -98,6 +125,31 @@ class Config:
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise LstmlmError(f"config: device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
+
+    def keep_probs(self) -> dict[str, float]:
+        """The input, hidden and output keep probabilities, with 0 resolved to keep_prob."""
+        return {name: getattr(self, f"{name}_keep_prob") or self.keep_prob
+                for name in ("input", "hidden", "output")}
+
+    def _check_combinations(self) -> None:
+        """Options that are each valid but make no sense together."""
+        keep = self.keep_probs()
+        if self.variational_dropout and all(value == 1.0 for value in keep.values()):
+            raise LstmlmError("config: variational_dropout needs a keep probability below 1 "
+                              "(it drops nothing)")
+        if self.hidden_keep_prob and self.num_layers == 1:
+            raise LstmlmError("config: hidden_keep_prob needs num_layers > 1 (there is no layer "
+                              "in between)")
+        if self.optimizer == "ntasgd" and self.lr_schedule != "step":
+            raise LstmlmError(f"config: optimizer ntasgd averages at a fixed learning rate; "
+                              f"lr_schedule {self.lr_schedule} would change it")
+        if self.warmup_epochs and self.lr_schedule != "cosine":
+            raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine")
+        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.max_max_epoch:
+            raise LstmlmError("config: warmup_epochs must be shorter than max_max_epoch")
+        if self.variable_length and self.num_steps < 10:
+            raise LstmlmError("config: variable_length needs num_steps >= 10 (windows are drawn "
+                              "around it and halved)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -142,6 +194,16 @@ PRESETS: dict[str, dict] = {
     # Zaremba's medium and large with the decoder tied to the embedding.
     "medium-tied": dict(MEDIUM, tie_weights=True),
     "large-tied": dict(LARGE, tie_weights=True),
+    # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/cpu_fast.py):
+    # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule.
+    "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
+                     tie_weights=True, variational_dropout=True, keep_prob=0.65,
+                     hidden_keep_prob=0.8, embedding_dropout=0.1, weight_drop=0.2,
+                     ar_alpha=2.0, tar_beta=1.0, weight_decay=1.2e-6, init_scale=0.1,
+                     optimizer="sgd", learning_rate=30.0, loss_average="token",
+                     max_grad_norm=0.25, lr_schedule="cosine", warmup_epochs=0.5,
+                     max_epoch=1, max_max_epoch=26, lr_decay=1.0, variable_length=True,
+                     precision="bf16", vocab_size=10000),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
                         hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,

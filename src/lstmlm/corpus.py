@@ -9,6 +9,7 @@ of `num_steps` with targets shifted by one.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -196,6 +197,36 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 def epoch_size(num_ids: int, batch_size: int, num_steps: int) -> int:
     """Number of full training windows per epoch: `(len // batch_size - 1) // num_steps`."""
     return (num_ids // batch_size - 1) // num_steps
+
+
+def window_lengths(num_ids: int, batch_size: int, num_steps: int, variable: bool = False,
+                   seed: int = 0) -> list[int]:
+    """The training windows' lengths for one epoch (only full windows, as the reference).
+
+    Fixed: `epoch_size` windows of `num_steps`. Variable (AWD-LSTM): each window's mean is
+    `num_steps`, or half of it with probability 0.05, and its length is drawn from a normal
+    with standard deviation 5, at least 5. The draw is seeded so that a resumed epoch sees the
+    same windows.
+    """
+    if not variable:
+        return [num_steps] * epoch_size(num_ids, batch_size, num_steps)
+    generator = random.Random(seed)
+    usable, lengths = num_ids // batch_size - 1, []
+    while True:
+        mean = num_steps if generator.random() < 0.95 else num_steps / 2
+        length = max(5, int(generator.gauss(mean, 5)))
+        if sum(lengths) + length > usable:
+            return lengths
+        lengths.append(length)
+
+
+def windows_of_lengths(rows: torch.Tensor, lengths: list[int],
+                       start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) windows of the given lengths, from the `start`-th window on."""
+    begin = sum(lengths[:start])
+    for length in lengths[start:]:
+        yield rows[:, begin:begin + length], rows[:, begin + 1:begin + length + 1]
+        begin += length
 
 
 def windows(rows: torch.Tensor, num_steps: int, *, include_partial: bool = False,

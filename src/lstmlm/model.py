@@ -2,45 +2,70 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 # The recurrent state: (h, c) for an LSTM, (h,) for a GRU or vanilla RNN.
 State = tuple[torch.Tensor, ...]
 
-CELLS = ("lstm", "gru", "rnn_tanh")
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU,
+             "rnn_tanh": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs),
+             "rnn_relu": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="relu", **kwargs)}
 
 
 class LSTMLanguageModel(nn.Module):
     """Embedding -> dropout -> stacked LSTM -> dropout -> linear softmax over the vocabulary.
 
-    Dropout (probability `1 - keep_prob`) is applied to non-recurrent connections only: the
-    embedding output, between recurrent layers, and before the softmax. `cell` swaps the LSTM
-    for a GRU or a tanh RNN with the same interface.
+    Dropout is applied to non-recurrent connections: the embedding output (probability
+    `1 - input_keep_prob`), between recurrent layers (`1 - hidden_keep_prob`) and before the
+    softmax (`1 - output_keep_prob`); each defaults to `keep_prob` as in Zaremba et al. `cell`
+    swaps the LSTM for a GRU or a vanilla RNN with the same interface. The AWD-LSTM options
+    (variational dropout, embedding dropout, weight dropout, tied weights) are off by default.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
                  init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm",
                  tie_weights: bool = False, variational: bool = False,
-                 embedding_dropout: float = 0.0):
+                 embedding_dropout: float = 0.0, input_keep_prob: float | None = None,
+                 hidden_keep_prob: float | None = None, output_keep_prob: float | None = None,
+                 weight_drop: float = 0.0):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
         embedding_size = embedding_size or hidden_size
-        dropout = 1.0 - keep_prob
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.embedding_dropout = embedding_dropout
+        self.weight_drop = weight_drop
         # Zaremba drops units independently at every step; variational (locked) dropout keeps
-        # one mask per sequence (Gal & Ghahramani 2016), on the embeddings and the outputs.
-        self.dropout = LockedDropout(dropout) if variational else nn.Dropout(dropout)
-        recurrent = {"lstm": nn.LSTM, "gru": nn.GRU,
-                     "rnn_tanh": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs)}
-        # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
-        self.lstm = recurrent[cell](embedding_size, hidden_size, num_layers, batch_first=True,
-                                    dropout=dropout if num_layers > 1 else 0.0)
+        # one mask per sequence (Gal & Ghahramani 2016).
+        dropout = LockedDropout if variational else nn.Dropout
+        keep = {"input": input_keep_prob, "hidden": hidden_keep_prob, "output": output_keep_prob}
+        keep = {name: keep_prob if value is None else value for name, value in keep.items()}
+        self.input_dropout = dropout(1.0 - keep["input"])
+        self.output_dropout = dropout(1.0 - keep["output"])
+        between_layers = 1.0 - keep["hidden"] if num_layers > 1 else 0.0
+        recurrent = RECURRENT[cell]
+        if variational or weight_drop:
+            # One module per layer, so that locked dropout can sit between layers and each
+            # layer's hidden-to-hidden matrix can be dropped; every layer still runs one fused
+            # kernel over the whole window.
+            self.lstm = None
+            self.layers = nn.ModuleList(
+                recurrent(embedding_size if index == 0 else hidden_size, hidden_size, 1,
+                          batch_first=True) for index in range(num_layers))
+            self.hidden_dropout = dropout(between_layers)
+        else:
+            # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
+            self.lstm = recurrent(embedding_size, hidden_size, num_layers, batch_first=True,
+                                  dropout=between_layers)
+            self.layers = None
         # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
         # so the recurrent output is projected to the embedding size when the two differ.
         self.projection = None
@@ -58,7 +83,7 @@ class LSTMLanguageModel(nn.Module):
         PyTorch has two bias vectors per layer whose sum plays that role, so both are zeroed.
         """
         for name, parameter in self.named_parameters():
-            if name.startswith("lstm.bias"):
+            if re.match(r"(lstm|layers\.\d+)\.bias_", name):
                 nn.init.zeros_(parameter)
             else:
                 nn.init.uniform_(parameter, -init_scale, init_scale)
@@ -76,7 +101,7 @@ class LSTMLanguageModel(nn.Module):
     def outputs(self, input_ids: torch.Tensor, state: State):
         """Logits, the last layer's outputs before and after dropout (for AR/TAR), and the state."""
         features, state = self.features(input_ids, state)
-        dropped = self.dropout(features)
+        dropped = self.output_dropout(features)
         return self.decoder(dropped), features, dropped, state
 
     def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -88,15 +113,42 @@ class LSTMLanguageModel(nn.Module):
             embedded = F.embedding(input_ids, weight * keep / (1 - self.embedding_dropout))
         else:
             embedded = self.embedding(input_ids)
-        embedded = self.dropout(embedded)
-        if self.cell == "lstm":
-            output, state = self.lstm(embedded, state)
+        embedded = self.input_dropout(embedded)
+        if self.layers is None:
+            output, state = self.run_recurrent(self.lstm, embedded, state)
         else:
-            output, hidden = self.lstm(embedded, state[0])
-            state = (hidden,)
+            output, layer_states = embedded, []
+            for index, layer in enumerate(self.layers):
+                if index > 0:
+                    output = self.hidden_dropout(output)
+                output, layer_state = self.run_recurrent(
+                    layer, output, tuple(tensor[index:index + 1] for tensor in state))
+                layer_states.append(layer_state)
+            state = tuple(torch.cat(tensors) for tensors in zip(*layer_states))
         if self.projection is not None:
             output = self.projection(output)
         return output, state
+
+    def run_recurrent(self, module: nn.RNNBase, inputs: torch.Tensor,
+                      state: State) -> tuple[torch.Tensor, State]:
+        """Run one recurrent module over a window, with DropConnect on its hidden-to-hidden
+        weights while training.
+
+        Weight dropout (Wan et al. 2013; Merity et al. 2017) passes a dropped copy of
+        `weight_hh_l0` for this call only (torch.func.functional_call), so the module keeps its
+        own parameter, its fused kernel and `flatten_parameters`; nothing is re-registered.
+        """
+        module_state = state if self.cell == "lstm" else state[0]
+        if self.training and self.weight_drop:
+            weight = module.weight_hh_l0
+            # A uniform draw is ~2x faster on the CPU than F.dropout's Bernoulli sampling.
+            keep = torch.rand_like(weight) >= self.weight_drop
+            dropped = weight * keep / (1 - self.weight_drop)
+            output, module_state = functional_call(module, {"weight_hh_l0": dropped},
+                                                   (inputs, module_state))
+        else:
+            output, module_state = module(inputs, module_state)
+        return output, module_state if self.cell == "lstm" else (module_state,)
 
 
 class LockedDropout(nn.Module):

@@ -1,4 +1,6 @@
-"""Training as in Zaremba et al. (2014): truncated BPTT, SGD (or Adam), step-decayed learning rate."""
+"""Training: truncated BPTT with the Zaremba et al. (2014) defaults (SGD, step-decayed learning
+rate) and the AWD-LSTM options (NT-ASGD, variable windows, AR/TAR), plateau and cosine
+schedules, and bfloat16 autocast."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,7 +20,8 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .config import Config, get_preset
-from .corpus import Corpus, Vocabulary, batchify, epoch_size, load_corpus, windows
+from .corpus import (Corpus, Vocabulary, batchify, load_corpus, window_lengths,
+                     windows_of_lengths)
 from .datasets import DATASETS
 from .errors import LstmlmError
 from .evaluation import stream_perplexity
@@ -36,9 +40,57 @@ class TrainResult:
     test_perplexity: float
 
 
-def learning_rate(config: Config, epoch: int) -> float:
-    """`learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)`, epochs counted from 0."""
-    return config.learning_rate * config.lr_decay ** max(epoch + 1 - config.max_epoch, 0)
+def learning_rate(config: Config, progress: float, history: list[dict] = ()) -> float:
+    """The schedule's learning rate `progress` epochs into training (epochs counted from 0).
+
+    step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
+    times `lr_decay` for each finished epoch in `history` that did not improve valid
+    perplexity; cosine: linear warm-up over `warmup_epochs`, then half a cosine down to 0 at
+    `max_max_epoch`.
+    """
+    if config.lr_schedule == "step":
+        return config.learning_rate * config.lr_decay ** max(int(progress) + 1 - config.max_epoch, 0)
+    if config.lr_schedule == "plateau":
+        return config.learning_rate * config.lr_decay ** plateaus(history)
+    if progress < config.warmup_epochs:
+        return config.learning_rate * progress / config.warmup_epochs
+    fraction = (progress - config.warmup_epochs) / (config.max_max_epoch - config.warmup_epochs)
+    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
+
+
+def plateaus(history: list[dict]) -> int:
+    """How many epochs did not improve on the best valid perplexity before them."""
+    count, best = 0, math.inf
+    for entry in history:
+        if entry["valid_ppl"] >= best:
+            count += 1
+        best = min(best, entry["valid_ppl"])
+    return count
+
+
+def should_average(history: list[dict], nonmono: int) -> bool:
+    """NT-ASGD's trigger (Merity et al. 2017): the last valid perplexity is worse than the best
+    of the epochs before the last `nonmono` ones."""
+    earlier = [entry["valid_ppl"] for entry in history[:-1]]
+    return len(earlier) > nonmono and history[-1]["valid_ppl"] > min(earlier[:-nonmono])
+
+
+@contextmanager
+def averaged_weights(optimizer: torch.optim.Optimizer):
+    """Within the block, the parameters hold ASGD's running averages (no-op for other optimizers)."""
+    averages = [(parameter, optimizer.state[parameter]["ax"])
+                for group in optimizer.param_groups for parameter in group["params"]
+                if isinstance(optimizer, torch.optim.ASGD) and "ax" in optimizer.state[parameter]]
+    saved = [parameter.detach().clone() for parameter, _ in averages]
+    with torch.no_grad():
+        for parameter, average in averages:
+            parameter.copy_(average)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for (parameter, _), original in zip(averages, saved):
+                parameter.copy_(original)
 
 
 def select_device(name: str) -> torch.device:
@@ -52,8 +104,8 @@ def select_device(name: str) -> torch.device:
 
 def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                targets: torch.Tensor, hidden: State, max_grad_norm: float,
-               loss_average: str = "batch", ar_alpha: float = 0.0,
-               tar_beta: float = 0.0) -> tuple[torch.Tensor, State]:
+               loss_average: str = "batch", ar_alpha: float = 0.0, tar_beta: float = 0.0,
+               precision: str = "fp32") -> tuple[torch.Tensor, State]:
     """One truncated-BPTT update on a window; returns the summed loss over the window's
     targets and the detached state.
 
@@ -61,16 +113,22 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     loss, `loss_average="batch"`) or by the number of targets ("token"), clipped by its global
     norm before the optimizer step. `ar_alpha` and `tar_beta` add activation regularisation
     (the mean square of the dropped-out last-layer outputs) and its temporal version (the mean
-    square of their step-to-step change, before dropout), as AWD-LSTM does.
+    square of their step-to-step change, before dropout), as AWD-LSTM does. With
+    `precision="bf16"` the forward pass runs under bfloat16 autocast; the loss, the weights
+    and the carried state stay in float32.
     """
-    logits, features, dropped, hidden = model.outputs(inputs, hidden)
-    total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits, features, dropped, hidden = model.outputs(inputs, hidden)
+    total = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
                             reduction="sum")
     objective = total / (inputs.size(0) if loss_average == "batch" else targets.numel())
     if ar_alpha:
-        objective = objective + ar_alpha * dropped.pow(2).mean()
+        objective = objective + ar_alpha * dropped.float().pow(2).mean()
     if tar_beta:
-        objective = objective + tar_beta * (features[:, 1:] - features[:, :-1]).pow(2).mean()
+        change = features[:, 1:].float() - features[:, :-1].float()
+        objective = objective + tar_beta * change.pow(2).mean()
+    if precision == "bf16":
+        hidden = tuple(tensor.float() for tensor in hidden)
     optimizer.zero_grad(set_to_none=True)
     objective.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -79,15 +137,24 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
 
 
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
+    keep = config.keep_probs()
     return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
                              config.init_scale, config.embedding_size, config.cell,
                              config.tie_weights, config.variational_dropout,
-                             config.embedding_dropout)
+                             config.embedding_dropout, keep["input"], keep["hidden"],
+                             keep["output"], config.weight_drop)
 
 
-def build_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Plain SGD (the Zaremba presets), Adam or AdamW, at the config's initial learning rate."""
-    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+def build_optimizer(config: Config, model: torch.nn.Module,
+                    averaging: bool = False) -> torch.optim.Optimizer:
+    """Plain SGD (the Zaremba presets, and NT-ASGD before it averages), Adam or AdamW, at the
+    config's initial learning rate; `averaging` gives NT-ASGD's second phase: ASGD with `t0=0`
+    and `lambd=0`, i.e. SGD that keeps the running average of the weights since the switch."""
+    if averaging:
+        return torch.optim.ASGD(model.parameters(), lr=config.learning_rate, t0=0, lambd=0.0,
+                                weight_decay=config.weight_decay)
+    optimizers = {"sgd": torch.optim.SGD, "ntasgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                  "adamw": torch.optim.AdamW}
     return optimizers[config.optimizer](model.parameters(), lr=config.learning_rate,
                                         weight_decay=config.weight_decay)
 
@@ -142,7 +209,8 @@ def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None 
 
 
 def check_corpus_fits(corpus: Corpus, config: Config) -> None:
-    if epoch_size(len(corpus.train), config.batch_size, config.num_steps) < 1:
+    if not window_lengths(len(corpus.train), config.batch_size, config.num_steps,
+                          config.variable_length, config.seed):
         raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
                           f"batch_size={config.batch_size} x num_steps={config.num_steps}")
     for split in ("valid", "test"):
@@ -177,10 +245,11 @@ class Trainer:
         self.model = build_model(config, len(corpus.vocab)).to(self.device)
         self.optimizer = build_optimizer(config, self.model)
         self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
-        self.epoch_size = epoch_size(len(corpus.train), config.batch_size, config.num_steps)
-        # Position (epoch, step), running sums of the current epoch, and results so far.
-        self.state = {"epoch": 0, "step": 0, "epoch_cost": 0.0, "epoch_seconds": 0.0,
-                      "step_losses": [], "history": [], "losses": []}
+        # Position (epoch, step within it, steps since the start), running sums of the current
+        # epoch, results so far, and the epoch NT-ASGD started averaging after (0: not yet).
+        self.state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_cost": 0.0,
+                      "epoch_seconds": 0.0, "step_losses": [], "history": [], "losses": [],
+                      "averaging_since": 0}
         self.hidden = None
         self.generator = Generator(self.model, corpus.vocab, config.clean_text)
 
@@ -188,8 +257,9 @@ class Trainer:
         config = self.config
         last_path = self.run_dir / checkpoint.LAST_FILE
         if resuming and last_path.exists():
-            self.state, self.hidden = checkpoint.load_training_state(
-                last_path, self.model, self.optimizer, self.device)
+            state, self.hidden, self.optimizer = checkpoint.load_training_state(
+                last_path, self.model, self.optimizer_for, self.device)
+            self.state.update(state)
             self.log(f"resuming {self.run_dir} at epoch {self.state['epoch'] + 1} "
                      f"step {self.state['step']}")
         elif not resuming:
@@ -199,6 +269,10 @@ class Trainer:
         while self.state["epoch"] < config.max_max_epoch and not self.stopped_early():
             self.train_epoch()
         return self.finish()
+
+    def optimizer_for(self, state: dict) -> torch.optim.Optimizer:
+        """The optimizer of the phase a saved training state is in (NT-ASGD switches)."""
+        return build_optimizer(self.config, self.model, averaging=bool(state.get("averaging_since")))
 
     def stopped_early(self) -> bool:
         """True once valid perplexity has not improved for `early_stopping_patience` epochs."""
@@ -215,44 +289,46 @@ class Trainer:
     def train_epoch(self) -> None:
         config, state = self.config, self.state
         epoch = state["epoch"]
-        lr = learning_rate(config, epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lengths = window_lengths(len(self.corpus.train), config.batch_size, config.num_steps,
+                                 config.variable_length, seed=config.seed * 1000 + epoch)
+        epoch_lr = learning_rate(config, epoch, state["history"])
         if state["step"] == 0:
-            self.log(f"Epoch: {epoch + 1} Learning rate: {lr:.3f}")
+            self.log(f"Epoch: {epoch + 1} Learning rate: {epoch_lr:.3f}")
         self.model.train()
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
         cost = torch.tensor(state["epoch_cost"], dtype=torch.float64, device=self.device)
-        report_every = max(self.epoch_size // 10, 1)
-        words_per_step = config.batch_size * config.num_steps
+        report_every = max(len(lengths) // 10, 1)
         started, start_step = time.perf_counter(), state["step"]
         # Per-word losses stay on the device until a checkpoint needs them: no sync per step.
         pending_losses: list[torch.Tensor] = []
-        bar = tqdm(total=self.epoch_size, initial=start_step, desc=f"epoch {epoch + 1}",
+        bar = tqdm(total=len(lengths), initial=start_step, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
         for step, (inputs, targets) in enumerate(
-                windows(self.train_rows, config.num_steps, start=start_step), start=start_step):
-            if step >= self.epoch_size:
-                break
+                windows_of_lengths(self.train_rows, lengths, start_step), start=start_step):
+            lr = learning_rate(config, epoch + step / len(lengths), state["history"])
+            # A shorter window gets a proportionally smaller step (AWD-LSTM).
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr * inputs.size(1) / config.num_steps
             loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
                                       config.max_grad_norm, config.loss_average,
-                                      config.ar_alpha, config.tar_beta)
+                                      config.ar_alpha, config.tar_beta, config.precision)
             cost += loss.double()
             pending_losses.append(loss / targets.numel())
             bar.update(1)
             done = step + 1
+            state["global_step"] += 1
             if done % report_every == 0:
                 seconds = state["epoch_seconds"] + time.perf_counter() - started
-                perplexity = math.exp(cost.item() / (done * words_per_step))
-                speed = done * words_per_step / seconds
-                self.log(f"{done / self.epoch_size:.3f} perplexity: {perplexity:.3f} "
-                         f"speed: {speed:.0f} wps")
-                bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{speed:.0f}")
-            global_step = epoch * self.epoch_size + done  # iterations since the run began
+                words = sum(lengths[:done]) * config.batch_size
+                perplexity = math.exp(cost.item() / words)
+                self.log(f"{done / len(lengths):.3f} perplexity: {perplexity:.3f} "
+                         f"speed: {words / seconds:.0f} wps")
+                bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{words / seconds:.0f}")
+            global_step = state["global_step"]
             if config.sample_every and global_step % config.sample_every == 0:
                 self.log_samples(global_step)
             if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
-                    and done < self.epoch_size:
+                    and done < len(lengths):
                 flush_losses(pending_losses, state["step_losses"])
                 state.update(step=done, epoch_cost=cost.item(),
                              epoch_seconds=state["epoch_seconds"] + time.perf_counter() - started)
@@ -261,17 +337,24 @@ class Trainer:
         bar.close()
         flush_losses(pending_losses, state["step_losses"])
         seconds = state["epoch_seconds"] + time.perf_counter() - started
-        train_ppl = math.exp(cost.item() / (self.epoch_size * words_per_step))
-        valid_ppl = self.evaluate("valid")
-        self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
-        self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
-        words_per_sec = self.epoch_size * words_per_step / seconds
-        state["history"].append({"epoch": epoch + 1, "lr": lr, "train_ppl": train_ppl,
-                                 "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
-                                 "seconds": round(seconds, 2)})
-        if best_epoch(state["history"]) == epoch + 1:
-            checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
-                                    {"epoch": epoch + 1, "valid_ppl": valid_ppl})
+        words = sum(lengths) * config.batch_size
+        train_ppl = math.exp(cost.item() / words)
+        with averaged_weights(self.optimizer):
+            valid_ppl = self.evaluate("valid")
+            self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
+            self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
+            state["history"].append({"epoch": epoch + 1, "lr": epoch_lr, "train_ppl": train_ppl,
+                                     "valid_ppl": valid_ppl, "words_per_sec": round(words / seconds),
+                                     "seconds": round(seconds, 2)})
+            if best_epoch(state["history"]) == epoch + 1:
+                checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
+                                        {"epoch": epoch + 1, "valid_ppl": valid_ppl})
+        if config.optimizer == "ntasgd" and not state["averaging_since"] \
+                and should_average(state["history"], config.nonmono):
+            self.log(f"Switching to averaged SGD after epoch {epoch + 1}: valid perplexity is "
+                     f"worse than {config.nonmono} epochs before")
+            state["averaging_since"] = epoch + 1
+            self.optimizer = build_optimizer(config, self.model, averaging=True)
         state["losses"].append({"epoch": epoch + 1, "losses": state["step_losses"]})
         state.update(epoch=epoch + 1, step=0, epoch_cost=0.0, epoch_seconds=0.0, step_losses=[])
         self.hidden = None
