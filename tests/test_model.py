@@ -69,7 +69,8 @@ def test_tied_weights_share_storage_and_project_when_sizes_differ():
     assert logits.shape == (2, 3, 30)
 
 
-@pytest.mark.parametrize("cell, state_count", [("lstm", 2), ("gru", 1), ("rnn_tanh", 1)])
+@pytest.mark.parametrize("cell, state_count", [("lstm", 2), ("gru", 1), ("rnn_tanh", 1),
+                                              ("rnn_relu", 1)])
 def test_every_cell_carries_its_state(cell, state_count):
     model = make_model(cell=cell).eval()
     inputs = torch.randint(0, 30, (2, 6))
@@ -117,3 +118,73 @@ def test_embedding_dropout_drops_whole_words_in_training_only():
     features_input.clear()
     model.eval()(inputs, model.init_state(1))
     torch.testing.assert_close(features_input[0][0], embedded[inputs[0]])
+
+
+def layer_inputs(model: LSTMLanguageModel, inputs: torch.Tensor) -> list[torch.Tensor]:
+    """What each recurrent layer of a per-layer model received in one forward pass."""
+    seen = []
+    hooks = [layer.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+             for layer in model.layers]
+    model(inputs, model.init_state(inputs.size(0)))
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def test_variational_masks_are_constant_across_time_at_every_site():
+    model = make_model(hidden_size=32, variational=True, input_keep_prob=0.5,
+                       hidden_keep_prob=0.5, output_keep_prob=0.5).train()
+    assert (model.input_dropout.p, model.hidden_dropout.p, model.output_dropout.p) == (0.5,) * 3
+    inputs = torch.randint(0, 30, (3, 9))
+    for received in layer_inputs(model, inputs):
+        dropped = received == 0  # an undropped unit is never exactly 0 here
+        assert dropped.any() and not dropped.all()
+        assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # one mask per sequence
+        assert not torch.equal(dropped[0], dropped[1])
+    _, features, output, _ = model.outputs(inputs, model.init_state(3))
+    dropped = output == 0
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped)) and dropped.any()
+    model.eval()
+    assert all(not (received == 0).any() for received in layer_inputs(model, inputs))
+
+
+def test_weight_drop_only_in_training_keeps_parameters_and_the_fused_kernel():
+    options = dict(hidden_size=16, variational=True, keep_prob=1.0)
+    model, plain = make_model(weight_drop=0.5, **options), make_model(**options)
+    inputs = torch.randint(0, 30, (2, 6))
+    model.eval()
+    torch.testing.assert_close(model(inputs, model.init_state(2))[0],
+                               plain.eval()(inputs, plain.init_state(2))[0])
+    model.train()
+    original = [layer.weight_hh_l0.detach().clone() for layer in model.layers]
+    first, _ = model(inputs, model.init_state(2))
+    second, _ = model(inputs, model.init_state(2))
+    assert not torch.allclose(first, second)  # a new DropConnect mask per forward pass
+    for layer, weight in zip(model.layers, original):
+        assert torch.equal(layer.weight_hh_l0, weight)  # the parameter itself is untouched
+        layer.flatten_parameters()
+    # Back in evaluation mode, the undropped weights are used again.
+    model.eval()
+    torch.testing.assert_close(model(inputs, model.init_state(2))[0],
+                               plain(inputs, plain.init_state(2))[0])
+    for layer in model.layers:
+        assert all(flat is getattr(layer, name)
+                   for flat, name in zip(layer._flat_weights, layer._flat_weights_names))
+    model.train()
+    with torch.profiler.profile() as profile:
+        logits, _ = model(inputs, model.init_state(2))
+        logits.sum().backward()
+    names = {event.key for event in profile.key_averages()}
+    assert "aten::lstm" in names and "aten::lstm_cell" not in names  # one fused call per layer
+    zero_fraction = (model.layers[0].weight_hh_l0.grad == 0).float().mean().item()
+    assert 0.35 < zero_fraction < 0.65  # dropped weights get no gradient from this window
+    assert (model.layers[0].weight_ih_l0.grad == 0).float().mean().item() < 0.05
+
+
+def test_awd_initialisation():
+    model = make_model(hidden_size=16, init_method="awd", init_scale=0.1, variational=True)
+    assert model.embedding.weight.abs().max() <= 0.1
+    assert torch.count_nonzero(model.decoder.bias) == 0
+    for name, parameter in model.named_parameters():
+        if name.startswith("layers."):
+            assert parameter.abs().max() <= 0.25 and torch.count_nonzero(parameter) > 0, name

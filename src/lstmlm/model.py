@@ -33,7 +33,7 @@ class LSTMLanguageModel(nn.Module):
                  tie_weights: bool = False, variational: bool = False,
                  embedding_dropout: float = 0.0, input_keep_prob: float | None = None,
                  hidden_keep_prob: float | None = None, output_keep_prob: float | None = None,
-                 weight_drop: float = 0.0):
+                 weight_drop: float = 0.0, init_method: str = "uniform"):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -74,16 +74,24 @@ class LSTMLanguageModel(nn.Module):
         self.decoder = nn.Linear(embedding_size if tie_weights else hidden_size, vocab_size)
         if tie_weights:
             self.decoder.weight = self.embedding.weight
-        self.reset_parameters(init_scale)
+        self.reset_parameters(init_scale, init_method)
 
-    def reset_parameters(self, init_scale: float) -> None:
-        """Every weight uniform in [-init_scale, init_scale]; recurrent biases zero.
-
-        The reference's BasicLSTMCell initialises its bias to zero and adds forget_bias=0.0;
-        PyTorch has two bias vectors per layer whose sum plays that role, so both are zeroed.
+    def reset_parameters(self, init_scale: float, method: str = "uniform") -> None:
+        """"uniform" (Zaremba): every weight uniform in [-init_scale, init_scale], recurrent
+        biases zero. The reference's BasicLSTMCell initialises its bias to zero and adds
+        forget_bias=0.0; PyTorch has two bias vectors per layer whose sum plays that role, so
+        both are zeroed. "awd" (Merity et al. 2017): the embedding uniform in
+        [-init_scale, init_scale], the decoder bias zero, every other weight and bias uniform
+        in [-1/sqrt(hidden_size), 1/sqrt(hidden_size)].
         """
+        bound = self.hidden_size ** -0.5
         for name, parameter in self.named_parameters():
-            if re.match(r"(lstm|layers\.\d+)\.bias_", name):
+            if method == "awd" and name != "embedding.weight":
+                if name == "decoder.bias":
+                    nn.init.zeros_(parameter)
+                else:
+                    nn.init.uniform_(parameter, -bound, bound)
+            elif re.match(r"(lstm|layers\.\d+)\.bias_", name):
                 nn.init.zeros_(parameter)
             else:
                 nn.init.uniform_(parameter, -init_scale, init_scale)

@@ -72,7 +72,7 @@ def should_average(history: list[dict], nonmono: int) -> bool:
     """NT-ASGD's trigger (Merity et al. 2017): the last valid perplexity is worse than the best
     of the epochs before the last `nonmono` ones."""
     earlier = [entry["valid_ppl"] for entry in history[:-1]]
-    return len(earlier) > nonmono and history[-1]["valid_ppl"] > min(earlier[:-nonmono])
+    return len(earlier) > nonmono and history[-1]["valid_ppl"] > min(earlier[:len(earlier) - nonmono])
 
 
 @contextmanager
@@ -142,7 +142,7 @@ def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
                              config.init_scale, config.embedding_size, config.cell,
                              config.tie_weights, config.variational_dropout,
                              config.embedding_dropout, keep["input"], keep["hidden"],
-                             keep["output"], config.weight_drop)
+                             keep["output"], config.weight_drop, config.init_method)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module,
