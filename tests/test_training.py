@@ -1,13 +1,18 @@
 import json
+import math
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, get_preset, train
 from lstmlm import checkpoint, training
 from lstmlm.model import LSTMLanguageModel
-from lstmlm.training import learning_rate, train_step
+from lstmlm.corpus import epoch_size, window_lengths
+from lstmlm.evaluation import stream_perplexity
+from lstmlm.training import (averaged_weights, build_optimizer, learning_rate, plateaus,
+                             should_average, train_step)
 
 PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
 # tiny_config's numbers on this machine (torch 2.13.0 CPU, one thread), before the options of
@@ -208,8 +213,165 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
     assert train(config, runs_dir=tmp_path, echo=None).test_perplexity < 40
 
 
-def test_options_that_make_no_sense_together_are_errors():
-    with pytest.raises(LstmlmError, match="variational_dropout needs a keep probability below 1"):
-        apply_overrides(get_preset("small"), ["variational_dropout=true"])
-    with pytest.raises(LstmlmError, match="embedding_dropout must be in"):
-        apply_overrides(get_preset("small"), ["embedding_dropout=1"])
+@pytest.mark.parametrize("overrides, message", [
+    (["variational_dropout=true"], "variational_dropout needs a keep probability below 1"),
+    (["embedding_dropout=1"], "embedding_dropout must be in"),
+    (["weight_drop=-0.1"], "weight_drop must be in"),
+    (["num_layers=1", "hidden_keep_prob=0.5"], "hidden_keep_prob needs num_layers > 1"),
+    (["optimizer=ntasgd", "lr_schedule=cosine"], "ntasgd averages at a fixed learning rate"),
+    (["warmup_epochs=1"], "warmup_epochs is used only by lr_schedule=cosine"),
+    (["lr_schedule=cosine", "warmup_epochs=13"], "warmup_epochs must be shorter"),
+    (["variable_length=true", "num_steps=5"], "variable_length needs num_steps >= 10"),
+    (["precision=fp16"], "precision must be one of fp32, bf16"),
+    (["lr_schedule=linear"], "lr_schedule must be one of step, plateau, cosine"),
+    (["optimizer=lbfgs"], "optimizer must be one of sgd, adam, adamw, ntasgd"),
+])
+def test_options_that_make_no_sense_together_are_errors(overrides, message):
+    with pytest.raises(LstmlmError, match=message):
+        apply_overrides(get_preset("small"), overrides)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    config = apply_overrides(get_preset("cpu-fast"), {"learning_rate": 30.0, "warmup_epochs": 2,
+                                                      "max_max_epoch": 12})
+    assert learning_rate(config, 0.0) == 0.0
+    assert learning_rate(config, 1.0) == pytest.approx(15.0)
+    assert learning_rate(config, 2.0) == pytest.approx(30.0)
+    assert learning_rate(config, 7.0) == pytest.approx(15.0)  # half way through the decay
+    assert learning_rate(config, 12.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_plateau_schedule_decays_after_each_epoch_without_improvement():
+    config = apply_overrides(get_preset("small"), {"lr_schedule": "plateau", "lr_decay": 0.25,
+                                                   "learning_rate": 20.0})
+    history = [{"valid_ppl": value} for value in (150.0, 140.0, 141.0, 139.0, 139.0)]
+    assert [plateaus(history[:count]) for count in range(6)] == [0, 0, 0, 1, 1, 2]
+    assert learning_rate(config, 5, history) == pytest.approx(20.0 * 0.25 ** 2)
+
+
+def test_nt_asgd_trigger():
+    def history(*values):
+        return [{"valid_ppl": value} for value in values]
+
+    assert not should_average(history(10, 9, 8, 8.5), nonmono=2)  # 8.5 beats 10
+    assert should_average(history(10, 9, 8, 7, 9.5), nonmono=2)  # 9.5 is worse than 9
+    assert not should_average(history(10, 12), nonmono=2)  # too few epochs to judge
+    assert should_average(history(10, 12), nonmono=0)
+
+
+def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
+    config = apply_overrides(get_preset("small"), {"optimizer": "ntasgd", "learning_rate": 0.5})
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(20, 5, 1)
+    optimizer = build_optimizer(config, model, averaging=True)
+    inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
+    hidden, trajectory = model.init_state(2), []
+    for _ in range(4):
+        _, hidden = train_step(model, optimizer, inputs, targets, hidden, 5.0)
+        trajectory.append(model.decoder.weight.detach().clone())
+    # torch.optim.ASGD (t0=0) averages the weights after its second step onwards.
+    average = torch.stack(trajectory[1:]).mean(0)
+    with averaged_weights(optimizer):
+        torch.testing.assert_close(model.decoder.weight, average)
+    assert torch.equal(model.decoder.weight, trajectory[-1])  # restored after the block
+
+
+def ntasgd_config(tiny_config):
+    # lr 30 makes validation worse after the first epochs, so the switch happens early.
+    return apply_overrides(tiny_config, {"optimizer": "ntasgd", "nonmono": 0, "learning_rate": 30.0,
+                                         "lr_decay": 1.0, "max_max_epoch": 4,
+                                         "checkpoint_every": 25})
+
+
+def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_config,
+                                                                 monkeypatch):
+    config = ntasgd_config(tiny_config)
+    lines = []
+    reference = train(config, runs_dir=tmp_path / "reference", echo=lines.append)
+    switches = [line for line in lines if line.startswith("Switching to averaged SGD")]
+    assert len(switches) == 1
+    switched_after = int(switches[0].split("after epoch ")[1].split(":")[0])
+    assert switched_after < 4
+    # The epoch's valid perplexity is that of the averaged weights ASGD keeps in its state.
+    model = lstmlm.load(reference.run_dir).network
+    tensors = load_file(str(reference.run_dir / checkpoint.LAST_FILE))
+    averages = {index: tensor for name, tensor in tensors.items()
+                for index in [name.split(".")[1]] if name.endswith(".ax")}
+    for index, parameter in enumerate(model.parameters()):
+        parameter.data.copy_(averages[str(index)])
+    corpus = training.corpus_of(config)
+    assert stream_perplexity(model, corpus.valid, 1, config.eval_num_steps) == \
+        pytest.approx(reference.history[-1]["valid_ppl"], rel=1e-9)
+    # A run killed after the switch resumes with ASGD and its averages.
+    kill_at = (switched_after * 82) + 30
+    run_dir = train_killed_at_step(config, tmp_path / "killed", kill_at, monkeypatch)
+    resumed = train(resume=run_dir, echo=None)
+    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert resumed.test_perplexity == reference.test_perplexity
+
+
+def test_fixed_and_variable_window_lengths():
+    assert window_lengths(10_000, 20, 35) == [35] * epoch_size(10_000, 20, 35)
+    lengths = window_lengths(100_000, 20, 35, variable=True, seed=3)
+    assert lengths == window_lengths(100_000, 20, 35, variable=True, seed=3)
+    assert lengths != window_lengths(100_000, 20, 35, variable=True, seed=4)
+    assert sum(lengths) <= 100_000 // 20 - 1 and min(lengths) >= 5
+    assert 30 < sum(lengths) / len(lengths) < 36
+    assert any(length < 27 for length in lengths)  # some windows are drawn around 35 / 2
+
+
+def test_variable_windows_scale_the_learning_rate_and_resume_exactly(tmp_path, tiny_config,
+                                                                     monkeypatch):
+    config = apply_overrides(tiny_config, {"variable_length": True, "num_steps": 10,
+                                           "checkpoint_every": 9, "lr_decay": 1.0})
+    real_step, seen = training.train_step, []
+
+    def recording_step(model, optimizer, inputs, *args, **kwargs):
+        seen.append((inputs.size(1), optimizer.param_groups[0]["lr"]))
+        return real_step(model, optimizer, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_step", recording_step)
+    reference = train(config, runs_dir=tmp_path / "reference", echo=None)
+    monkeypatch.setattr(training, "train_step", real_step)
+    assert len({length for length, _ in seen}) > 3
+    assert all(lr == pytest.approx(1.0 * length / 10) for length, lr in seen)
+    run_dir = train_killed_at_step(config, tmp_path / "killed", 50, monkeypatch)
+    resumed = train(resume=run_dir, echo=None)
+    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
+        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+
+
+def test_bf16_autocast_trains_and_keeps_float32_state(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(20, 8, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
+    loss, hidden = train_step(model, optimizer, inputs, targets, model.init_state(2), 5.0,
+                              precision="bf16")
+    assert loss.dtype == torch.float32 and all(t.dtype == torch.float32 for t in hidden)
+    assert all(parameter.dtype == torch.float32 for parameter in model.parameters())
+    config = apply_overrides(tiny_config, {"precision": "bf16"})
+    first = train(config, runs_dir=tmp_path / "first", echo=None)
+    second = train(config, runs_dir=tmp_path / "second", echo=None)
+    fp32 = train(tiny_config, runs_dir=tmp_path / "fp32", echo=None)
+    assert first.test_perplexity == second.test_perplexity  # still deterministic
+    assert first.test_perplexity == pytest.approx(fp32.test_perplexity, rel=0.05)
+    assert first.test_perplexity != fp32.test_perplexity
+
+
+def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {
+        "tie_weights": True, "variational_dropout": True, "hidden_keep_prob": 0.9,
+        "embedding_dropout": 0.05, "weight_drop": 0.2, "init_method": "awd",
+        "lr_schedule": "cosine", "warmup_epochs": 0.5, "loss_average": "token",
+        "learning_rate": 5.0, "max_grad_norm": 0.5})
+    result = train(config, runs_dir=tmp_path, echo=None)
+    assert [entry["lr"] for entry in result.history] == \
+        [0.0, pytest.approx(5.0 * 0.5 * (1 + math.cos(math.pi * 0.2))),
+         pytest.approx(5.0 * 0.5 * (1 + math.cos(math.pi * 0.6)))]
+    model = lstmlm.load(result.run_dir)
+    assert model.network.layers is not None and model.network.weight_drop == 0.2
+    assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
+    assert result.test_perplexity < 20
+    assert len(model.generate("the cat", 5, seed=1).split()) <= 5
