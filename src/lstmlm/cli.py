@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -244,4 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print("lstmlm: interrupted (a run continues with: lstmlm train --resume RUN_DIR)",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`lstmlm presets | head`); quiet the interpreter's final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
