@@ -119,16 +119,16 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     """
     with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         logits, features, dropped, hidden = model.outputs(inputs, hidden)
-    total = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+    if precision == "bf16":
+        logits, features, dropped = logits.float(), features.float(), dropped.float()
+        hidden = tuple(tensor.float() for tensor in hidden)
+    total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                             reduction="sum")
     objective = total / (inputs.size(0) if loss_average == "batch" else targets.numel())
     if ar_alpha:
-        objective = objective + ar_alpha * dropped.float().pow(2).mean()
+        objective = objective + ar_alpha * dropped.pow(2).mean()
     if tar_beta:
-        change = features[:, 1:].float() - features[:, :-1].float()
-        objective = objective + tar_beta * change.pow(2).mean()
-    if precision == "bf16":
-        hidden = tuple(tensor.float() for tensor in hidden)
+        objective = objective + tar_beta * (features[:, 1:] - features[:, :-1]).pow(2).mean()
     optimizer.zero_grad(set_to_none=True)
     objective.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
