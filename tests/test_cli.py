@@ -108,10 +108,11 @@ def test_presets_lists_every_preset():
     result = run_cli("presets")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["small", "medium", "large", "medium-tied", "large-tied",
-                                "shakespeare", "tutorial", "test"]
+    assert lines[0].split() == ["small", "medium", "large", "medium-tied", "large-tied", "awd",
+                                "cpu-fast", "shakespeare", "tutorial", "test"]
     hidden = next(line for line in lines if line.startswith("hidden_size "))
-    assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "128", "1024", "2"]
+    assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "1150", "512", "128", "1024",
+                                  "2"]
 
 
 @pytest.fixture(scope="module")
