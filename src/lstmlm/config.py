@@ -207,7 +207,7 @@ PRESETS: dict[str, dict] = {
                 loss_average="token", max_grad_norm=0.25, max_epoch=1, max_max_epoch=500,
                 lr_decay=1.0, num_steps=70, variable_length=True, batch_size=20,
                 eval_batch_size=1, vocab_size=10000),
-    # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/cpu_fast.py):
+    # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/NOTES.md):
     # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule.
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
                      tie_weights=True, variational_dropout=True, keep_prob=0.65,

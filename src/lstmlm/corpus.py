@@ -211,13 +211,14 @@ def window_lengths(num_ids: int, batch_size: int, num_steps: int, variable: bool
     if not variable:
         return [num_steps] * epoch_size(num_ids, batch_size, num_steps)
     generator = random.Random(seed)
-    usable, lengths = num_ids // batch_size - 1, []
+    remaining, lengths = num_ids // batch_size - 1, []
     while True:
         mean = num_steps if generator.random() < 0.95 else num_steps / 2
         length = max(5, int(generator.gauss(mean, 5)))
-        if sum(lengths) + length > usable:
+        if length > remaining:
             return lengths
         lengths.append(length)
+        remaining -= length
 
 
 def windows_of_lengths(rows: torch.Tensor, lengths: list[int],
