@@ -57,16 +57,35 @@ def test_logits_shape():
     assert logits.shape == (4, 7, 30) and hidden.shape == cell.shape == (2, 4, 6)
 
 
-def test_tied_weights_share_storage_and_project_when_sizes_differ():
+def test_tied_weights_share_storage():
     tied = make_model(tie_weights=True)
-    assert tied.decoder.weight is tied.embedding.weight and tied.projection is None
+    assert tied.decoder.weight is tied.embedding.weight and tied.layers is None
     assert tied.decoder.weight.data_ptr() == tied.embedding.weight.data_ptr()
     untied_count = sum(p.numel() for p in make_model().parameters())
     assert sum(p.numel() for p in tied.parameters()) == untied_count - 30 * 6
-    projected = make_model(tie_weights=True, embedding_size=4)
-    assert projected.projection.weight.shape == (4, 6)
-    logits, _ = projected(torch.zeros(2, 3, dtype=torch.long), projected.init_state(2))
-    assert logits.shape == (2, 3, 30)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_tied_last_layer_has_the_embedding_size(cell):
+    # As in AWD-LSTM: 3 layers of 6, 6 and 4 units, the last one feeding the tied decoder.
+    model = make_model(tie_weights=True, embedding_size=4, num_layers=3, cell=cell).eval()
+    assert [layer.hidden_size for layer in model.layers] == [6, 6, 4]
+    assert [layer.input_size for layer in model.layers] == [4, 6, 6]
+    assert not any("projection" in name for name, _ in model.named_parameters())
+    state = model.init_state(2)
+    per_layer = 2 if cell == "lstm" else 1
+    assert [tensor.shape[-1] for tensor in state] == [size for size in (6, 6, 4)
+                                                      for _ in range(per_layer)]
+    inputs = torch.randint(0, 30, (2, 6))
+    full, full_state = model(inputs, state)
+    first, middle = model(inputs[:, :4], state)
+    second, last = model(inputs[:, 4:], detach_state(middle))
+    assert full.shape == (2, 6, 30)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), full)
+    for carried, expected in zip(last, full_state):
+        torch.testing.assert_close(carried, expected)
+    _, features, _, _ = model.train().outputs(inputs, state)
+    assert features.abs().max() <= 1  # the decoder's input is a cell output, bounded by tanh
 
 
 @pytest.mark.parametrize("cell, state_count", [("lstm", 2), ("gru", 1), ("rnn_tanh", 1),
@@ -182,9 +201,10 @@ def test_weight_drop_only_in_training_keeps_parameters_and_the_fused_kernel():
 
 
 def test_awd_initialisation():
-    model = make_model(hidden_size=16, init_method="awd", init_scale=0.1, variational=True)
-    assert model.embedding.weight.abs().max() <= 0.1
+    model = make_model(hidden_size=16, embedding_size=4, tie_weights=True, init_method="awd",
+                       init_scale=0.05, variational=True)
+    assert model.embedding.weight.abs().max() <= 0.05
     assert torch.count_nonzero(model.decoder.bias) == 0
-    for name, parameter in model.named_parameters():
-        if name.startswith("layers."):
-            assert parameter.abs().max() <= 0.25 and torch.count_nonzero(parameter) > 0, name
+    for index, size in enumerate((16, 4)):  # PyTorch's bound, 1/sqrt(size), per layer
+        for name, parameter in model.layers[index].named_parameters():
+            assert 0.9 * size ** -0.5 < parameter.abs().max() <= size ** -0.5, name

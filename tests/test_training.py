@@ -3,6 +3,8 @@ import math
 
 import pytest
 import torch
+import safetensors
+import safetensors.torch
 from safetensors.torch import load_file
 
 import lstmlm
@@ -177,6 +179,23 @@ def test_tied_model_saves_loads_and_resumes(tmp_path, tiny_config, monkeypatch):
         [[entry[key] for key in PPL_KEYS] for entry in reference.history]
 
 
+def test_resume_rejects_a_recurrent_state_of_another_layout(tmp_path, tiny_config, monkeypatch):
+    config = apply_overrides(tiny_config, {"tie_weights": True, "embedding_size": 6,
+                                           "checkpoint_every": 7})
+    run_dir = train_killed_at_step(config, tmp_path / "runs", 100, monkeypatch)
+    last = run_dir / checkpoint.LAST_FILE
+    with safetensors.safe_open(last, "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    # The layout of older versions: one (layers, batch, hidden) tensor each for h and c.
+    for index in range(4):
+        del tensors[f"hidden.{index}"]
+    tensors["hidden.0"], tensors["hidden.1"] = torch.zeros(2, 4, 8), torch.zeros(2, 4, 8)
+    safetensors.torch.save_file(tensors, last, metadata)
+    with pytest.raises(LstmlmError, match="recurrent state does not fit this model"):
+        train(resume=run_dir, echo=None)
+
+
 def test_zaremba_path_numbers_are_pinned(tmp_path, tiny_config):
     """The default (Zaremba) model and training give exactly the numbers they gave before any
     option was added; new options must leave this path untouched."""
@@ -218,6 +237,8 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
     (["embedding_dropout=1"], "embedding_dropout must be in"),
     (["weight_drop=-0.1"], "weight_drop must be in"),
     (["num_layers=1", "hidden_keep_prob=0.5"], "hidden_keep_prob needs num_layers > 1"),
+    (["num_layers=1", "tie_weights=true", "embedding_size=100"],
+     "tie_weights with embedding_size != hidden_size needs num_layers > 1"),
     (["optimizer=ntasgd", "lr_schedule=cosine"], "ntasgd averages at a fixed learning rate"),
     (["warmup_epochs=1"], "warmup_epochs is used only by lr_schedule=cosine"),
     (["lr_schedule=cosine", "warmup_epochs=13"], "warmup_epochs must be shorter"),

@@ -159,8 +159,9 @@ def load_training_state(path: Path, model, optimizer_for, device: torch.device):
     cuda_states = [tensors[name] for name in sorted(tensors) if name.startswith("rng.cuda.")]
     if cuda_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda_states)
-    hidden = tuple(tensors[name].to(device) for name in sorted(tensors)
-                   if name.startswith("hidden.")) or None
+    hidden_names = sorted((name for name in tensors if name.startswith("hidden.")),
+                          key=lambda name: int(name.split(".")[1]))
+    hidden = tuple(tensors[name].to(device) for name in hidden_names) or None
     return metadata["state"], hidden, optimizer
 
 

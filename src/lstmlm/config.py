@@ -142,6 +142,11 @@ class Config:
         if self.hidden_keep_prob and self.num_layers == 1:
             raise LstmlmError("config: hidden_keep_prob needs num_layers > 1 (there is no layer "
                               "in between)")
+        if (self.tie_weights and self.embedding_size not in (0, self.hidden_size)
+                and self.num_layers == 1):
+            raise LstmlmError("config: tie_weights with embedding_size != hidden_size needs "
+                              "num_layers > 1 (the last layer has embedding_size units, so a "
+                              "single layer would leave hidden_size unused)")
         if self.optimizer == "ntasgd" and self.lr_schedule != "step":
             raise LstmlmError(f"config: optimizer ntasgd averages at a fixed learning rate; "
                               f"lr_schedule {self.lr_schedule} would change it")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-# The recurrent state: (h, c) for an LSTM, (h,) for a GRU or vanilla RNN.
+# The recurrent state, a flat tuple of tensors whose layout only the model reads: (h, c) of
+# shape (layers, batch, hidden) for the fused multi-layer module, or each layer's (h, c) in turn,
+# of shape (1, batch, that layer's size), when the layers are separate modules. A GRU or vanilla
+# RNN has h only.
 State = tuple[torch.Tensor, ...]
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -52,26 +53,26 @@ class LSTMLanguageModel(nn.Module):
         self.output_dropout = dropout(1.0 - keep["output"])
         between_layers = 1.0 - keep["hidden"] if num_layers > 1 else 0.0
         recurrent = RECURRENT[cell]
-        if variational or weight_drop:
-            # One module per layer, so that locked dropout can sit between layers and each
-            # layer's hidden-to-hidden matrix can be dropped; every layer still runs one fused
-            # kernel over the whole window.
+        # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
+        # so the last layer has the embedding size, as in AWD-LSTM; its output stays bounded by
+        # the cell's tanh, which an unbounded linear projection would not be.
+        output_size = embedding_size if tie_weights else hidden_size
+        self.layer_sizes = [hidden_size] * (num_layers - 1) + [output_size]
+        if variational or weight_drop or output_size != hidden_size:
+            # One module per layer, so that locked dropout can sit between layers, each layer's
+            # hidden-to-hidden matrix can be dropped and the last layer can have its own size;
+            # every layer still runs one fused kernel over the whole window.
             self.lstm = None
             self.layers = nn.ModuleList(
-                recurrent(embedding_size if index == 0 else hidden_size, hidden_size, 1,
-                          batch_first=True) for index in range(num_layers))
+                recurrent(input_size, size, 1, batch_first=True)
+                for input_size, size in zip([embedding_size] + self.layer_sizes, self.layer_sizes))
             self.hidden_dropout = dropout(between_layers)
         else:
             # The attribute keeps the name `lstm` so that saved LSTM weights keep their keys.
             self.lstm = recurrent(embedding_size, hidden_size, num_layers, batch_first=True,
                                   dropout=between_layers)
             self.layers = None
-        # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
-        # so the recurrent output is projected to the embedding size when the two differ.
-        self.projection = None
-        if tie_weights and embedding_size != hidden_size:
-            self.projection = nn.Linear(hidden_size, embedding_size, bias=False)
-        self.decoder = nn.Linear(embedding_size if tie_weights else hidden_size, vocab_size)
+        self.decoder = nn.Linear(output_size, vocab_size)
         if tie_weights:
             self.decoder.weight = self.embedding.weight
         self.reset_parameters(init_scale, init_method)
@@ -80,26 +81,33 @@ class LSTMLanguageModel(nn.Module):
         """"uniform" (Zaremba): every weight uniform in [-init_scale, init_scale], recurrent
         biases zero. The reference's BasicLSTMCell initialises its bias to zero and adds
         forget_bias=0.0; PyTorch has two bias vectors per layer whose sum plays that role, so
-        both are zeroed. "awd" (Merity et al. 2017): the embedding uniform in
-        [-init_scale, init_scale], the decoder bias zero, every other weight and bias uniform
-        in [-1/sqrt(hidden_size), 1/sqrt(hidden_size)].
+        both are zeroed. "awd" (Merity et al. 2017): the embedding and decoder weights uniform
+        in [-init_scale, init_scale], the decoder bias zero, and each recurrent layer's weights
+        and biases uniform in [-1/sqrt(size), 1/sqrt(size)] for that layer's size (PyTorch's
+        own initialisation, which AWD-LSTM keeps).
         """
-        bound = self.hidden_size ** -0.5
         for name, parameter in self.named_parameters():
-            if method == "awd" and name != "embedding.weight":
-                if name == "decoder.bias":
-                    nn.init.zeros_(parameter)
-                else:
-                    nn.init.uniform_(parameter, -bound, bound)
-            elif re.match(r"(lstm|layers\.\d+)\.bias_", name):
+            module_name, _, parameter_name = name.rpartition(".")
+            module = self.get_submodule(module_name)
+            if isinstance(module, nn.RNNBase) and method == "awd":
+                bound = module.hidden_size ** -0.5
+                nn.init.uniform_(parameter, -bound, bound)
+            elif isinstance(module, nn.RNNBase) and parameter_name.startswith("bias_"):
+                nn.init.zeros_(parameter)
+            elif name == "decoder.bias" and method == "awd":
                 nn.init.zeros_(parameter)
             else:
                 nn.init.uniform_(parameter, -init_scale, init_scale)
 
     def init_state(self, batch_size: int) -> State:
+        """The zero state for `batch_size` sequences, laid out as `State` describes."""
         weight = self.decoder.weight
-        shape = (self.num_layers, batch_size, self.hidden_size)
-        return tuple(weight.new_zeros(shape) for _ in range(2 if self.cell == "lstm" else 1))
+        per_layer = 2 if self.cell == "lstm" else 1
+        if self.layers is None:
+            shapes = [(self.num_layers, batch_size, self.hidden_size)] * per_layer
+        else:
+            shapes = [(1, batch_size, size) for size in self.layer_sizes for _ in range(per_layer)]
+        return tuple(weight.new_zeros(shape) for shape in shapes)
 
     def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
@@ -113,7 +121,7 @@ class LSTMLanguageModel(nn.Module):
         return self.decoder(dropped), features, dropped, state
 
     def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """The last layer's outputs (projected when tied), the decoder's input, and the state."""
+        """The last layer's outputs, the decoder's input, and the state."""
         if self.training and self.embedding_dropout:
             # Embedding dropout drops whole words: the same rows for every occurrence.
             weight = self.embedding.weight
@@ -125,16 +133,15 @@ class LSTMLanguageModel(nn.Module):
         if self.layers is None:
             output, state = self.run_recurrent(self.lstm, embedded, state)
         else:
-            output, layer_states = embedded, []
+            per_layer = len(state) // self.num_layers
+            output, new_state = embedded, []
             for index, layer in enumerate(self.layers):
                 if index > 0:
                     output = self.hidden_dropout(output)
                 output, layer_state = self.run_recurrent(
-                    layer, output, tuple(tensor[index:index + 1] for tensor in state))
-                layer_states.append(layer_state)
-            state = tuple(torch.cat(tensors) for tensors in zip(*layer_states))
-        if self.projection is not None:
-            output = self.projection(output)
+                    layer, output, state[index * per_layer:(index + 1) * per_layer])
+                new_state.extend(layer_state)
+            state = tuple(new_state)
         return output, state
 
     def run_recurrent(self, module: nn.RNNBase, inputs: torch.Tensor,

@@ -260,6 +260,10 @@ class Trainer:
             state, self.hidden, self.optimizer = checkpoint.load_training_state(
                 last_path, self.model, self.optimizer_for, self.device)
             self.state.update(state)
+            expected = [tensor.shape for tensor in self.model.init_state(config.batch_size)]
+            if self.hidden is not None and [tensor.shape for tensor in self.hidden] != expected:
+                raise LstmlmError(f"{last_path}: its recurrent state does not fit this model "
+                                  f"(saved by another version of lstmlm?)")
             self.log(f"resuming {self.run_dir} at epoch {self.state['epoch'] + 1} "
                      f"step {self.state['step']}")
         elif not resuming:
