@@ -383,7 +383,8 @@ def test_bf16_autocast_trains_and_keeps_float32_state(tmp_path, tiny_config):
 
 def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
     config = apply_overrides(tiny_config, {
-        "tie_weights": True, "variational_dropout": True, "hidden_keep_prob": 0.9,
+        "tie_weights": True, "embedding_size": 6, "variational_dropout": True,
+        "hidden_keep_prob": 0.9,
         "embedding_dropout": 0.05, "weight_drop": 0.2, "init_method": "awd",
         "lr_schedule": "cosine", "warmup_epochs": 0.5, "loss_average": "token",
         "learning_rate": 5.0, "max_grad_norm": 0.5})
@@ -396,3 +397,8 @@ def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
     assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
     assert result.test_perplexity < 20
     assert len(model.generate("the cat", 5, seed=1).split()) <= 5
+    # Every consumer of the state handles layers of different sizes (8, then 6).
+    assert model.evaluate("test", dynamic={}) < 20
+    assert model.evaluate("test", cache={"window": 20}) < 20
+    (score,) = model.score(["the cat sees mary"])
+    assert score.logprob < 0 and score.words == 4
