@@ -129,6 +129,17 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
         lstmlm.load(tmp_path / "missing")
 
 
+def test_load_names_the_first_mismatch_between_weights_and_config(tmp_path, tiny_config):
+    run_dir = train(tiny_config, runs_dir=tmp_path / "runs", echo=None).run_dir
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps(dict(config, hidden_size=10)))
+    with pytest.raises(LstmlmError) as error:
+        lstmlm.load(run_dir)
+    message = str(error.value)
+    assert "does not match the model: size mismatch for embedding.weight" in message
+    assert "more)" in message and "\n" not in message
+
+
 def test_log_lines_report_progress_and_epochs(tmp_path, tiny_config):
     lines = []
     train(tiny_config, runs_dir=tmp_path, echo=lines.append)

@@ -101,7 +101,11 @@ def load_model_tensors(model: torch.nn.Module, tensors: dict, source: Path) -> N
     try:
         missing, unexpected = model.load_state_dict(tensors, strict=False)
     except RuntimeError as error:
-        raise LstmlmError(f"{source} does not match the model: {str(error).splitlines()[0]}") from None
+        # PyTorch writes a header line, then one line per mismatch; the first names the problem.
+        lines = [line.strip() for line in str(error).splitlines()]
+        more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+        raise LstmlmError(f"{source} does not match the model: {lines[min(1, len(lines) - 1)]}"
+                          f"{more}") from None
     if set(missing) - tied or unexpected:
         raise LstmlmError(f"{source} does not match the model: missing {sorted(set(missing) - tied)}, "
                           f"unexpected {sorted(unexpected)}")
