@@ -19,7 +19,7 @@ class Config:
 
     preset: str = "small"
     # Model shape and initialisation: "uniform" draws every weight in [-init_scale, init_scale]
-    # (Zaremba); "awd" only the embedding, the rest in [-1/sqrt(hidden_size), 1/sqrt(hidden_size)].
+    # (Zaremba); "awd" the embedding and decoder, each recurrent layer in ±1/sqrt(its size).
     init_scale: float = 0.1
     init_method: str = "uniform"
     num_layers: int = 2

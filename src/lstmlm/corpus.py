@@ -234,14 +234,11 @@ def windows(rows: torch.Tensor, num_steps: int, *, include_partial: bool = False
             start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(inputs, targets) windows of `num_steps` over batched rows, targets shifted by one.
 
-    Training uses full windows only, as the reference; evaluation passes `include_partial` so
-    that every one of the `len - 1` targets is scored. `start` skips the first windows (resume).
+    Full windows only by default, as the reference trains; evaluation passes `include_partial`
+    so that every one of the `len - 1` targets is scored. `start` skips the first windows.
     """
     usable = rows.size(1) - 1
-    count = usable // num_steps
+    lengths = [num_steps] * (usable // num_steps)
     if include_partial and usable % num_steps:
-        count += 1
-    for index in range(start, count):
-        begin = index * num_steps
-        end = min(begin + num_steps, usable)
-        yield rows[:, begin:end], rows[:, begin + 1:end + 1]
+        lengths.append(usable % num_steps)
+    return windows_of_lengths(rows, lengths, start)

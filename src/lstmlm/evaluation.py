@@ -20,12 +20,16 @@ def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> tor
     return rows
 
 
+def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy of (batch, steps, vocab) logits against (batch, steps) targets, summed."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           reduction="sum")
+
+
 def window_loss(model: LSTMLanguageModel, inputs: torch.Tensor, targets: torch.Tensor, state):
     """Summed cross-entropy of a window's targets, and the state after the window."""
     logits, state = model(inputs, state)
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                           reduction="sum")
-    return loss, state
+    return summed_cross_entropy(logits, targets), state
 
 
 @torch.no_grad()

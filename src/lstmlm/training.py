@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint
@@ -24,7 +23,7 @@ from .corpus import (Corpus, Vocabulary, batchify, load_corpus, window_lengths,
                      windows_of_lengths)
 from .datasets import DATASETS
 from .errors import LstmlmError
-from .evaluation import stream_perplexity
+from .evaluation import stream_perplexity, summed_cross_entropy
 from .generation import Generator
 from .model import LSTMLanguageModel, State, detach_state
 from .plotting import plot_runs
@@ -122,8 +121,7 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     if precision == "bf16":
         logits, features, dropped = logits.float(), features.float(), dropped.float()
         hidden = tuple(tensor.float() for tensor in hidden)
-    total = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                            reduction="sum")
+    total = summed_cross_entropy(logits, targets)
     objective = total / (inputs.size(0) if loss_average == "batch" else targets.numel())
     if ar_alpha:
         objective = objective + ar_alpha * dropped.pow(2).mean()
