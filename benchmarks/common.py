@@ -1,18 +1,8 @@
-"""Machine description shared by the benchmark scripts."""
+"""Machine description shared by the benchmark scripts: CPU model and the flags that decide
+float speed (avx2, avx512f, avx512_bf16, amx), cores, torch and the GPU."""
 
-import os
-import platform
-
-import torch
+from lstmlm.hardware import describe_machine
 
 
 def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), {device}")
+    return describe_machine()

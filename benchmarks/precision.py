@@ -11,7 +11,7 @@ import time
 
 from common import machine
 from lstmlm import apply_overrides, get_preset, train
-from lstmlm.training import select_device
+from lstmlm.hardware import select_device
 
 
 def main() -> None:

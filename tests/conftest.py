@@ -1,17 +1,13 @@
-import os
 import random
 from pathlib import Path
 
 import pytest
 import torch
 
-from lstmlm import apply_overrides, get_preset
+from lstmlm import LstmlmError, apply_overrides, datasets, get_preset
 
-ROOT = Path(__file__).resolve().parents[1]
 # The test models are tiny: one thread is faster than two fighting over small kernels.
 torch.set_num_threads(1)
-
-SHARED_DATA = Path(os.environ.get("LSTMLM_DATA_DIR") or ROOT.parent / "shared" / "data")
 
 
 def write_corpus(folder: Path, seed: int = 0, lines: int = 300) -> Path:
@@ -41,9 +37,11 @@ def tiny_config(tiny_corpus):
         "max_grad_norm": 5.0, "vocab_size": 50, "eval_num_steps": 7, "seed": 7})
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ptb_dir() -> Path:
-    folder = SHARED_DATA / "ptb"
-    if not (folder / "ptb.train.txt").exists():
-        pytest.fail(f"PTB not found at {folder}: set LSTMLM_DATA_DIR to the shared data folder")
-    return folder
+    """Real PTB, found the way `lstmlm` finds it: `$LSTMLM_DATA_DIR/ptb`, then the cache, else
+    one verified download into the cache (CI points LSTMLM_DATA_DIR at its shared copy)."""
+    try:
+        return datasets.resolve("ptb", show_progress=False)
+    except LstmlmError as error:
+        pytest.fail(f"these tests need PTB and it could not be found or downloaded: {error}")

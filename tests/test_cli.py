@@ -79,6 +79,8 @@ def test_bad_inputs_fail_with_one_line_and_leave_runs_untouched(tmp_path, tiny_a
         (["train", "--resume", not_a_run], "is not a run directory"),
         (["eval", not_a_run], "is not a run directory"),
         (["eval", tmp_path / "nowhere"], "run directory not found"),
+        (["train", "--time-budget", "soon"], "bad duration 'soon'"),
+        (["train", *tiny_args, "--time-budget", "1s"], "time budget 1s is too small"),
     ]
     for args, message in cases:
         assert_clean_failure(run_cli(*args), message)

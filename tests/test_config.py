@@ -33,7 +33,20 @@ def test_zaremba_presets_have_the_published_values_and_defaults(name):
 @pytest.mark.parametrize("name", ["medium", "large"])
 def test_tied_presets_are_zaremba_plus_tied_weights(name):
     tied = get_preset(f"{name}-tied")
-    assert dataclasses.replace(tied, preset=name, tie_weights=False) == get_preset(name)
+    assert tied.precision == "auto" and get_preset(name).precision == "fp32"
+    assert dataclasses.replace(tied, preset=name, tie_weights=False, precision="fp32") == \
+        get_preset(name)
+
+
+def test_presets_that_want_speed_pick_their_precision_and_zaremba_stays_fp32():
+    assert {name for name in PRESETS if get_preset(name).precision == "auto"} == \
+        {"medium-tied", "large-tied", "awd", "cpu-fast"}
+
+
+def test_cpu_fast_is_a_two_hour_budget_sized_from_the_machine():
+    config = get_preset("cpu-fast")
+    assert config.time_budget == 2 * 3600
+    assert config.budget_sizes() == [512, 400, 320, 256] and config.budget_min_epochs == 10
 
 
 def test_recipe_presets():

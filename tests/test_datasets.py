@@ -10,9 +10,12 @@ import pytest
 
 from lstmlm import LstmlmError, datasets, load_corpus
 
-from .conftest import SHARED_DATA
 
-MIRROR = SHARED_DATA / "mirror" / "simple-examples.tgz"
+@pytest.fixture(scope="module")
+def ptb_archive(ptb_dir) -> bytes:
+    """The canonical archive's layout around the real PTB files (it verifies like the original)."""
+    return make_archive({f"simple-examples/data/{name}": (ptb_dir / name).read_bytes()
+                         for name in datasets.PTB.sha256})
 
 
 class ArchiveHandler(http.server.BaseHTTPRequestHandler):
@@ -62,8 +65,8 @@ def make_archive(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_download_extracts_verifies_and_caches(serve, tmp_path):
-    serve(MIRROR.read_bytes())
+def test_download_extracts_verifies_and_caches(serve, tmp_path, ptb_archive):
+    serve(ptb_archive)
     folder = datasets.resolve("ptb", show_progress=False)
     assert folder == tmp_path / "cache" / "ptb"
     assert sorted(path.name for path in folder.iterdir()) == sorted(datasets.PTB.sha256)
@@ -73,9 +76,9 @@ def test_download_extracts_verifies_and_caches(serve, tmp_path):
     assert len(load_corpus("ptb").vocab) == 10000
 
 
-def test_checksum_mismatch_leaves_nothing_in_cache(serve, tmp_path):
-    ptb = SHARED_DATA / "ptb"
-    files = {f"simple-examples/data/{name}": (ptb / name).read_bytes() for name in datasets.PTB.sha256}
+def test_checksum_mismatch_leaves_nothing_in_cache(serve, tmp_path, ptb_dir):
+    files = {f"simple-examples/data/{name}": (ptb_dir / name).read_bytes()
+             for name in datasets.PTB.sha256}
     files["simple-examples/data/ptb.valid.txt"] += b" tampered\n"
     serve(make_archive(files))
     with pytest.raises(LstmlmError, match="checksum mismatch for .*ptb.valid.txt"):
@@ -83,8 +86,8 @@ def test_checksum_mismatch_leaves_nothing_in_cache(serve, tmp_path):
     assert cache_entries(tmp_path) == []
 
 
-def test_interrupted_download_leaves_nothing_in_cache(serve, tmp_path):
-    body = MIRROR.read_bytes()[:50000]
+def test_interrupted_download_leaves_nothing_in_cache(serve, tmp_path, ptb_archive):
+    body = ptb_archive[:50000]
     serve(body, claimed_length=len(body) * 10)
     with pytest.raises(LstmlmError, match="download of .* (interrupted|failed)"):
         datasets.resolve("ptb", show_progress=False)
@@ -114,10 +117,10 @@ def test_unreachable_server_is_a_clear_error(monkeypatch, tmp_path):
         datasets.resolve("ptb", show_progress=False)
 
 
-def test_local_data_dir_comes_first(monkeypatch, tmp_path, serve):
+def test_local_data_dir_comes_first(monkeypatch, tmp_path, serve, ptb_dir):
     serve(b"never fetched")
-    monkeypatch.setenv("LSTMLM_DATA_DIR", str(SHARED_DATA))
-    assert datasets.resolve("ptb") == Path(SHARED_DATA) / "ptb"
+    monkeypatch.setenv("LSTMLM_DATA_DIR", str(ptb_dir.parent))
+    assert datasets.resolve("ptb") == ptb_dir
     assert cache_entries(tmp_path) == []
 
 

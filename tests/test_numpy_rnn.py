@@ -9,7 +9,6 @@ from lstmlm.model import LSTMLanguageModel
 from lstmlm.numpy_rnn import (SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, RNNNumpy,
                               build_corpus, gradient_check_report, load_sentence_corpus, tokenize)
 
-from .conftest import SHARED_DATA
 
 
 def test_tokenize_splits_sentences_and_words_lowercased():
@@ -102,9 +101,8 @@ def test_pytorch_rnn_tanh_cell_has_the_same_loss_and_gradients():
     np.testing.assert_allclose(torch_model.lstm.weight_hh_l0.grad.numpy(), dW, atol=1e-8)
 
 
-def test_training_lowers_the_loss_on_real_text_and_generation_rules(tmp_path):
-    corpus = load_sentence_corpus(SHARED_DATA / "tinyshakespeare" / "input.txt", 300,
-                                  max_sentences=300)
+def test_training_lowers_the_loss_on_real_text_and_generation_rules(tmp_path, ptb_dir):
+    corpus = load_sentence_corpus(ptb_dir / "ptb.train.txt", 300, max_sentences=300)
     model = RNNNumpy(len(corpus.index_to_word), hidden_dim=20, seed=0)
     logged = []
     losses = model.train_with_sgd(corpus.x_train, corpus.y_train, learning_rate=0.005, nepoch=4,

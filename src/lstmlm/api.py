@@ -13,9 +13,10 @@ from .corpus import Vocabulary, clean_lines, words_of_lines
 from .errors import LstmlmError
 from .evaluation import cache_perplexity, dynamic_perplexity, stream_perplexity
 from .generation import Generator
+from .hardware import select_device
 from .model import LSTMLanguageModel
 from .scoring import SentenceScore, score_sentences
-from .training import build_model, corpus_of, select_device
+from .training import build_model, corpus_of
 
 
 class LanguageModel:

@@ -122,8 +122,10 @@ def load_weights(path: Path, model: torch.nn.Module) -> dict:
     return metadata
 
 
-def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) -> None:
-    """Everything needed to continue training exactly where it stopped, as one atomic file."""
+def save_training_state(path: Path, model, optimizer, state: dict, hidden=None,
+                        scaler_state: dict | None = None) -> None:
+    """Everything needed to continue training exactly where it stopped, as one atomic file
+    (`scaler_state`: the fp16 gradient scaler's, plain numbers)."""
     tensors = {f"model.{name}": tensor for name, tensor in model_tensors(model).items()}
     optimizer_state = optimizer.state_dict()
     optimizer_plain = {"param_groups": optimizer_state["param_groups"], "state": {}}
@@ -140,12 +142,14 @@ def save_training_state(path: Path, model, optimizer, state: dict, hidden=None) 
     if hidden is not None:
         for index, tensor in enumerate(hidden):
             tensors[f"hidden.{index}"] = tensor.detach().cpu().contiguous()
-    _save(path, tensors, {"state": state, "optimizer": optimizer_plain})
+    _save(path, tensors, {"state": state, "optimizer": optimizer_plain,
+                          "scaler": scaler_state})
 
 
 def load_training_state(path: Path, model, optimizer_for, device: torch.device):
     """Restore what save_training_state wrote; `optimizer_for(state)` builds the optimizer the
-    saved state was using. Returns (state dict, hidden state or None, optimizer)."""
+    saved state was using. Returns (state dict, hidden state or None, optimizer, the gradient
+    scaler's state or None)."""
     tensors, metadata = _load(path)
     optimizer = optimizer_for(metadata["state"])
     load_model_tensors(model, {name[len("model."):]: tensor for name, tensor in tensors.items()
@@ -166,7 +170,7 @@ def load_training_state(path: Path, model, optimizer_for, device: torch.device):
     hidden_names = sorted((name for name in tensors if name.startswith("hidden.")),
                           key=lambda name: int(name.split(".")[1]))
     hidden = tuple(tensors[name].to(device) for name in hidden_names) or None
-    return metadata["state"], hidden, optimizer
+    return metadata["state"], hidden, optimizer, metadata.get("scaler")
 
 
 def _save(path: Path, tensors: dict, metadata: dict) -> None:

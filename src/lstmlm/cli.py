@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "or one text file split 90/5/5 by lines")
     train_parser.add_argument("--seed", type=int)
     train_parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    train_parser.add_argument("--time-budget", metavar="DURATION",
+                              help="end the whole run within this time (e.g. 90s, 45m, 2h, "
+                                   "1h30m): epochs are planned from the measured speed")
     train_parser.add_argument("--set", dest="overrides", action="append", default=[],
                               metavar="KEY=VALUE", help="override a config field (repeatable)")
     train_parser.add_argument("--runs-dir", default="runs", help="where new runs go (default runs/)")
@@ -120,13 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_train(args) -> None:
     if args.resume:
-        if args.overrides or args.data or args.seed is not None or args.device:
+        if args.overrides or args.data or args.seed is not None or args.device \
+                or args.time_budget:
             raise LstmlmError("--resume continues a run with its saved config; "
-                              "drop --set/--data/--seed/--device")
+                              "drop --set/--data/--seed/--device/--time-budget")
         result = train(resume=args.resume, echo=None if args.quiet else print)
     else:
         overrides = {key: value for key, value in (("data", args.data), ("seed", args.seed),
-                                                   ("device", args.device)) if value is not None}
+                                                   ("device", args.device),
+                                                   ("time_budget", args.time_budget))
+                     if value is not None}
         config = apply_overrides(get_preset(args.preset), args.overrides)
         config = apply_overrides(config, overrides)
         result = train(config, runs_dir=args.runs_dir, echo=None if args.quiet else print)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .budget import parse_duration
 from .errors import LstmlmError
+from .hardware import PRECISIONS
 from .model import CELLS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "ntasgd")
@@ -51,8 +53,17 @@ class Config:
     warmup_epochs: float = 0.0
     # Window lengths drawn around num_steps (AWD-LSTM), the learning rate scaled by length.
     variable_length: bool = False
-    # "bf16": bfloat16 autocast in training (CPUs with AVX512-BF16/AMX, recent GPUs).
+    # Training precision: "fp32"; "bf16" (bfloat16 autocast: CPUs with AVX512-BF16 or AMX,
+    # GPUs from Ampere on); "fp16" (float16 autocast with a gradient scaler, CUDA only); "auto"
+    # (bf16 where the device runs it natively, else fp32). A run saves the one it used.
     precision: str = "fp32"
+    # Seconds the whole `train` command may take (0: no limit). The run measures its speed and
+    # sets max_max_epoch (stretching the schedule) so that it ends in time. With
+    # budget_hidden_sizes ("512,400,..."), it takes the largest of those sizes for which at
+    # least budget_min_epochs epochs fit (without a budget, hidden_size is used as it is).
+    time_budget: float = field(default=0.0, metadata={"duration": True})
+    budget_hidden_sizes: str = ""
+    budget_min_epochs: int = 0
     # Stop when valid perplexity has not improved for this many epochs (0: never stop early).
     early_stopping_patience: int = 0
     learning_rate: float = 1.0
@@ -97,7 +108,8 @@ class Config:
         if not 0.0 < self.keep_prob <= 1.0:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
         for name in ("max_epoch", "checkpoint_every", "sample_every", "sample_words",
-                     "embedding_size", "early_stopping_patience", "nonmono", "warmup_epochs"):
+                     "embedding_size", "early_stopping_patience", "nonmono", "warmup_epochs",
+                     "time_budget", "budget_min_epochs"):
             if getattr(self, name) < 0:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if self.loss_average not in ("batch", "token"):
@@ -105,7 +117,7 @@ class Config:
         if self.cell not in CELLS:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         choices = {"optimizer": OPTIMIZERS, "lr_schedule": ("step", "plateau", "cosine"),
-                   "precision": ("fp32", "bf16"), "init_method": ("uniform", "awd")}
+                   "precision": PRECISIONS, "init_method": ("uniform", "awd")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise LstmlmError(f"config: {name} must be one of {', '.join(allowed)}, "
@@ -126,7 +138,21 @@ class Config:
             raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>)")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise LstmlmError(f"config: device must be auto, cpu or cuda[:N], got {self.device!r}")
+        self.budget_sizes()
         return self
+
+    def budget_sizes(self) -> list[int]:
+        """The hidden sizes a time budget chooses from (just hidden_size if none are listed)."""
+        if not self.budget_hidden_sizes.strip():
+            return [self.hidden_size]
+        try:
+            sizes = [int(size) for size in self.budget_hidden_sizes.split(",")]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise LstmlmError(f"config: budget_hidden_sizes must be positive integers separated "
+                              f"by commas, got {self.budget_hidden_sizes!r}")
+        return sizes
 
     def keep_probs(self) -> dict[str, float]:
         """The input, hidden and output keep probabilities, with 0 resolved to keep_prob."""
@@ -199,8 +225,8 @@ PRESETS: dict[str, dict] = {
     "medium": MEDIUM,
     "large": LARGE,
     # Zaremba's medium and large with the decoder tied to the embedding.
-    "medium-tied": dict(MEDIUM, tie_weights=True),
-    "large-tied": dict(LARGE, tie_weights=True),
+    "medium-tied": dict(MEDIUM, tie_weights=True, precision="auto"),
+    "large-tied": dict(LARGE, tie_weights=True, precision="auto"),
     # AWD-LSTM's PTB model as its paper and repository document it (Merity, Keskar & Socher
     # 2017: 3 layers, 400/1150, the dropouts below, NT-ASGD at lr 30, 500 epochs; 57.3 test
     # with its fine-tuning stage, 58.8 without).
@@ -211,7 +237,7 @@ PRESETS: dict[str, dict] = {
                 init_scale=0.1, optimizer="ntasgd", nonmono=5, learning_rate=30.0,
                 loss_average="token", max_grad_norm=0.25, max_epoch=1, max_max_epoch=500,
                 lr_decay=1.0, num_steps=70, variable_length=True, batch_size=20,
-                eval_batch_size=1, vocab_size=10000),
+                eval_batch_size=1, vocab_size=10000, precision="auto"),
     # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/NOTES.md):
     # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule.
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
@@ -221,7 +247,8 @@ PRESETS: dict[str, dict] = {
                      optimizer="sgd", learning_rate=30.0, loss_average="token",
                      max_grad_norm=0.25, lr_schedule="cosine", warmup_epochs=0.5,
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
-                     precision="bf16", vocab_size=10000),
+                     precision="auto", vocab_size=10000, time_budget=7200.0,
+                     budget_hidden_sizes="512,400,320,256", budget_min_epochs=10),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
                         hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,
@@ -240,6 +267,9 @@ PRESETS: dict[str, dict] = {
 }
 
 
+DURATION_FIELDS = {field.name: field.metadata.get("duration", False) for field in fields(Config)}
+
+
 def get_preset(name: str) -> Config:
     """The Config of a named preset; unknown names raise LstmlmError listing the known ones."""
     if name not in PRESETS:
@@ -249,6 +279,8 @@ def get_preset(name: str) -> Config:
 
 def _parse_value(name: str, kind: type, text: str):
     text = text.strip()
+    if DURATION_FIELDS.get(name):
+        return parse_duration(text)
     try:
         if kind is bool:
             lowered = text.lower()

@@ -1,6 +1,6 @@
 """Training: truncated BPTT with the Zaremba et al. (2014) defaults (SGD, step-decayed learning
 rate) and the AWD-LSTM options (NT-ASGD, variable windows, AR/TAR), plateau and cosine
-schedules, and bfloat16 autocast."""
+schedules, mixed precision (bf16, or fp16 with a gradient scaler), and time budgets."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import budget, checkpoint
+from .budget import Clock, Costs, Throughput, format_duration
 from .config import Config, get_preset
-from .corpus import (Corpus, Vocabulary, batchify, load_corpus, window_lengths,
+from .corpus import (Corpus, Vocabulary, batchify, load_corpus, window_lengths, windows,
                      windows_of_lengths)
 from .datasets import DATASETS
 from .errors import LstmlmError
 from .evaluation import stream_perplexity, summed_cross_entropy
 from .generation import Generator
+from .hardware import autocast, resolve_precision, select_device, synchronize
 from .model import LSTMLanguageModel, State, detach_state
 from .plotting import plot_runs
 
@@ -92,19 +94,11 @@ def averaged_weights(optimizer: torch.optim.Optimizer):
                 parameter.copy_(original)
 
 
-def select_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise LstmlmError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
-
-
 def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-               targets: torch.Tensor, hidden: State, max_grad_norm: float,
+               targets: torch.Tensor, hidden: State, *, max_grad_norm: float,
                loss_average: str = "batch", ar_alpha: float = 0.0, tar_beta: float = 0.0,
-               precision: str = "fp32") -> tuple[torch.Tensor, State]:
+               precision: str = "fp32",
+               scaler: torch.amp.GradScaler | None = None) -> tuple[torch.Tensor, State]:
     """One truncated-BPTT update on a window; returns the summed loss over the window's
     targets and the detached state.
 
@@ -113,12 +107,13 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     norm before the optimizer step. `ar_alpha` and `tar_beta` add activation regularisation
     (the mean square of the dropped-out last-layer outputs) and its temporal version (the mean
     square of their step-to-step change, before dropout), as AWD-LSTM does. With
-    `precision="bf16"` the forward pass runs under bfloat16 autocast; the loss, the weights
-    and the carried state stay in float32.
+    `precision` "bf16" or "fp16" the forward pass runs under autocast; the loss, the weights
+    and the carried state stay in float32. fp16 needs `scaler`, which scales the loss so that
+    small gradients survive float16 and skips steps whose gradients overflowed.
     """
-    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+    with autocast(inputs.device.type, precision):
         logits, features, dropped, hidden = model.outputs(inputs, hidden)
-    if precision == "bf16":
+    if precision != "fp32":
         logits, features, dropped = logits.float(), features.float(), dropped.float()
         hidden = tuple(tensor.float() for tensor in hidden)
     total = summed_cross_entropy(logits, targets)
@@ -128,10 +123,86 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     if tar_beta:
         objective = objective + tar_beta * (features[:, 1:] - features[:, :-1]).pow(2).mean()
     optimizer.zero_grad(set_to_none=True)
-    objective.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
+    if scaler is None:
+        objective.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+    else:
+        scaler.scale(objective).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
     return total.detach(), detach_state(hidden)
+
+
+def new_scaler(config: Config, device: torch.device) -> torch.amp.GradScaler | None:
+    """The gradient scaler fp16 training needs (None for the other precisions)."""
+    return torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
+
+
+def step_options(config: Config) -> dict:
+    """train_step's keyword options as `config` sets them."""
+    return dict(max_grad_norm=config.max_grad_norm, loss_average=config.loss_average,
+                ar_alpha=config.ar_alpha, tar_beta=config.tar_beta, precision=config.precision)
+
+
+# Measuring throughput: untimed windows first (allocations, oneDNN primitive creation), then at
+# least this many timed ones.
+WARMUP_WINDOWS, MIN_TIMED_WINDOWS = 2, 3
+# Words of the valid split streamed per evaluation batch row to time evaluation.
+EVAL_SAMPLE_WORDS = 5000
+
+
+def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
+                       seconds: float) -> Throughput:
+    """Train a throwaway model of `config`'s shape for about `seconds` and stream part of the
+    valid split through it, timing both. The caller's model and random state are untouched."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model = build_model(config, len(corpus.vocab)).to(device)
+        optimizer = build_optimizer(config, model)
+        scaler = new_scaler(config, device)
+        rows = batchify(corpus.train, config.batch_size).to(device)
+        hidden = model.init_state(config.batch_size)
+        model.train()
+        timings = []  # (seconds, words) of each window
+        for inputs, targets in windows(rows, config.num_steps):
+            began = time.perf_counter()
+            _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
+                                   **step_options(config))
+            synchronize(device)
+            timings.append((time.perf_counter() - began, targets.numel()))
+            timed = timings[WARMUP_WINDOWS:]
+            if len(timed) >= MIN_TIMED_WINDOWS and sum(took for took, _ in timed) >= seconds:
+                break
+        timed = timings[WARMUP_WINDOWS:] or timings  # a corpus of a few windows: time them all
+        timed_seconds, timed_words = (sum(values) for values in zip(*timed))
+        sample = corpus.valid[:EVAL_SAMPLE_WORDS * config.eval_batch_size]
+        stream_perplexity(model, sample[:config.eval_num_steps * config.eval_batch_size + 1],
+                          config.eval_batch_size, config.eval_num_steps)  # warm-up
+        began = time.perf_counter()
+        stream_perplexity(model, sample, config.eval_batch_size, config.eval_num_steps)
+        synchronize(device)
+        eval_seconds = time.perf_counter() - began
+    return Throughput(timed_words / timed_seconds, len(sample) / eval_seconds)
+
+
+def plan_budget(config: Config, corpus: Corpus, device: torch.device,
+                clock: Clock) -> tuple[Config, budget.Plan]:
+    """Measure, then fit the run into what is left of its time budget: the hidden size (from
+    budget_hidden_sizes) and the number of epochs, the schedule stretched to match."""
+    words = (len(corpus.train), len(corpus.valid), len(corpus.test))
+    seconds = budget.measuring_seconds(config.time_budget)
+
+    def measure(size: int) -> Throughput:
+        return measure_throughput(dataclasses.replace(config, hidden_size=size), corpus, device,
+                                  seconds)
+
+    plan = budget.plan(config.time_budget, config.budget_sizes(), config.budget_min_epochs,
+                       measure, words, clock.left)
+    planned = budget.scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
+                                     plan.epochs)
+    return planned.validate(), plan
 
 
 def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
@@ -178,26 +249,44 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
 
     Returns the final valid and test perplexity of the best-on-valid weights. `echo` receives
     each log line (None: silent); `progress_bar` defaults to showing a tqdm bar on a terminal.
+    The precision (`auto` resolved for this machine) and, with a `time_budget`, the measured
+    plan are settled before the run directory is created, so a request the machine cannot
+    meet fails without leaving one; the saved config holds what was settled.
     """
+    clock = Clock()  # a time budget covers the whole call, reading the corpus included
     if resume is not None:
         run_dir = checkpoint.check_run_dir(Path(resume))
         config = checkpoint.load_config(run_dir)
-        vocab = Vocabulary.load(run_dir / checkpoint.VOCAB_FILE)
-        corpus = corpus_of(config, vocab)
     else:
         config = (config or get_preset("small")).validate()
         if config.data not in DATASETS and Path(config.data).exists():
             # An absolute path keeps `--resume` and `eval` working from any directory.
             config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
+    device = select_device(config.device)
+    # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
+    precision = resolve_precision(config.precision, device, config.cell)
+    config = dataclasses.replace(config, precision=precision.precision)
+    clock.budget = config.time_budget
+    if resume is not None:
+        corpus = corpus_of(config, Vocabulary.load(run_dir / checkpoint.VOCAB_FILE))
+    else:
         corpus = corpus_of(config)
         check_corpus_fits(corpus, config)
+    first_lines, costs = [f"precision {precision.precision} ({precision.reason})"], None
+    if resume is None:
+        if config.time_budget:
+            config, plan = plan_budget(config, corpus, device, clock)
+            first_lines.extend(plan.lines)
+            costs = plan.costs
         run_dir = checkpoint.new_run_dir(Path(runs_dir), config.preset)
         config.save(run_dir / checkpoint.CONFIG_FILE)
         corpus.vocab.save(run_dir / checkpoint.VOCAB_FILE)
     if progress_bar is None:
         progress_bar = echo is not None and sys.stderr.isatty()
     log = RunLog(run_dir / checkpoint.LOG_FILE, echo and (tqdm.write if progress_bar else echo))
-    return Trainer(config, corpus, run_dir, log, progress_bar).run(resume is not None)
+    trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
+                      costs=costs)
+    return trainer.run(resume is not None, first_lines)
 
 
 def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
@@ -232,32 +321,45 @@ class Trainer:
     """The training loop of one run; all progress lives in `self.state` so it can be saved."""
 
     def __init__(self, config: Config, corpus: Corpus, run_dir: Path, log: RunLog,
-                 progress_bar: bool):
+                 progress_bar: bool, *, clock: Clock | None = None,
+                 device: torch.device | None = None, costs: Costs | None = None):
         self.config = config
         self.corpus = corpus
         self.run_dir = run_dir
         self.log = log
         self.progress_bar = progress_bar
-        self.device = select_device(config.device)
+        self.clock = clock or Clock(config.time_budget)
+        self.device = device or select_device(config.device)
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(corpus.vocab)).to(self.device)
         self.optimizer = build_optimizer(config, self.model)
+        self.scaler = new_scaler(config, self.device)
         self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
         # Position (epoch, step within it, steps since the start), running sums of the current
-        # epoch, results so far, and the epoch NT-ASGD started averaging after (0: not yet).
+        # epoch, results so far, the epoch NT-ASGD started averaging after (0: not yet), the
+        # seconds spent by this run's processes so far, whether its time budget ran out, and
+        # the estimated costs (budget.Costs) the budget is kept with: the plan's at first, then
+        # updated from each validation pass.
         self.state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_cost": 0.0,
                       "epoch_seconds": 0.0, "step_losses": [], "history": [], "losses": [],
-                      "averaging_since": 0}
+                      "averaging_since": 0, "elapsed_seconds": 0.0, "out_of_time": False,
+                      "costs": dataclasses.asdict(costs) if costs else None}
         self.hidden = None
         self.generator = Generator(self.model, corpus.vocab, config.clean_text)
 
-    def run(self, resuming: bool) -> TrainResult:
+    def run(self, resuming: bool, first_lines: list[str] = ()) -> TrainResult:
+        """Train until the last epoch, early stopping or the end of the time budget, then
+        evaluate the best weights. `first_lines` (the precision chosen, the budget's plan) are
+        logged after the run's own first line."""
         config = self.config
         last_path = self.run_dir / checkpoint.LAST_FILE
         if resuming and last_path.exists():
-            state, self.hidden, self.optimizer = checkpoint.load_training_state(
+            state, self.hidden, self.optimizer, scaler_state = checkpoint.load_training_state(
                 last_path, self.model, self.optimizer_for, self.device)
             self.state.update(state)
+            if self.scaler is not None and scaler_state:
+                self.scaler.load_state_dict(scaler_state)
+            self.clock.spent_before = self.state["elapsed_seconds"]
             expected = [tensor.shape for tensor in self.model.init_state(config.batch_size)]
             if self.hidden is not None and [tensor.shape for tensor in self.hidden] != expected:
                 raise LstmlmError(f"{last_path}: its recurrent state does not fit this model "
@@ -268,7 +370,13 @@ class Trainer:
             self.log(f"run {self.run_dir}: preset {config.preset}, {len(self.corpus.vocab)} words, "
                      f"{sum(p.numel() for p in self.model.parameters()):,} parameters, "
                      f"device {self.device}")
-        while self.state["epoch"] < config.max_max_epoch and not self.stopped_early():
+        for line in first_lines:
+            self.log(line)
+        if config.time_budget and resuming:
+            self.log(f"time budget {format_duration(config.time_budget)}: "
+                     f"{format_duration(self.clock.elapsed())} spent before this resume")
+        while (self.state["epoch"] < config.max_max_epoch and not self.state["out_of_time"]
+               and not self.stopped_early()):
             self.train_epoch()
         return self.finish()
 
@@ -289,6 +397,9 @@ class Trainer:
         return True
 
     def train_epoch(self) -> None:
+        """Train one epoch (or its rest, after a resume), then validate and record it. With a
+        time budget the epoch ends early when what is left would not cover another window, the
+        validation and the final evaluation."""
         config, state = self.config, self.state
         epoch = state["epoch"]
         lengths = window_lengths(len(self.corpus.train), config.batch_size, config.num_steps,
@@ -301,19 +412,24 @@ class Trainer:
         cost = torch.tensor(state["epoch_cost"], dtype=torch.float64, device=self.device)
         report_every = max(len(lengths) // 10, 1)
         started, start_step = time.perf_counter(), state["step"]
+        began, done = started, start_step
         # Per-word losses stay on the device until a checkpoint needs them: no sync per step.
         pending_losses: list[torch.Tensor] = []
         bar = tqdm(total=len(lengths), initial=start_step, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
         for step, (inputs, targets) in enumerate(
                 windows_of_lengths(self.train_rows, lengths, start_step), start=start_step):
+            if config.time_budget and self.no_time_for_window(
+                    (time.perf_counter() - began) / (step - start_step)
+                    if step > start_step else state["costs"]["epoch"] / len(lengths)):
+                state["out_of_time"] = True
+                break
             lr = learning_rate(config, epoch + step / len(lengths), state["history"])
             # A shorter window gets a proportionally smaller step (AWD-LSTM).
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * inputs.size(1) / config.num_steps
             loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
-                                      config.max_grad_norm, config.loss_average,
-                                      config.ar_alpha, config.tar_beta, config.precision)
+                                      scaler=self.scaler, **step_options(config))
             cost += loss.double()
             pending_losses.append(loss / targets.numel())
             bar.update(1)
@@ -339,15 +455,37 @@ class Trainer:
         bar.close()
         flush_losses(pending_losses, state["step_losses"])
         seconds = state["epoch_seconds"] + time.perf_counter() - started
-        words = sum(lengths) * config.batch_size
-        train_ppl = math.exp(cost.item() / words)
+        if done == 0:
+            self.log(f"Time budget: no time left to train epoch {epoch + 1}")
+            self.save_last(None)
+            return
+        if done < len(lengths):
+            self.log(f"Time budget: epoch {epoch + 1} ends after {done} of {len(lengths)} windows, "
+                     f"leaving time for validation and the final evaluation")
+        words = sum(lengths[:done]) * config.batch_size
+        self.end_epoch(epoch, epoch_lr, math.exp(cost.item() / words), words / seconds, seconds,
+                       done / len(lengths))
+
+    def end_epoch(self, epoch: int, epoch_lr: float, train_ppl: float, words_per_sec: float,
+                  seconds: float, fraction: float) -> None:
+        """Validate the epoch just trained, record it, keep the best weights, switch NT-ASGD
+        to averaging if its trigger fires, and save metrics and the resumable state."""
+        config, state = self.config, self.state
         with averaged_weights(self.optimizer):
+            began = time.perf_counter()
             valid_ppl = self.evaluate("valid")
+            if state["costs"]:
+                state["costs"] = dataclasses.asdict(Costs.from_validation(
+                    time.perf_counter() - began, state["costs"]["epoch"], len(self.corpus.valid),
+                    len(self.corpus.test)))
             self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
             self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
-            state["history"].append({"epoch": epoch + 1, "lr": epoch_lr, "train_ppl": train_ppl,
-                                     "valid_ppl": valid_ppl, "words_per_sec": round(words / seconds),
-                                     "seconds": round(seconds, 2)})
+            entry = {"epoch": epoch + 1, "lr": epoch_lr, "train_ppl": train_ppl,
+                     "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
+                     "seconds": round(seconds, 2)}
+            if fraction < 1:
+                entry["fraction"] = round(fraction, 4)  # an epoch the time budget cut short
+            state["history"].append(entry)
             if best_epoch(state["history"]) == epoch + 1:
                 checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
                                         {"epoch": epoch + 1, "valid_ppl": valid_ppl})
@@ -363,6 +501,12 @@ class Trainer:
         checkpoint.write_metrics(self.run_dir, state["history"], state["losses"])
         self.save_last(None)
 
+    def no_time_for_window(self, window_seconds: float) -> bool:
+        """True when the budget left would not cover one more window of `window_seconds`, a
+        validation pass and the final evaluation."""
+        costs = Costs(**self.state["costs"])
+        return self.clock.left() < window_seconds + costs.reserve()
+
     def log_samples(self, global_step: int) -> None:
         """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
         for index, prime in enumerate(self.config.sample_primes.split("|")):
@@ -371,8 +515,10 @@ class Trainer:
             self.log(f"step {global_step} sample [{prime}] {text}")
 
     def save_last(self, hidden) -> None:
+        self.state["elapsed_seconds"] = self.clock.elapsed()
         checkpoint.save_training_state(self.run_dir / checkpoint.LAST_FILE, self.model,
-                                       self.optimizer, self.state, hidden)
+                                       self.optimizer, self.state, hidden,
+                                       self.scaler.state_dict() if self.scaler else None)
 
     def evaluate(self, split: str) -> float:
         return stream_perplexity(self.model, self.corpus.split(split),
@@ -384,14 +530,19 @@ class Trainer:
         valid_ppl, test_ppl = self.evaluate("valid"), self.evaluate("test")
         self.log(f"Valid Perplexity: {valid_ppl:.3f}")
         self.log(f"Test Perplexity: {test_ppl:.3f}")
-        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl,
-                   "best_epoch": best_epoch(self.state["history"])}
-        checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
-                                     json.dumps(results, indent=2) + "\n")
         plot_runs([self.run_dir], self.run_dir / checkpoint.CURVES_FILE)
         if self.config.sample_words:
             text = self.generator.text("", self.config.sample_words, seed=self.config.seed)
             checkpoint.atomic_write_text(self.run_dir / checkpoint.SAMPLE_FILE, text + "\n")
             self.log(f"wrote {self.config.sample_words} sampled words to "
                      f"{self.run_dir / checkpoint.SAMPLE_FILE}")
+        elapsed = self.clock.elapsed()
+        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl,
+                   "best_epoch": best_epoch(self.state["history"]),
+                   "elapsed_seconds": round(elapsed, 2)}
+        checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
+                                     json.dumps(results, indent=2) + "\n")
+        budget_note = (f" of the {format_duration(self.config.time_budget)} time budget"
+                       if self.config.time_budget else "")
+        self.log(f"Finished in {format_duration(elapsed)}{budget_note}")
         return TrainResult(self.run_dir, self.state["history"], valid_ppl, test_ppl)

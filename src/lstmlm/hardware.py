@@ -1,0 +1,152 @@
+"""What the machine can run: device selection, CPU features, and the training precision.
+
+It imports nothing from the package but the error type and the recurrent module types, so that
+inference, training and the benchmarks ask the same questions the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import LstmlmError
+from .model import RECURRENT
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# CPU features that decide how fast the float kinds run (names as /proc/cpuinfo spells them).
+REPORTED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+# oneDNN computes bfloat16 natively only with these; elsewhere it is emulated (about 100x
+# slower than float32 on an AVX2 CPU) or refused (no bf16 LSTM primitive without AVX-512).
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def select_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise LstmlmError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (an empty set where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo (or the platform module) gives it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_machine() -> str:
+    """One line naming the CPU, its relevant flags, cores, torch and the GPU (if any)."""
+    flags = cpu_flags()
+    present = [flag for flag in REPORTED_FLAGS if flag in flags] or ["none of " + "/".join(REPORTED_FLAGS)]
+    gpu = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU")
+    return (f"{cpu_model()} [{' '.join(present)}], {os.cpu_count()} cores, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """The precision a run trains in, and why it was chosen."""
+
+    precision: str  # fp32, bf16 or fp16: never auto
+    reason: str
+
+
+def native_bf16(device: torch.device) -> tuple[bool, str]:
+    """Whether `device` computes bfloat16 in hardware, with the reason in words."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        if major >= 8:
+            return True, f"{torch.cuda.get_device_name(device)} (compute {major}.{minor}) has bf16 tensor cores"
+        return False, (f"{torch.cuda.get_device_name(device)} (compute {major}.{minor}) has no "
+                       f"bf16 tensor cores")
+    found = sorted(cpu_flags() & set(NATIVE_BF16_FLAGS))
+    if found:
+        return True, f"this CPU has {'/'.join(found)}"
+    return False, "this CPU has no avx512_bf16 or amx_bf16, so bf16 would be emulated"
+
+
+def autocast_runs(device: torch.device, dtype: torch.dtype, cell: str) -> str | None:
+    """Run a tiny forward and backward of the model's recurrent module type and decoder under
+    autocast; None if they run, else the error's first line. Catches kernels the hardware lacks
+    (oneDNN has no bf16 LSTM without AVX-512) before a run depends on them."""
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            recurrent = RECURRENT[cell](4, 4, 1, batch_first=True).to(device)
+            decoder = nn.Linear(4, 3).to(device)
+            with torch.autocast(device.type, dtype=dtype):
+                output, _ = recurrent(torch.randn(2, 3, 4, device=device))
+                logits = decoder(output)
+            logits.float().sum().backward()
+    except RuntimeError as error:
+        # oneDNN appends advice on verbose logging after the first sentence.
+        return str(error).strip().split(". ")[0].splitlines()[0] or type(error).__name__
+    return None
+
+
+def resolve_precision(requested: str, device: torch.device, cell: str = "lstm") -> PrecisionChoice:
+    """The precision to train in on `device`: `auto` picks bf16 where it runs natively and fp32
+    elsewhere; an explicit choice the hardware cannot run raises LstmlmError."""
+    if requested not in PRECISIONS:
+        raise LstmlmError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
+    if requested == "fp32":
+        return PrecisionChoice("fp32", "as configured")
+    if requested == "fp16":
+        if device.type != "cuda":
+            raise LstmlmError("precision fp16 needs a CUDA device (float16 autocast with a "
+                              "gradient scaler); on the CPU use fp32, bf16 or auto")
+        failure = autocast_runs(device, torch.float16, cell)
+        if failure:
+            raise LstmlmError(f"precision fp16 does not run on {device}: {failure}")
+        return PrecisionChoice("fp16", "as configured")
+    native, why = native_bf16(device)
+    if requested == "auto" and not native:
+        return PrecisionChoice("fp32", f"auto: {why}")
+    failure = autocast_runs(device, torch.bfloat16, cell)
+    if failure:
+        if requested == "auto":
+            return PrecisionChoice("fp32", f"auto: bf16 {cell} does not run here ({failure})")
+        raise LstmlmError(f"precision bf16 does not run on this {device.type} ({why}): {failure}; "
+                          f"use precision=fp32 or auto")
+    if requested == "auto":
+        return PrecisionChoice("bf16", f"auto: {why}")
+    if not native:
+        return PrecisionChoice("bf16", f"as configured, though {why}: expect it to be slow")
+    return PrecisionChoice("bf16", f"as configured; {why}")
+
+
+def autocast(device_type: str, precision: str):
+    """The autocast context of `precision` on `device_type` (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=AUTOCAST_DTYPES[precision])
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read after it is meaningful."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

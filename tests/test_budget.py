@@ -1,0 +1,124 @@
+"""Time budgets: durations, the planning arithmetic, and cpu-fast's sizing on two kinds of CPU
+(their throughput faked, so the test does not depend on the machine it runs on)."""
+
+import pytest
+
+from lstmlm import LstmlmError, apply_overrides, budget, get_preset
+from lstmlm.budget import Clock, Costs, Throughput, format_duration, parse_duration
+
+PTB_WORDS = (929_589, 73_760, 82_430)  # train, valid, test as lstmlm reads them
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("90s", 90), ("45m", 2700), ("2h", 7200), ("1h30m", 5400), ("1.5h", 5400),
+    ("2h 0m 30s", 7230), ("7200", 7200), ("0", 0), ("1H", 3600)])
+def test_durations_parse(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "-5", "h", "1m30h", "inf"])
+def test_bad_durations_are_one_line_errors(text):
+    with pytest.raises(LstmlmError, match="bad duration"):
+        parse_duration(text)
+
+
+def test_durations_format():
+    assert [format_duration(seconds) for seconds in (42, 250, 7200, 5430.4)] == \
+        ["42s", "4m 10s", "2h 00m", "1h 30m"]
+
+
+def test_config_takes_a_duration_and_lists_of_sizes():
+    config = apply_overrides(get_preset("small"), ["time_budget=1h30m"])
+    assert config.time_budget == 5400
+    assert config.budget_sizes() == [200]
+    config = apply_overrides(config, {"budget_hidden_sizes": "300, 200"})
+    assert config.budget_sizes() == [300, 200]
+    with pytest.raises(LstmlmError, match="budget_hidden_sizes must be positive integers"):
+        apply_overrides(config, {"budget_hidden_sizes": "300,big"})
+    with pytest.raises(LstmlmError, match="time_budget must be >= 0"):
+        apply_overrides(config, {"time_budget": -1.0})
+
+
+def test_epochs_fit_with_the_finish_and_the_safety_margin_kept_free():
+    costs = Costs.of(Throughput(1000.0, 5000.0), train_words=100_000, valid_words=10_000,
+                     test_words=15_000)
+    assert (costs.epoch, costs.validation) == (100.0, 2.0)
+    assert costs.finish == 5.0 + budget.FINISH_SECONDS
+    # 1000 s: 980 after the 2% margin, minus 5 s and the 8 s finish: 967 s for 102 s epochs.
+    assert costs.epochs_within(1000.0) == 9
+    assert costs.epochs_within(100.0) == 0
+
+
+def test_the_schedule_is_laid_out_for_the_planned_epochs():
+    cosine = budget.scaled_schedule(get_preset("cpu-fast"), 17)
+    assert cosine.max_max_epoch == 17
+    assert cosine.warmup_epochs == pytest.approx(0.5 * 17 / get_preset("cpu-fast").max_max_epoch)
+    step = budget.scaled_schedule(get_preset("small"), 26)  # Zaremba: decay after epoch 4 of 13
+    assert (step.max_max_epoch, step.max_epoch) == (26, 8)
+    assert budget.scaled_schedule(get_preset("small"), 2).max_epoch == 1
+
+
+def flops_per_word(hidden_size: int, vocab: int = 10_000) -> float:
+    """Training FLOPs per word of cpu-fast's tied two-layer LSTM (forward and backward)."""
+    return 3 * (2 * 2 * 4 * hidden_size * 2 * hidden_size + 2 * hidden_size * vocab)
+
+
+def machine(train_words_per_sec_at_512: float, eval_words_per_sec_at_512: float):
+    """A fake measurement: speeds scale with the FLOPs of each size."""
+    measured = []
+
+    def measure(size: int) -> Throughput:
+        measured.append(size)
+        ratio = flops_per_word(512) / flops_per_word(size)
+        return Throughput(train_words_per_sec_at_512 * ratio, eval_words_per_sec_at_512 * ratio)
+
+    return measure, measured
+
+
+@pytest.mark.parametrize("kind, train_speed, eval_speed, expected_size", [
+    # AVX512-BF16 EPYC in bf16: the mean of cpu-fast's 34-epoch run, and its test set
+    # evaluated in 17.4 s (benchmarks/NOTES.md).
+    ("avx512-bf16", 5576.0, 4737.0, 512),
+    # AVX2-only EPYC in fp32: benchmarks/throughput.py --presets cpu-fast --seconds 10.
+    ("avx2", 977.0, 1883.0, None),
+])
+def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, eval_speed,
+                                                           expected_size):
+    config = get_preset("cpu-fast")
+    measure, measured = machine(train_speed, eval_speed)
+    plan = budget.plan(config.time_budget, config.budget_sizes(), config.budget_min_epochs,
+                       measure, PTB_WORDS, lambda: config.time_budget)
+    assert plan.epochs >= config.budget_min_epochs
+    assert measured == sorted(config.budget_sizes(), reverse=True)[:len(measured)]
+    if expected_size is not None:
+        assert plan.hidden_size == expected_size and measured == [512]
+    else:  # too few epochs at 512 on this machine: a smaller model trains for longer
+        assert plan.hidden_size < 512 and len(measured) > 1
+        assert "trying a smaller model" in plan.lines[0]
+    needed = plan.epochs * (plan.costs.epoch + plan.costs.validation) + plan.costs.finish
+    assert needed <= config.time_budget
+    assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of hidden_size "
+                                     f"{plan.hidden_size} fit in 2h 00m")
+
+
+def test_a_budget_too_small_for_one_epoch_is_an_error():
+    measure, _ = machine(2400.0, 4000.0)
+    with pytest.raises(LstmlmError, match="time budget 5m 00s is too small: one epoch"):
+        budget.plan(300.0, [512], 0, measure, PTB_WORDS, lambda: 300.0)
+
+
+def test_the_smallest_size_is_taken_when_none_reaches_the_wanted_epochs():
+    measure, measured = machine(2400.0, 4000.0)
+    plan = budget.plan(3600.0, [512, 256], 1000, measure, PTB_WORDS, lambda: 3600.0)
+    assert plan.hidden_size == 256 and measured == [512, 256] and plan.epochs >= 1
+
+
+def test_the_clock_counts_time_spent_before_a_resume(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(budget, "monotonic", lambda: now[0])
+    clock = Clock(60.0)
+    now[0] += 10
+    assert (clock.elapsed(), clock.left()) == (10.0, 50.0)
+    clock.spent_before = 30.0
+    assert clock.left() == 20.0
+    assert Clock(0).left() == float("inf")
