@@ -35,7 +35,7 @@ def run(preset: str, budget: str, overrides: list[str], runs_dir: Path) -> dict:
         return {"budget": budget, "error": finished.stderr.strip().splitlines()[-1], "wall": wall}
     run_dir = Path(re.search(r"run: (\S+)", finished.stdout).group(1))
     log = (run_dir / "train.log").read_text(encoding="utf-8")
-    plan = re.search(r"plan: (\d+) epochs of hidden_size (\d+)", log)
+    plan = re.search(r"plan: (\d+) epochs? of hidden_size (\d+)", log)
     history = [json.loads(line) for line in
                (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))

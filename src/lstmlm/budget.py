@@ -56,6 +56,10 @@ def format_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def plural(epochs: int) -> str:
+    return f"{epochs} epoch{'' if epochs == 1 else 's'}"
+
+
 def measuring_seconds(budget: float) -> float:
     """How long to time training steps when planning a budget of `budget` seconds."""
     low, high = MEASURING_BOUNDS
@@ -170,7 +174,7 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
         smaller = epochs < min_epochs and index < len(sizes) - 1
         lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
-                     f"{throughput.eval_words_per_sec:,.0f} evaluating; {epochs} epochs fit"
+                     f"{throughput.eval_words_per_sec:,.0f} evaluating; {plural(epochs)} fit"
                      + (f" (fewer than {min_epochs}: trying a smaller model)" if smaller else ""))
         if not smaller:
             break
@@ -180,6 +184,6 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
                           f"validation and the final evaluation need about "
                           f"{format_duration(needed / (1 - SAFETY_FRACTION) + SAFETY_SECONDS)} "
                           f"({costs.describe()})")
-    lines.append(f"plan: {epochs} epochs of hidden_size {size} fit in "
+    lines.append(f"plan: {plural(epochs)} of hidden_size {size} fit in "
                  f"{format_duration(budget)} ({costs.describe()})")
     return Plan(size, epochs, throughput, costs, tuple(lines))
