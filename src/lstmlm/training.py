@@ -374,7 +374,7 @@ class Trainer:
             self.log(line)
         if config.time_budget and resuming:
             self.log(f"time budget {format_duration(config.time_budget)}: "
-                     f"{format_duration(self.clock.elapsed())} spent before this resume")
+                     f"{format_duration(self.clock.spent_before)} spent before this resume")
         while (self.state["epoch"] < config.max_max_epoch and not self.state["out_of_time"]
                and not self.stopped_early()):
             self.train_epoch()
