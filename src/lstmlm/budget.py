@@ -107,14 +107,16 @@ class Costs:
     @classmethod
     def of(cls, throughput: Throughput, train_words: int, valid_words: int,
            test_words: int) -> "Costs":
-        validation = valid_words / throughput.eval_words_per_sec
-        return cls(epoch=train_words / throughput.train_words_per_sec, validation=validation,
-                   finish=validation + test_words / throughput.eval_words_per_sec + FINISH_SECONDS)
+        """Costs estimated from measured speeds and the splits' lengths."""
+        return cls.from_validation(valid_words / throughput.eval_words_per_sec,
+                                   train_words / throughput.train_words_per_sec,
+                                   valid_words, test_words)
 
     @classmethod
     def from_validation(cls, validation: float, epoch: float, valid_words: int,
                         test_words: int) -> "Costs":
-        """Costs updated from a validation pass that took `validation` seconds."""
+        """Costs from a validation pass that took `validation` seconds (the final evaluation
+        streams valid and test at the same speed)."""
         return cls(epoch=epoch, validation=validation,
                    finish=validation * (valid_words + test_words) / valid_words + FINISH_SECONDS)
 
@@ -150,7 +152,6 @@ class Plan:
 
     hidden_size: int
     epochs: int
-    throughput: Throughput
     costs: Costs
     lines: tuple[str, ...]
 
@@ -179,11 +180,12 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
         if not smaller:
             break
     if epochs < 1:
-        needed = costs.epoch + costs.validation + costs.finish
+        # The budget for which epochs_within would give one epoch.
+        needed = costs.epoch + costs.validation + costs.finish + SAFETY_SECONDS
         raise LstmlmError(f"time budget {format_duration(budget)} is too small: one epoch with "
                           f"validation and the final evaluation need about "
-                          f"{format_duration(needed / (1 - SAFETY_FRACTION) + SAFETY_SECONDS)} "
+                          f"{format_duration(needed / (1 - SAFETY_FRACTION))} "
                           f"({costs.describe()})")
     lines.append(f"plan: {plural(epochs)} of hidden_size {size} fit in "
                  f"{format_duration(budget)} ({costs.describe()})")
-    return Plan(size, epochs, throughput, costs, tuple(lines))
+    return Plan(size, epochs, costs, tuple(lines))

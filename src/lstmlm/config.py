@@ -267,7 +267,7 @@ PRESETS: dict[str, dict] = {
 }
 
 
-DURATION_FIELDS = {field.name: field.metadata.get("duration", False) for field in fields(Config)}
+DURATION_FIELDS = {field.name for field in fields(Config) if field.metadata.get("duration")}
 
 
 def get_preset(name: str) -> Config:
@@ -279,7 +279,7 @@ def get_preset(name: str) -> Config:
 
 def _parse_value(name: str, kind: type, text: str):
     text = text.strip()
-    if DURATION_FIELDS.get(name):
+    if name in DURATION_FIELDS:
         return parse_duration(text)
     try:
         if kind is bool:

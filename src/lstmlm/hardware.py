@@ -35,28 +35,28 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (an empty set where there is none)."""
+def cpuinfo_field(*names: str) -> str | None:
+    """The value of the first /proc/cpuinfo line starting with one of `names` (None where
+    there is no such file or line)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
+                if line.startswith(names):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (x86 "flags", Arm "Features"; an empty set where unknown)."""
+    return set((cpuinfo_field("flags", "Features") or "").split())
 
 
 def cpu_model() -> str:
     """The CPU's model name, as /proc/cpuinfo (or the platform module) gives it."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return (cpuinfo_field("model name") or platform.processor() or platform.machine()
+            or "unknown CPU")
 
 
 def describe_machine() -> str:

@@ -321,15 +321,15 @@ class Trainer:
     """The training loop of one run; all progress lives in `self.state` so it can be saved."""
 
     def __init__(self, config: Config, corpus: Corpus, run_dir: Path, log: RunLog,
-                 progress_bar: bool, *, clock: Clock | None = None,
-                 device: torch.device | None = None, costs: Costs | None = None):
+                 progress_bar: bool, *, clock: Clock, device: torch.device,
+                 costs: Costs | None = None):
         self.config = config
         self.corpus = corpus
         self.run_dir = run_dir
         self.log = log
         self.progress_bar = progress_bar
-        self.clock = clock or Clock(config.time_budget)
-        self.device = device or select_device(config.device)
+        self.clock = clock
+        self.device = device
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(corpus.vocab)).to(self.device)
         self.optimizer = build_optimizer(config, self.model)
@@ -413,17 +413,23 @@ class Trainer:
         report_every = max(len(lengths) // 10, 1)
         started, start_step = time.perf_counter(), state["step"]
         began, done = started, start_step
+        if config.time_budget:
+            # Kept free for this epoch's validation and the final evaluation; a window takes
+            # what the plan says until this epoch has timed its own.
+            costs = Costs(**state["costs"])
+            reserve, planned_window = costs.reserve(), costs.epoch / len(lengths)
         # Per-word losses stay on the device until a checkpoint needs them: no sync per step.
         pending_losses: list[torch.Tensor] = []
         bar = tqdm(total=len(lengths), initial=start_step, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
         for step, (inputs, targets) in enumerate(
                 windows_of_lengths(self.train_rows, lengths, start_step), start=start_step):
-            if config.time_budget and self.no_time_for_window(
-                    (time.perf_counter() - began) / (step - start_step)
-                    if step > start_step else state["costs"]["epoch"] / len(lengths)):
-                state["out_of_time"] = True
-                break
+            if config.time_budget:
+                window = ((time.perf_counter() - began) / (step - start_step)
+                          if step > start_step else planned_window)
+                if self.clock.left() < reserve + window:
+                    state["out_of_time"] = True
+                    break
             lr = learning_rate(config, epoch + step / len(lengths), state["history"])
             # A shorter window gets a proportionally smaller step (AWD-LSTM).
             for group in self.optimizer.param_groups:
@@ -500,12 +506,6 @@ class Trainer:
         self.hidden = None
         checkpoint.write_metrics(self.run_dir, state["history"], state["losses"])
         self.save_last(None)
-
-    def no_time_for_window(self, window_seconds: float) -> bool:
-        """True when the budget left would not cover one more window of `window_seconds`, a
-        validation pass and the final evaluation."""
-        costs = Costs(**self.state["costs"])
-        return self.clock.left() < window_seconds + costs.reserve()
 
     def log_samples(self, global_step: int) -> None:
         """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
