@@ -68,7 +68,8 @@ def test_recipe_presets():
 def test_awd_preset_has_the_published_ptb_values():
     awd = get_preset("awd")
     assert (awd.num_layers, awd.embedding_size, awd.hidden_size, awd.tie_weights) == (3, 400, 1150, True)
-    assert awd.keep_probs() == {"input": 0.6, "hidden": 0.75, "output": 0.6}
+    assert awd.keep_probs() == {"input_keep_prob": 0.6, "hidden_keep_prob": 0.75,
+                                 "output_keep_prob": 0.6}
     assert (awd.variational_dropout, awd.embedding_dropout, awd.weight_drop) == (True, 0.1, 0.5)
     assert (awd.ar_alpha, awd.tar_beta, awd.weight_decay) == (2.0, 1.0, 1.2e-6)
     assert (awd.optimizer, awd.nonmono, awd.learning_rate, awd.max_grad_norm) == ("ntasgd", 5, 30.0, 0.25)
@@ -78,7 +79,8 @@ def test_awd_preset_has_the_published_ptb_values():
 
 def test_keep_probabilities_default_to_keep_prob():
     config = apply_overrides(get_preset("medium"), ["hidden_keep_prob=0.9"])
-    assert config.keep_probs() == {"input": 0.5, "hidden": 0.9, "output": 0.5}
+    assert config.keep_probs() == {"input_keep_prob": 0.5, "hidden_keep_prob": 0.9,
+                                    "output_keep_prob": 0.5}
 
 
 def test_overrides_parse_types_and_fractions():

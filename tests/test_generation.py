@@ -6,7 +6,7 @@ import torch
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, train
-from lstmlm.evaluation import stream_perplexity
+from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
 from lstmlm.generation import choose, text_of
 from lstmlm.scoring import corpus_score
 
@@ -148,15 +148,16 @@ def test_dynamic_evaluation_adapts_to_a_held_out_stream_and_restores_weights(mod
     ids = model.vocab.encode(("john eats the fish <eos> " * 60).split())
     before = {name: tensor.clone() for name, tensor in model.network.state_dict().items()}
     static = stream_perplexity(model.network, ids)
-    dynamic = dynamic_perplexity(model.network, ids, num_steps=5, learning_rate=0.05)
+    dynamic = dynamic_perplexity(model.network, ids, DynamicEvaluation(num_steps=5,
+                                                                       learning_rate=0.05))
     assert dynamic < static * 0.8
     for name, tensor in model.network.state_dict().items():
         assert torch.equal(tensor, before[name]), name
     assert stream_perplexity(model.network, ids) == static
-    assert dynamic_perplexity(model.network, ids, num_steps=5, learning_rate=0.001,
-                              method="rms") < static
+    rms = DynamicEvaluation(num_steps=5, learning_rate=0.001, method="rms")
+    assert dynamic_perplexity(model.network, ids, rms) < static
     with pytest.raises(LstmlmError, match="method must be sgd or rms"):
-        dynamic_perplexity(model.network, ids, method="adam")
+        dynamic_perplexity(model.network, ids, DynamicEvaluation(method="adam"))
 
 
 def test_cache_distribution_sums_to_one_and_favours_cached_words():
@@ -182,9 +183,10 @@ def test_cache_lowers_perplexity_on_a_repetitive_stream(model):
 
     ids = model.vocab.encode(("john eats the fish <eos> " * 40).split())
     static = stream_perplexity(model.network, ids)
-    assert cache_perplexity(model.network, ids, window=50, theta=0.5, lambda_=0.3) < static
-    assert cache_perplexity(model.network, ids, lambda_=0.0) == pytest.approx(static, rel=1e-6)
+    assert cache_perplexity(model.network, ids, NeuralCache(window=50, lambda_=0.3)) < static
+    assert cache_perplexity(model.network, ids, NeuralCache(lambda_=0.0)) == \
+        pytest.approx(static, rel=1e-6)
     with pytest.raises(LstmlmError, match="cache needs window >= 1"):
-        cache_perplexity(model.network, ids, window=0)
+        cache_perplexity(model.network, ids, NeuralCache(window=0))
     with pytest.raises(LstmlmError, match="cannot be combined"):
-        model.evaluate("test", dynamic={}, cache={})
+        model.evaluate("test", dynamic=DynamicEvaluation(), cache=NeuralCache())

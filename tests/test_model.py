@@ -5,9 +5,12 @@ from lstmlm import LSTMLanguageModel
 from lstmlm.model import detach_state
 
 
-def make_model(**kwargs) -> LSTMLanguageModel:
+def make_model(keep_prob: float = 1.0, **kwargs) -> LSTMLanguageModel:
+    """A small seeded model; `keep_prob` sets the three keep probabilities, as in Zaremba."""
     torch.manual_seed(0)
-    options = dict(vocab_size=30, hidden_size=6, num_layers=2, keep_prob=1.0, init_scale=0.1)
+    options = dict(vocab_size=30, hidden_size=6, num_layers=2, init_scale=0.1,
+                   input_keep_prob=keep_prob, hidden_keep_prob=keep_prob,
+                   output_keep_prob=keep_prob)
     options.update(kwargs)
     return LSTMLanguageModel(**options)
 
@@ -101,7 +104,7 @@ def test_every_cell_carries_its_state(cell, state_count):
 
 
 def test_variational_dropout_mask_is_constant_across_time():
-    model = make_model(keep_prob=0.5, variational=True).train()
+    model = make_model(keep_prob=0.5, variational_dropout=True).train()
     ones = torch.ones(3, 8, 6)
     dropped = model.input_dropout(ones)
     assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # same mask at every step
@@ -151,7 +154,7 @@ def layer_inputs(model: LSTMLanguageModel, inputs: torch.Tensor) -> list[torch.T
 
 
 def test_variational_masks_are_constant_across_time_at_every_site():
-    model = make_model(hidden_size=32, variational=True, input_keep_prob=0.5,
+    model = make_model(hidden_size=32, variational_dropout=True, input_keep_prob=0.5,
                        hidden_keep_prob=0.5, output_keep_prob=0.5).train()
     assert (model.input_dropout.p, model.hidden_dropout.p, model.output_dropout.p) == (0.5,) * 3
     inputs = torch.randint(0, 30, (3, 9))
@@ -168,7 +171,7 @@ def test_variational_masks_are_constant_across_time_at_every_site():
 
 
 def test_weight_drop_only_in_training_keeps_parameters_and_the_fused_kernel():
-    options = dict(hidden_size=16, variational=True, keep_prob=1.0)
+    options = dict(hidden_size=16, variational_dropout=True, keep_prob=1.0)
     model, plain = make_model(weight_drop=0.5, **options), make_model(**options)
     inputs = torch.randint(0, 30, (2, 6))
     model.eval()
@@ -202,7 +205,7 @@ def test_weight_drop_only_in_training_keeps_parameters_and_the_fused_kernel():
 
 def test_awd_initialisation():
     model = make_model(hidden_size=16, embedding_size=4, tie_weights=True, init_method="awd",
-                       init_scale=0.05, variational=True)
+                       init_scale=0.05, variational_dropout=True)
     assert model.embedding.weight.abs().max() <= 0.05
     assert torch.count_nonzero(model.decoder.bias) == 0
     for index, size in enumerate((16, 4)):  # PyTorch's bound, 1/sqrt(size), per layer

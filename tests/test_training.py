@@ -11,8 +11,9 @@ import lstmlm
 from lstmlm import LstmlmError, apply_overrides, get_preset, train
 from lstmlm import budget, checkpoint, training
 from lstmlm.model import LSTMLanguageModel
-from lstmlm.corpus import epoch_size, window_lengths
-from lstmlm.evaluation import stream_perplexity
+from lstmlm.corpus import corpus_of, epoch_size, window_lengths
+from lstmlm.rundir import RunDir
+from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
 from lstmlm.training import (averaged_weights, build_optimizer, learning_rate, plateaus,
                              should_average, train_step)
 
@@ -43,7 +44,7 @@ def test_learning_rate_schedule_of_the_large_preset():
 
 def test_train_step_clips_the_global_gradient_norm():
     torch.manual_seed(0)
-    model = LSTMLanguageModel(20, 5, 2, init_scale=0.5)
+    model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
     before = [parameter.detach().clone() for parameter in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     inputs = torch.randint(0, 20, (3, 6))
@@ -65,7 +66,9 @@ def test_run_directory_holds_everything_and_eval_reproduces_it(tmp_path, tiny_co
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [entry["epoch"] for entry in metrics] == [1, 2, 3]
     assert [entry["lr"] for entry in metrics] == [1.0, 0.5, 0.25]
-    assert metrics[-1]["valid_ppl"] < metrics[0]["valid_ppl"] < 40  # it learns the toy grammar
+    # It learns the toy grammar: better than the same model untrained, and better each epoch.
+    assert metrics[-1]["valid_ppl"] < metrics[0]["valid_ppl"] < untrained_perplexity(tiny_config,
+                                                                                     "valid")
     assert all(entry["words_per_sec"] > 0 and entry["seconds"] > 0 for entry in metrics)
     model = lstmlm.load(run_dir)
     assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
@@ -77,10 +80,10 @@ def test_same_seed_same_numbers_and_runs_never_clobbered(tmp_path, tiny_config):
     first = train(tiny_config, runs_dir=tmp_path, echo=None)
     second = train(tiny_config, runs_dir=tmp_path, echo=None)
     assert first.run_dir != second.run_dir and first.run_dir.exists()
-    assert [[entry[key] for key in PPL_KEYS] for entry in first.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in second.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in first.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in second.history]
     other = train(apply_overrides(tiny_config, ["seed=8"]), runs_dir=tmp_path, echo=None)
-    assert other.history[0]["train_ppl"] != first.history[0]["train_ppl"]
+    assert other.history[0].train_ppl != first.history[0].train_ppl
 
 
 @pytest.mark.parametrize("checkpoint_every, kill_at_step", [(0, 100), (7, 100), (7, 164)])
@@ -91,12 +94,12 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_confi
     run_dir = train_killed_at_step(config, tmp_path / "killed", kill_at_step, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
     assert resumed.run_dir == run_dir
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in resumed.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in reference.history]
     assert resumed.test_perplexity == reference.test_perplexity
     assert "resuming" in (run_dir / "train.log").read_text()
-    losses = checkpoint.read_jsonl(run_dir, checkpoint.LOSSES_FILE)
-    assert losses == checkpoint.read_jsonl(reference.run_dir, checkpoint.LOSSES_FILE)
+    losses = RunDir(run_dir).losses()
+    assert losses == RunDir(reference.run_dir).losses()
     assert [len(entry["losses"]) for entry in losses] == [82, 82, 82]
 
 
@@ -156,11 +159,11 @@ def test_adam_run_resumes_exactly_with_its_optimizer_state(tmp_path, tiny_config
                                            "lr_decay": 1.0, "loss_average": "token",
                                            "checkpoint_every": 10})
     reference = train(config, runs_dir=tmp_path / "reference", echo=None)
-    assert [entry["lr"] for entry in reference.history] == [0.01] * 3
+    assert [entry.lr for entry in reference.history] == [0.01] * 3
     run_dir = train_killed_at_step(config, tmp_path / "killed", 125, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in resumed.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in reference.history]
 
 
 def test_samples_in_the_log_and_sample_file_at_the_end(tmp_path, tiny_config):
@@ -175,8 +178,8 @@ def test_samples_in_the_log_and_sample_file_at_the_end(tmp_path, tiny_config):
     assert len(text.split()) + text.count("\n") - 1 == 25  # words plus <eos> line breaks
     # Sampling uses its own generator: the training numbers are those of a run without it.
     plain = train(tiny_config, runs_dir=tmp_path / "plain", echo=None)
-    assert [entry["train_ppl"] for entry in result.history] == \
-        [entry["train_ppl"] for entry in plain.history]
+    assert [entry.train_ppl for entry in result.history] == \
+        [entry.train_ppl for entry in plain.history]
 
 
 def test_tied_model_saves_loads_and_resumes(tmp_path, tiny_config, monkeypatch):
@@ -189,15 +192,15 @@ def test_tied_model_saves_loads_and_resumes(tmp_path, tiny_config, monkeypatch):
     assert model.evaluate("test") == pytest.approx(reference.test_perplexity, rel=1e-9)
     run_dir = train_killed_at_step(config, tmp_path / "killed", 130, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in resumed.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in reference.history]
 
 
 def test_resume_rejects_a_recurrent_state_of_another_layout(tmp_path, tiny_config, monkeypatch):
     config = apply_overrides(tiny_config, {"tie_weights": True, "embedding_size": 6,
                                            "checkpoint_every": 7})
     run_dir = train_killed_at_step(config, tmp_path / "runs", 100, monkeypatch)
-    last = run_dir / checkpoint.LAST_FILE
+    last = run_dir / RunDir.LAST
     with safetensors.safe_open(last, "pt") as handle:
         metadata = handle.metadata()
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
@@ -214,7 +217,7 @@ def test_zaremba_path_numbers_are_pinned(tmp_path, tiny_config):
     """The default (Zaremba) model and training give exactly the numbers they gave before any
     option was added; new options must leave this path untouched."""
     result = train(tiny_config, runs_dir=tmp_path, echo=None)
-    assert [entry["train_ppl"] for entry in result.history] == \
+    assert [entry.train_ppl for entry in result.history] == \
         pytest.approx(PINNED_TRAIN_PPL, rel=PINNED_RELATIVE_TOLERANCE)
     assert result.test_perplexity == pytest.approx(PINNED_TEST_PPL, rel=PINNED_RELATIVE_TOLERANCE)
 
@@ -225,7 +228,7 @@ def test_early_stopping_after_patience_epochs_without_improvement(tmp_path, tiny
                                            "max_max_epoch": 6, "early_stopping_patience": 2})
     lines = []
     result = train(config, runs_dir=tmp_path, echo=lines.append)
-    best = min(result.history, key=lambda entry: entry["valid_ppl"])["epoch"]
+    best = min(result.history, key=lambda entry: entry.valid_ppl).epoch
     assert len(result.history) == best + 2 < 6
     assert any(line.startswith("Early stopping") for line in lines)
 
@@ -236,7 +239,7 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
     grads = []
     for alpha, beta in ((0.0, 0.0), (2.0, 0.0), (0.0, 2.0)):
         torch.manual_seed(1)
-        model = LSTMLanguageModel(20, 5, 2, init_scale=0.5)
+        model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
         train_step(model, optimizer, inputs, targets, model.init_state(3), max_grad_norm=100.0,
                    ar_alpha=alpha, tar_beta=beta)
@@ -244,7 +247,8 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
     assert not torch.allclose(grads[0], grads[1]) and not torch.allclose(grads[0], grads[2])
     config = apply_overrides(tiny_config, {"variational_dropout": True, "embedding_dropout": 0.1,
                                            "ar_alpha": 2.0, "tar_beta": 1.0})
-    assert train(config, runs_dir=tmp_path, echo=None).test_perplexity < 40
+    assert train(config, runs_dir=tmp_path, echo=None).test_perplexity < \
+        0.9 * untrained_perplexity(config)
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -280,25 +284,22 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 def test_plateau_schedule_decays_after_each_epoch_without_improvement():
     config = apply_overrides(get_preset("small"), {"lr_schedule": "plateau", "lr_decay": 0.25,
                                                    "learning_rate": 20.0})
-    history = [{"valid_ppl": value} for value in (150.0, 140.0, 141.0, 139.0, 139.0)]
-    assert [plateaus(history[:count]) for count in range(6)] == [0, 0, 0, 1, 1, 2]
-    assert learning_rate(config, 5, history) == pytest.approx(20.0 * 0.25 ** 2)
+    valid_ppls = [150.0, 140.0, 141.0, 139.0, 139.0]
+    assert [plateaus(valid_ppls[:count]) for count in range(6)] == [0, 0, 0, 1, 1, 2]
+    assert learning_rate(config, 5, valid_ppls) == pytest.approx(20.0 * 0.25 ** 2)
 
 
 def test_nt_asgd_trigger():
-    def history(*values):
-        return [{"valid_ppl": value} for value in values]
-
-    assert not should_average(history(10, 9, 8, 8.5), nonmono=2)  # 8.5 beats 10
-    assert should_average(history(10, 9, 8, 7, 9.5), nonmono=2)  # 9.5 is worse than 9
-    assert not should_average(history(10, 12), nonmono=2)  # too few epochs to judge
-    assert should_average(history(10, 12), nonmono=0)
+    assert not should_average([10, 9, 8, 8.5], nonmono=2)  # 8.5 beats 10
+    assert should_average([10, 9, 8, 7, 9.5], nonmono=2)  # 9.5 is worse than 9
+    assert not should_average([10, 12], nonmono=2)  # too few epochs to judge
+    assert should_average([10, 12], nonmono=0)
 
 
 def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     config = apply_overrides(get_preset("small"), {"optimizer": "ntasgd", "learning_rate": 0.5})
     torch.manual_seed(0)
-    model = LSTMLanguageModel(20, 5, 1)
+    model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=1)
     optimizer = build_optimizer(config, model, averaging=True)
     inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
     hidden, trajectory = model.init_state(2), []
@@ -330,20 +331,20 @@ def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_
     assert switched_after < 4
     # The epoch's valid perplexity is that of the averaged weights ASGD keeps in its state.
     model = lstmlm.load(reference.run_dir).network
-    tensors = load_file(str(reference.run_dir / checkpoint.LAST_FILE))
+    tensors = load_file(str(reference.run_dir / RunDir.LAST))
     averages = {index: tensor for name, tensor in tensors.items()
                 for index in [name.split(".")[1]] if name.endswith(".ax")}
     for index, parameter in enumerate(model.parameters()):
         parameter.data.copy_(averages[str(index)])
-    corpus = training.corpus_of(config)
+    corpus = corpus_of(config)
     assert stream_perplexity(model, corpus.valid, 1, config.eval_num_steps) == \
-        pytest.approx(reference.history[-1]["valid_ppl"], rel=1e-9)
+        pytest.approx(reference.history[-1].valid_ppl, rel=1e-9)
     # A run killed after the switch resumes with ASGD and its averages.
     kill_at = (switched_after * 82) + 30
     run_dir = train_killed_at_step(config, tmp_path / "killed", kill_at, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in resumed.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in reference.history]
     assert resumed.test_perplexity == reference.test_perplexity
 
 
@@ -374,8 +375,8 @@ def test_variable_windows_scale_the_learning_rate_and_resume_exactly(tmp_path, t
     assert all(lr == pytest.approx(1.0 * length / 10) for length, lr in seen)
     run_dir = train_killed_at_step(config, tmp_path / "killed", 50, monkeypatch)
     resumed = train(resume=run_dir, echo=None)
-    assert [[entry[key] for key in PPL_KEYS] for entry in resumed.history] == \
-        [[entry[key] for key in PPL_KEYS] for entry in reference.history]
+    assert [[getattr(entry, key) for key in PPL_KEYS] for entry in resumed.history] == \
+        [[getattr(entry, key) for key in PPL_KEYS] for entry in reference.history]
 
 
 def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
@@ -386,19 +387,30 @@ def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
         "lr_schedule": "cosine", "warmup_epochs": 0.5, "loss_average": "token",
         "learning_rate": 5.0, "max_grad_norm": 0.5})
     result = train(config, runs_dir=tmp_path, echo=None)
-    assert [entry["lr"] for entry in result.history] == \
+    assert [entry.lr for entry in result.history] == \
         [0.0, pytest.approx(5.0 * 0.5 * (1 + math.cos(math.pi * 0.2))),
          pytest.approx(5.0 * 0.5 * (1 + math.cos(math.pi * 0.6)))]
     model = lstmlm.load(result.run_dir)
     assert model.network.layers is not None and model.network.weight_drop == 0.2
     assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
-    assert result.test_perplexity < 20
+    assert result.test_perplexity < 0.9 * untrained_perplexity(config)
     assert len(model.generate("the cat", 5, seed=1).split()) <= 5
     # Every consumer of the state handles layers of different sizes (8, then 6).
-    assert model.evaluate("test", dynamic={}) < 20
-    assert model.evaluate("test", cache={"window": 20}) < 20
+    untrained = untrained_perplexity(config)
+    assert model.evaluate("test", dynamic=DynamicEvaluation()) < 0.9 * untrained
+    assert model.evaluate("test", cache=NeuralCache(window=20)) < 0.9 * untrained
     (score,) = model.score(["the cat sees mary"])
     assert score.logprob < 0 and score.words == 4
+
+
+def untrained_perplexity(config, split: str = "test") -> float:
+    """The perplexity of `config`'s model before training (about the vocabulary's size): the
+    bar a trained model has to clear to have learned anything."""
+    corpus = corpus_of(config)
+    torch.manual_seed(config.seed)
+    model = LSTMLanguageModel.from_config(config, len(corpus.vocab))
+    return stream_perplexity(model, corpus.split(split), config.eval_batch_size,
+                             config.eval_num_steps)
 
 
 def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float) -> None:
@@ -438,7 +450,7 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
     assert saved["time_budget"] == 1000
     assert lines[2].startswith("time budget 16m 40s, hidden_size 8: measured")
     assert lines[3].startswith("plan: 9 epochs of hidden_size 8 fit in 16m 40s")
-    assert result.history[-1]["lr"] == pytest.approx(learning_rate(
+    assert result.history[-1].lr == pytest.approx(learning_rate(
         apply_overrides(config, {"max_max_epoch": 9, "warmup_epochs": 3.0}), 8))
 
 
@@ -454,8 +466,8 @@ def test_a_slower_machine_ends_the_epoch_early_and_still_evaluates(tmp_path, tin
     result = train(apply_overrides(tiny_config, {"time_budget": 1000}), runs_dir=tmp_path,
                    echo=lines.append)
     history = result.history
-    assert len(history) == 4 and "fraction" not in history[2]
-    assert 0 < history[3]["fraction"] < 1
+    assert len(history) == 4 and history[2].fraction == 1
+    assert 0 < history[3].fraction < 1
     assert any(line.startswith("Time budget: epoch 4 ends after") for line in lines)
     assert clock.now <= 1000
     assert (result.run_dir / "results.json").exists() and (result.run_dir / "best.safetensors").exists()
@@ -468,7 +480,7 @@ def test_resume_counts_the_time_spent_before(tmp_path, tiny_config, monkeypatch)
     clock = FakeClock(monkeypatch, per_step=1.0)
     config = apply_overrides(tiny_config, {"time_budget": 1000, "checkpoint_every": 10})
     run_dir = train_killed_at_step(config, tmp_path / "runs", 25, monkeypatch)
-    with safetensors.safe_open(run_dir / checkpoint.LAST_FILE, "pt") as handle:
+    with safetensors.safe_open(run_dir / RunDir.LAST, "pt") as handle:
         state = json.loads(handle.metadata()["state"])
     assert state["elapsed_seconds"] == 20.0  # saved at step 20; the kill came at step 25
     clock.now = 5000.0  # the clock of a new process starts anywhere

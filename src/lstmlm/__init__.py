@@ -1,13 +1,28 @@
-"""lstmlm: word-level recurrent language models (Zaremba et al. 2014) on PyTorch."""
+"""lstmlm: word-level recurrent language models (Zaremba et al. 2014) on PyTorch.
+
+Importing the package loads what inference needs; the trainer (and with it tqdm) is imported
+the first time `lstmlm.train` or `lstmlm.TrainResult` is used, and matplotlib only when a plot
+is drawn.
+"""
 
 from .api import LanguageModel, load
 from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import Corpus, Vocabulary, load_corpus
 from .errors import LstmlmError
+from .evaluation import DynamicEvaluation, NeuralCache
 from .model import LSTMLanguageModel
-from .training import TrainResult, train
 
-__all__ = ["Config", "Corpus", "LSTMLanguageModel", "LanguageModel", "LstmlmError", "PRESETS",
-           "TrainResult", "Vocabulary", "apply_overrides", "get_preset", "load", "load_corpus",
-           "train"]
+__all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",
+           "LstmlmError", "NeuralCache", "PRESETS", "TrainResult", "Vocabulary",
+           "apply_overrides", "get_preset", "load", "load_corpus", "train"]
 __version__ = "0.1.0"
+
+_TRAINING = ("train", "TrainResult")
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        from . import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module 'lstmlm' has no attribute {name!r}")

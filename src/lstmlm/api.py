@@ -9,14 +9,17 @@ import torch
 
 from . import checkpoint
 from .config import Config
-from .corpus import Vocabulary, clean_lines, words_of_lines
+from .corpus import Vocabulary, clean_lines, corpus_of, words_of_lines
 from .errors import LstmlmError
-from .evaluation import cache_perplexity, dynamic_perplexity, stream_perplexity
+from .evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity, dynamic_perplexity,
+                         stream_perplexity)
 from .generation import Generator
 from .hardware import select_device
 from .model import LSTMLanguageModel
+from .rundir import RunDir
 from .scoring import SentenceScore, score_sentences
-from .training import build_model, corpus_of
+
+WEIGHTS = ("best", "last")
 
 
 class LanguageModel:
@@ -32,7 +35,7 @@ class LanguageModel:
 
     @property
     def device(self) -> torch.device:
-        return self.network.decoder.weight.device
+        return self.network.device
 
     def perplexity(self, text: str) -> float:
         """Perplexity of `text` (lines of words; each line ends with `<eos>`) as one stream."""
@@ -40,21 +43,22 @@ class LanguageModel:
         ids = self.vocab.encode(words_of_lines(lines))
         return stream_perplexity(self.network, ids, 1, self.config.eval_num_steps)
 
-    def evaluate(self, split: str = "test", data: str | None = None, dynamic: dict | None = None,
-                 cache: dict | None = None) -> float:
+    def evaluate(self, split: str = "test", data: str | None = None,
+                 dynamic: DynamicEvaluation | None = None,
+                 cache: NeuralCache | None = None) -> float:
         """Perplexity on a split of the run's corpus, or of `data` read with this vocabulary.
 
         Uses the same streaming evaluation as training, so it reproduces the reported number.
-        `dynamic` (options of dynamic_perplexity, {} for its defaults) adapts the model to the
-        stream as it reads it; `cache` (options of cache_perplexity) adds a neural cache.
+        `dynamic` (`DynamicEvaluation()` for its defaults) adapts the model to the stream as it
+        reads it; `cache` (`NeuralCache()`) adds a neural cache.
         """
         if dynamic is not None and cache is not None:
             raise LstmlmError("dynamic evaluation and the neural cache cannot be combined here")
         ids = corpus_of(self.config, self.vocab, data).split(split)
         if dynamic is not None:
-            return dynamic_perplexity(self.network, ids, **dynamic)
+            return dynamic_perplexity(self.network, ids, dynamic)
         if cache is not None:
-            return cache_perplexity(self.network, ids, **cache)
+            return cache_perplexity(self.network, ids, cache)
         return stream_perplexity(self.network, ids, self.config.eval_batch_size,
                                  self.config.eval_num_steps)
 
@@ -85,12 +89,19 @@ class LanguageModel:
         return score_sentences(self.network, self.vocab, words, batch_size)
 
 
-def load(run_dir: str | Path, device: str | None = None) -> LanguageModel:
-    """Load a run's best-on-valid weights for use on `device` (default: the run's config)."""
-    run_dir = checkpoint.check_run_dir(Path(run_dir))
-    config = checkpoint.load_config(run_dir)
-    vocab = Vocabulary.load(run_dir / checkpoint.VOCAB_FILE)
-    network = build_model(config, len(vocab))
-    checkpoint.load_weights(run_dir / checkpoint.BEST_FILE, network)
+def load(run_dir: str | Path, device: str | None = None, weights: str = "best") -> LanguageModel:
+    """Load a run for use on `device` (default: the run's config): its best-on-valid weights,
+    or with `weights="last"` the weights training ended with (those the reference
+    implementations report)."""
+    if weights not in WEIGHTS:
+        raise LstmlmError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    run_dir = RunDir.open(run_dir)
+    config = run_dir.load_config()
+    vocab = run_dir.load_vocab()
+    network = LSTMLanguageModel.from_config(config, len(vocab))
+    if weights == "best":
+        checkpoint.load_weights(run_dir / RunDir.BEST, network)
+    else:
+        checkpoint.load_training_weights(run_dir / RunDir.LAST, network)
     network.to(select_device(device or config.device))
-    return LanguageModel(network, vocab, config, run_dir)
+    return LanguageModel(network, vocab, config, run_dir.path)

@@ -1,87 +1,21 @@
-"""Run directories and what is saved in them, written atomically and read without unpickling.
+"""Tensor state saved as safetensors: model weights, and everything a resume needs.
 
-A run directory holds:
-  config.json       the resolved Config
-  vocab.json        the vocabulary, in id order
-  metrics.jsonl     one line per finished epoch
-  losses.jsonl      one line per finished epoch: the training loss (per word) of every step
-  best.safetensors  weights with the best validation perplexity so far
-  last.safetensors  weights, optimizer and RNG state, position and LSTM state, for --resume
-  results.json      final valid/test perplexity of the best weights
-  train.log         everything training printed
-  curves.png        loss and perplexity curves
-  sample.txt        generated text, for presets that ask for it (sample_words)
+Nothing is unpickled: tensors go into safetensors files and the rest (training position,
+optimizer settings, the gradient scaler) into their JSON metadata. Where the files live is
+`rundir`'s business.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .config import Config
 from .errors import LstmlmError
-
-CONFIG_FILE = "config.json"
-VOCAB_FILE = "vocab.json"
-METRICS_FILE = "metrics.jsonl"
-LOSSES_FILE = "losses.jsonl"
-SAMPLE_FILE = "sample.txt"
-CURVES_FILE = "curves.png"
-BEST_FILE = "best.safetensors"
-LAST_FILE = "last.safetensors"
-RESULTS_FILE = "results.json"
-LOG_FILE = "train.log"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp_name))
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
-
-
-def new_run_dir(runs_dir: Path, name: str) -> Path:
-    """Create and return a fresh directory `runs_dir/name-<timestamp>`; never reuses one."""
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for attempt in range(1000):
-        candidate = runs_dir / (stem if attempt == 0 else f"{stem}-{attempt}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise LstmlmError(f"cannot create a new run directory in {runs_dir}")
-
-
-def check_run_dir(run_dir: Path) -> Path:
-    """Raise LstmlmError unless `run_dir` looks like a run directory."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise LstmlmError(f"run directory not found: {run_dir}")
-    for required in (CONFIG_FILE, VOCAB_FILE):
-        if not (run_dir / required).is_file():
-            raise LstmlmError(f"{run_dir} is not a run directory (no {required})")
-    return run_dir
+from .files import atomic_write
 
 
 def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -122,6 +56,17 @@ def load_weights(path: Path, model: torch.nn.Module) -> dict:
     return metadata
 
 
+def load_training_weights(path: Path, model: torch.nn.Module) -> None:
+    """Load only the model weights of a training state that save_training_state wrote."""
+    tensors, _ = _load(path)
+    load_model_tensors(model, _model_part(tensors), path)
+
+
+def _model_part(tensors: dict) -> dict:
+    return {name[len("model."):]: tensor for name, tensor in tensors.items()
+            if name.startswith("model.")}
+
+
 def save_training_state(path: Path, model, optimizer, state: dict, hidden=None,
                         scaler_state: dict | None = None) -> None:
     """Everything needed to continue training exactly where it stopped, as one atomic file
@@ -152,8 +97,7 @@ def load_training_state(path: Path, model, optimizer_for, device: torch.device):
     scaler's state or None)."""
     tensors, metadata = _load(path)
     optimizer = optimizer_for(metadata["state"])
-    load_model_tensors(model, {name[len("model."):]: tensor for name, tensor in tensors.items()
-                               if name.startswith("model.")}, path)
+    load_model_tensors(model, _model_part(tensors), path)
     optimizer_plain = metadata["optimizer"]
     optimizer_state = {"param_groups": optimizer_plain["param_groups"], "state": {}}
     for index, values in optimizer_plain["state"].items():
@@ -188,21 +132,3 @@ def _load(path: Path) -> tuple[dict, dict]:
     except (SafetensorError, OSError, ValueError) as error:
         raise LstmlmError(f"cannot read checkpoint {path}: {error}") from None
     return tensors, {key: json.loads(value) for key, value in raw.items()}
-
-
-def write_metrics(run_dir: Path, history: list[dict], losses: list[dict]) -> None:
-    """Rewrite metrics.jsonl and losses.jsonl from the training state (one line per epoch)."""
-    for name, entries in ((METRICS_FILE, history), (LOSSES_FILE, losses)):
-        atomic_write_text(Path(run_dir) / name, "".join(json.dumps(entry) + "\n" for entry in entries))
-
-
-def read_jsonl(run_dir: Path, name: str) -> list[dict]:
-    """The entries of a run's metrics.jsonl or losses.jsonl ([] before the first epoch ends)."""
-    path = Path(check_run_dir(run_dir)) / name
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def load_config(run_dir: Path) -> Config:
-    return Config.load(check_run_dir(run_dir) / CONFIG_FILE)

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from . import api, datasets, numpy_rnn
-from .checkpoint import atomic_write_text
 from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import read_lines
 from .errors import LstmlmError
-from .plotting import plot_runs
+from .evaluation import DynamicEvaluation, NeuralCache
+from .files import atomic_write_text
 from .scoring import corpus_score
-from .training import train
+
+DYNAMIC, CACHE = DynamicEvaluation(), NeuralCache()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,17 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary")
     eval_parser.add_argument("--device")
+    add_weights_option(eval_parser)
     eval_parser.add_argument("--dynamic", action="store_true",
                              help="dynamic evaluation: adapt the weights to the text as it is read")
-    eval_parser.add_argument("--dynamic-lr", type=float, default=0.03)
-    eval_parser.add_argument("--dynamic-decay", type=float, default=0.0)
-    eval_parser.add_argument("--dynamic-method", default="sgd", choices=["sgd", "rms"])
-    eval_parser.add_argument("--dynamic-steps", type=int, default=20, help="words per update")
+    eval_parser.add_argument("--dynamic-lr", type=float, default=DYNAMIC.learning_rate)
+    eval_parser.add_argument("--dynamic-decay", type=float, default=DYNAMIC.decay)
+    eval_parser.add_argument("--dynamic-method", default=DYNAMIC.method, choices=["sgd", "rms"])
+    eval_parser.add_argument("--dynamic-steps", type=int, default=DYNAMIC.num_steps,
+                             help="words per update")
     eval_parser.add_argument("--cache", action="store_true",
                              help="mix in a neural cache of recent hidden states")
-    eval_parser.add_argument("--cache-window", type=int, default=500)
-    eval_parser.add_argument("--cache-theta", type=float, default=0.5)
-    eval_parser.add_argument("--cache-lambda", type=float, default=0.1)
+    eval_parser.add_argument("--cache-window", type=int, default=CACHE.window)
+    eval_parser.add_argument("--cache-theta", type=float, default=CACHE.theta)
+    eval_parser.add_argument("--cache-lambda", type=float, default=CACHE.lambda_)
 
     download_parser = commands.add_parser("download", help="fetch and verify a dataset")
     download_parser.add_argument("name", nargs="?", default="ptb", choices=sorted(datasets.DATASETS))
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="with --sentences: regenerate sentences shorter than this")
     generate_parser.add_argument("--out", help="write the text to this file too")
     generate_parser.add_argument("--device")
+    add_weights_option(generate_parser)
 
     score_parser = commands.add_parser("score", help="log-probability of each line's sentence")
     score_parser.add_argument("run_dir")
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                   "(default: standard input)")
     score_parser.add_argument("--format", default="text", choices=["text", "jsonl"])
     score_parser.add_argument("--device")
+    add_weights_option(score_parser)
 
     plot_parser = commands.add_parser("plot", help="loss and perplexity curves of runs")
     plot_parser.add_argument("run_dirs", nargs="+")
@@ -121,7 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_weights_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", default="best", choices=api.WEIGHTS,
+                        help="best: the best-on-valid weights (default); last: those training "
+                             "ended with, which the reference implementations report")
+
+
 def run_train(args) -> None:
+    from .training import train  # the trainer is not needed by the other commands
+
+
     if args.resume:
         if args.overrides or args.data or args.seed is not None or args.device \
                 or args.time_budget:
@@ -139,21 +153,24 @@ def run_train(args) -> None:
     print(f"run: {result.run_dir}")
     print(f"valid perplexity: {result.valid_perplexity:.3f}")
     print(f"test perplexity: {result.test_perplexity:.3f}")
+    if result.last_test_perplexity is not None:
+        print(f"test perplexity of the last weights: {result.last_test_perplexity:.3f}")
 
 
 def run_eval(args) -> None:
-    model = api.load(args.run_dir, device=args.device)
-    dynamic = dict(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
-                   decay=args.dynamic_decay, method=args.dynamic_method) if args.dynamic else None
-    cache = dict(window=args.cache_window, theta=args.cache_theta,
-                 lambda_=args.cache_lambda) if args.cache else None
+    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    dynamic = DynamicEvaluation(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
+                                decay=args.dynamic_decay,
+                                method=args.dynamic_method) if args.dynamic else None
+    cache = NeuralCache(window=args.cache_window, theta=args.cache_theta,
+                        lambda_=args.cache_lambda) if args.cache else None
     perplexity = model.evaluate(args.split, data=args.data, dynamic=dynamic, cache=cache)
     how = " (dynamic evaluation)" if args.dynamic else " (neural cache)" if args.cache else ""
     print(f"{args.split} perplexity{how}: {perplexity:.3f}")
 
 
 def run_generate(args) -> None:
-    model = api.load(args.run_dir, device=args.device)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights)
     options = dict(strategy=args.strategy, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, seed=args.seed, allow_unk=args.allow_unk)
     if args.sentences is not None:
@@ -167,7 +184,7 @@ def run_generate(args) -> None:
 
 
 def run_score(args) -> None:
-    model = api.load(args.run_dir, device=args.device)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights)
     if args.file == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -186,6 +203,12 @@ def run_score(args) -> None:
     else:
         print(f"corpus: {total.sentences} sentences, {total.words} words, {total.oov} OOV, "
               f"logprob {total.logprob:.4f}, perplexity {total.perplexity:.3f}")
+
+
+def run_plot(args) -> None:
+    from .plotting import plot_runs  # matplotlib is loaded only to draw
+
+    print(plot_runs(args.run_dirs, args.out))
 
 
 def run_numpy_rnn(args) -> None:
@@ -237,7 +260,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
-                "score": run_score, "plot": lambda a: print(plot_runs(a.run_dirs, a.out)),
+                "score": run_score, "plot": run_plot,
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,
                 "download": lambda a: print(datasets.resolve(a.name))}
     try:

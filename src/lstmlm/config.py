@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .budget import parse_duration
 from .errors import LstmlmError
+from .files import atomic_write_text
 from .hardware import PRECISIONS
 from .model import CELLS
 
@@ -155,9 +156,10 @@ class Config:
         return sizes
 
     def keep_probs(self) -> dict[str, float]:
-        """The input, hidden and output keep probabilities, with 0 resolved to keep_prob."""
-        return {name: getattr(self, f"{name}_keep_prob") or self.keep_prob
-                for name in ("input", "hidden", "output")}
+        """input_keep_prob, hidden_keep_prob and output_keep_prob, each 0 resolved to keep_prob
+        (the one place that default is applied)."""
+        return {name: getattr(self, name) or self.keep_prob
+                for name in ("input_keep_prob", "hidden_keep_prob", "output_keep_prob")}
 
     def _check_combinations(self) -> None:
         """Options that are each valid but make no sense together."""
@@ -188,8 +190,6 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
-        from .checkpoint import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod

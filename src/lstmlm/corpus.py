@@ -14,12 +14,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 
 from . import datasets
 from .errors import LstmlmError
+from .files import atomic_write_text
+
+if TYPE_CHECKING:
+    from .config import Config
 
 EOS = "<eos>"
 UNK = "<unk>"
@@ -108,8 +112,6 @@ class Vocabulary:
         return [self.words[int(index)] for index in ids]
 
     def save(self, path: Path) -> None:
-        from .checkpoint import atomic_write_text
-
         atomic_write_text(path, json.dumps({"words": self.words}, ensure_ascii=False) + "\n")
 
     @classmethod
@@ -186,6 +188,12 @@ def load_corpus(data: str, vocab_size: int = 10000, min_freq: int = 1,
     if vocab is None:
         vocab = Vocabulary.build(words["train"], vocab_size, min_freq)
     return Corpus(vocab, *(vocab.encode(words[split]) for split in SPLITS))
+
+
+def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
+    """The corpus `config` trains on (or `data` instead), read with the config's text options."""
+    return load_corpus(data or config.data, config.vocab_size, config.min_freq, vocab,
+                       config.clean_text)
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:

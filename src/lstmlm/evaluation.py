@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .corpus import batchify, windows
 from .errors import LstmlmError
-from .model import LSTMLanguageModel, detach_state
+from .model import LSTMLanguageModel, detach_state, evaluating
 
 
 def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -40,67 +41,83 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
     With batch_size 1 this scores all `len(ids) - 1` targets, like the reference's eval config
     (batch 1, one step at a time); longer windows give the same number, faster.
     """
-    device = model.decoder.weight.device
-    rows = stream_rows(ids, batch_size, device)
-    was_training = model.training
-    model.eval()
+    rows = stream_rows(ids, batch_size, model.device)
     state = model.init_state(batch_size)
-    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    total_loss = torch.zeros((), dtype=torch.float64, device=model.device)
     total_targets = 0
-    for inputs, targets in windows(rows, num_steps, include_partial=True):
-        loss, state = window_loss(model, inputs, targets, state)
-        total_loss += loss.double()
-        total_targets += targets.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for inputs, targets in windows(rows, num_steps, include_partial=True):
+            loss, state = window_loss(model, inputs, targets, state)
+            total_loss += loss.double()
+            total_targets += targets.numel()
     return math.exp(total_loss.item() / total_targets)
 
 
-def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, num_steps: int = 20,
-                       learning_rate: float = 0.01, decay: float = 0.0, method: str = "sgd",
-                       rms_beta: float = 0.99, epsilon: float = 1e-8) -> float:
-    """Perplexity with dynamic evaluation (Krause et al. 2018): score each window of the stream
-    first, then take a gradient step on it, so the model adapts to the text as it reads it.
+@dataclass(frozen=True)
+class DynamicEvaluation:
+    """Options of dynamic evaluation (Krause et al. 2018); the CLI's defaults are these.
 
-    `method="sgd"` steps by the gradient of the window's summed loss; `"rms"` divides it by the
-    root of a running mean of squared gradients (RMSprop-style, gathered on the stream itself,
-    where the paper gathers it on training data). `decay` pulls the weights back towards the
-    trained ones each step. The model's weights are restored afterwards.
+    `num_steps` words are scored, then used for one gradient step. `method="sgd"` steps by the
+    gradient of the window's summed loss at `learning_rate` (0.03 was best on the small
+    model's valid split); `"rms"` divides it by the root of a running mean of squared gradients
+    (RMSprop-style with `rms_beta` and `epsilon`, gathered on the stream itself, where the paper
+    gathers it on training data). `decay` pulls the weights back towards the trained ones each
+    step.
     """
-    if method not in ("sgd", "rms"):
-        raise LstmlmError(f"dynamic evaluation method must be sgd or rms, got {method!r}")
-    if not learning_rate > 0 or not 0 <= decay < 1:
-        raise LstmlmError("dynamic evaluation needs learning rate > 0 and 0 <= decay < 1")
-    device = model.decoder.weight.device
-    rows = stream_rows(ids, 1, device)
+
+    num_steps: int = 20
+    learning_rate: float = 0.03
+    decay: float = 0.0
+    method: str = "sgd"
+    rms_beta: float = 0.99
+    epsilon: float = 1e-8
+
+    def check(self) -> "DynamicEvaluation":
+        """Raise LstmlmError for an unknown method or an out-of-range option."""
+        if self.method not in ("sgd", "rms"):
+            raise LstmlmError(f"dynamic evaluation method must be sgd or rms, got {self.method!r}")
+        if not self.learning_rate > 0 or not 0 <= self.decay < 1 or self.num_steps < 1:
+            raise LstmlmError("dynamic evaluation needs learning rate > 0, 0 <= decay < 1 and "
+                              "steps >= 1")
+        return self
+
+
+def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+                       options: DynamicEvaluation = DynamicEvaluation()) -> float:
+    """Perplexity with dynamic evaluation: score each window of the stream first, then take a
+    gradient step on it, so the model adapts to the text as it reads it. The model's weights
+    are restored afterwards."""
+    options.check()
+    rows = stream_rows(ids, 1, model.device)
     parameters = list(model.parameters())
     trained = [parameter.detach().clone() for parameter in parameters]
     mean_squares = [torch.zeros_like(parameter) for parameter in parameters]
-    was_training = model.training
-    model.eval()  # no dropout: the adaptation is to the text, not to noise
     state = model.init_state(1)
     total_loss, total_targets = 0.0, 0
-    try:
-        for inputs, targets in windows(rows, num_steps, include_partial=True):
-            loss, state = window_loss(model, inputs, targets, state)
-            total_loss += loss.item()
-            total_targets += targets.numel()
-            model.zero_grad(set_to_none=True)
-            loss.backward()
-            state = detach_state(state)
+    # No dropout: the adaptation is to the text, not to noise.
+    with evaluating(model):
+        try:
+            for inputs, targets in windows(rows, options.num_steps, include_partial=True):
+                loss, state = window_loss(model, inputs, targets, state)
+                total_loss += loss.item()
+                total_targets += targets.numel()
+                model.zero_grad(set_to_none=True)
+                loss.backward()
+                state = detach_state(state)
+                with torch.no_grad():
+                    for parameter, original, mean_square in zip(parameters, trained, mean_squares):
+                        step = parameter.grad
+                        if options.method == "rms":
+                            mean_square.mul_(options.rms_beta).addcmul_(
+                                step, step, value=1 - options.rms_beta)
+                            step = step / (mean_square.sqrt() + options.epsilon)
+                        parameter.add_(step, alpha=-options.learning_rate)
+                        parameter.add_(original - parameter, alpha=options.decay)
+        finally:
             with torch.no_grad():
-                for parameter, original, mean_square in zip(parameters, trained, mean_squares):
-                    step = parameter.grad
-                    if method == "rms":
-                        mean_square.mul_(rms_beta).addcmul_(step, step, value=1 - rms_beta)
-                        step = step / (mean_square.sqrt() + epsilon)
-                    parameter.add_(step, alpha=-learning_rate)
-                    parameter.add_(original - parameter, alpha=decay)
-    finally:
-        with torch.no_grad():
-            for parameter, original in zip(parameters, trained):
-                parameter.copy_(original)
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
+                for parameter, original in zip(parameters, trained):
+                    parameter.copy_(original)
+            model.zero_grad(set_to_none=True)
     return math.exp(total_loss / total_targets)
 
 
@@ -119,32 +136,50 @@ def mix_with_cache(vocab_probabilities: torch.Tensor, keys: torch.Tensor, values
     return (1 - lambda_) * vocab_probabilities + lambda_ * cache
 
 
+@dataclass(frozen=True)
+class NeuralCache:
+    """Options of the neural cache (Grave et al. 2017); the CLI's defaults are these.
+
+    The cache holds the last `window` hidden states; `theta` sharpens their match with the
+    current one and `lambda_` is the cache's share of the mixed distribution (500 / 0.5 / 0.1
+    were best on the small model's valid split). `num_steps` only bounds memory.
+    """
+
+    window: int = 500
+    theta: float = 0.5
+    lambda_: float = 0.1
+    num_steps: int = 100
+
+    def check(self) -> "NeuralCache":
+        """Raise LstmlmError for an out-of-range option."""
+        if self.window < 1 or self.theta < 0 or not 0 <= self.lambda_ <= 1 or self.num_steps < 1:
+            raise LstmlmError("cache needs window >= 1, theta >= 0 and 0 <= lambda <= 1")
+        return self
+
+
 @torch.no_grad()
-def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, window: int = 500,
-                     theta: float = 0.5, lambda_: float = 0.1, num_steps: int = 100) -> float:
-    """Perplexity of the stream with a neural cache over the last `window` hidden states."""
-    if window < 1 or theta < 0 or not 0 <= lambda_ <= 1:
-        raise LstmlmError("cache needs window >= 1, theta >= 0 and 0 <= lambda <= 1")
-    device = model.decoder.weight.device
+def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+                     options: NeuralCache = NeuralCache()) -> float:
+    """Perplexity of the stream with a neural cache over the last `options.window` hidden states."""
+    options.check()
+    window, device = options.window, model.device
     rows = stream_rows(ids, 1, device)
-    was_training = model.training
-    model.eval()
     state = model.init_state(1)
     # A ring buffer: the cache's order does not matter, only which states are in it.
     keys = torch.empty(window, model.decoder.in_features, device=device)
     values = torch.empty(window, dtype=torch.long, device=device)
     cached = 0  # states seen so far; the newest is at (cached - 1) % window
     total_log_probability, total_targets = 0.0, 0
-    for inputs, targets in windows(rows, num_steps, include_partial=True):
-        features, state = model.features(inputs, state)
-        probabilities = torch.softmax(model.decoder(features)[0], dim=-1)
-        for step, target in enumerate(targets[0]):
-            filled = min(cached, window)
-            mixed = mix_with_cache(probabilities[step], keys[:filled], values[:filled],
-                                   features[0, step], theta, lambda_)
-            total_log_probability += math.log(mixed[target].item())
-            keys[cached % window], values[cached % window] = features[0, step], target
-            cached += 1
-        total_targets += targets.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for inputs, targets in windows(rows, options.num_steps, include_partial=True):
+            features, state = model.features(inputs, state)
+            probabilities = torch.softmax(model.decoder(features)[0], dim=-1)
+            for step, target in enumerate(targets[0]):
+                filled = min(cached, window)
+                mixed = mix_with_cache(probabilities[step], keys[:filled], values[:filled],
+                                       features[0, step], options.theta, options.lambda_)
+                total_log_probability += math.log(mixed[target].item())
+                keys[cached % window], values[cached % window] = features[0, step], target
+                cached += 1
+            total_targets += targets.numel()
     return math.exp(-total_log_probability / total_targets)

@@ -14,7 +14,7 @@ import torch
 
 from .corpus import EOS, UNK, Vocabulary, clean_line
 from .errors import LstmlmError
-from .model import LSTMLanguageModel
+from .model import LSTMLanguageModel, evaluating
 
 STRATEGIES = ("greedy", "sample")
 
@@ -66,12 +66,10 @@ def generate_ids(network: LSTMLanguageModel, prime_ids: list[int], *, strategy: 
     caller can snapshot and restore it (as sentence generation does to retry a sentence).
     """
     check_options(strategy, temperature, top_k, top_p)
-    was_training = network.training
-    network.eval()
-    device = network.decoder.weight.device
     state = state if state is not None else [network.init_state(1)]
-    inputs = torch.tensor([prime_ids], dtype=torch.long, device=device)
-    try:
+    inputs = torch.tensor([prime_ids], dtype=torch.long, device=network.device)
+    # The mode is restored when the caller stops iterating (the generator is closed).
+    with evaluating(network):
         while True:
             logits, state[0] = network(inputs, state[0])
             last = logits[0, -1]
@@ -80,9 +78,7 @@ def generate_ids(network: LSTMLanguageModel, prime_ids: list[int], *, strategy: 
                 last[list(banned_ids)] = float("-inf")
             next_id = choose(last, strategy, temperature, top_k, top_p, generator)
             yield next_id
-            inputs = torch.tensor([[next_id]], dtype=torch.long, device=device)
-    finally:
-        network.train(was_training)
+            inputs = torch.tensor([[next_id]], dtype=torch.long, device=network.device)
 
 
 def text_of(words: list[str]) -> str:

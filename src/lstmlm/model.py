@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
+
+if TYPE_CHECKING:
+    from .config import Config
 
 # The recurrent state, a flat tuple of tensors whose layout only the model reads: (h, c) of
 # shape (layers, batch, hidden) for the fused multi-layer module, or each layer's (h, c) in turn,
@@ -24,17 +30,18 @@ class LSTMLanguageModel(nn.Module):
 
     Dropout is applied to non-recurrent connections: the embedding output (probability
     `1 - input_keep_prob`), between recurrent layers (`1 - hidden_keep_prob`) and before the
-    softmax (`1 - output_keep_prob`); each defaults to `keep_prob` as in Zaremba et al. `cell`
-    swaps the LSTM for a GRU or a vanilla RNN with the same interface. The AWD-LSTM options
-    (variational dropout, embedding dropout, weight dropout, tied weights) are off by default.
+    softmax (`1 - output_keep_prob`). `cell` swaps the LSTM for a GRU or a vanilla RNN with the
+    same interface. The AWD-LSTM options (variational dropout, embedding dropout, weight
+    dropout, tied weights) are off by default. `from_config` builds the model a Config
+    describes; every option is a keyword.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, keep_prob: float = 1.0,
-                 init_scale: float = 0.1, embedding_size: int | None = None, cell: str = "lstm",
-                 tie_weights: bool = False, variational: bool = False,
-                 embedding_dropout: float = 0.0, input_keep_prob: float | None = None,
-                 hidden_keep_prob: float | None = None, output_keep_prob: float | None = None,
-                 weight_drop: float = 0.0, init_method: str = "uniform"):
+    def __init__(self, *, vocab_size: int, hidden_size: int, num_layers: int,
+                 embedding_size: int = 0, cell: str = "lstm", tie_weights: bool = False,
+                 variational_dropout: bool = False, input_keep_prob: float = 1.0,
+                 hidden_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
+                 embedding_dropout: float = 0.0, weight_drop: float = 0.0,
+                 init_scale: float = 0.1, init_method: str = "uniform"):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -46,19 +53,17 @@ class LSTMLanguageModel(nn.Module):
         self.weight_drop = weight_drop
         # Zaremba drops units independently at every step; variational (locked) dropout keeps
         # one mask per sequence (Gal & Ghahramani 2016).
-        dropout = LockedDropout if variational else nn.Dropout
-        keep = {"input": input_keep_prob, "hidden": hidden_keep_prob, "output": output_keep_prob}
-        keep = {name: keep_prob if value is None else value for name, value in keep.items()}
-        self.input_dropout = dropout(1.0 - keep["input"])
-        self.output_dropout = dropout(1.0 - keep["output"])
-        between_layers = 1.0 - keep["hidden"] if num_layers > 1 else 0.0
+        dropout = LockedDropout if variational_dropout else nn.Dropout
+        self.input_dropout = dropout(1.0 - input_keep_prob)
+        self.output_dropout = dropout(1.0 - output_keep_prob)
+        between_layers = 1.0 - hidden_keep_prob if num_layers > 1 else 0.0
         recurrent = RECURRENT[cell]
         # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
         # so the last layer has the embedding size, as in AWD-LSTM; its output stays bounded by
         # the cell's tanh, which an unbounded linear projection would not be.
         output_size = embedding_size if tie_weights else hidden_size
         self.layer_sizes = [hidden_size] * (num_layers - 1) + [output_size]
-        if variational or weight_drop or output_size != hidden_size:
+        if variational_dropout or weight_drop or output_size != hidden_size:
             # One module per layer, so that locked dropout can sit between layers, each layer's
             # hidden-to-hidden matrix can be dropped and the last layer can have its own size;
             # every layer still runs one fused kernel over the whole window.
@@ -76,6 +81,21 @@ class LSTMLanguageModel(nn.Module):
         if tie_weights:
             self.decoder.weight = self.embedding.weight
         self.reset_parameters(init_scale, init_method)
+
+    @classmethod
+    def from_config(cls, config: Config, vocab_size: int) -> "LSTMLanguageModel":
+        """The model `config` describes, for a vocabulary of `vocab_size` words."""
+        return cls(vocab_size=vocab_size, hidden_size=config.hidden_size,
+                   num_layers=config.num_layers, embedding_size=config.embedding_size,
+                   cell=config.cell, tie_weights=config.tie_weights,
+                   variational_dropout=config.variational_dropout, **config.keep_probs(),
+                   embedding_dropout=config.embedding_dropout, weight_drop=config.weight_drop,
+                   init_scale=config.init_scale, init_method=config.init_method)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        return self.decoder.weight.device
 
     def reset_parameters(self, init_scale: float, method: str = "uniform") -> None:
         """"uniform" (Zaremba): every weight uniform in [-init_scale, init_scale], recurrent
@@ -183,3 +203,15 @@ class LockedDropout(nn.Module):
 def detach_state(state: State) -> State:
     """Cut the graph at a window boundary (truncated backpropagation through time)."""
     return tuple(tensor.detach() for tensor in state)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block the model is in eval mode (no dropout); its mode is restored on the
+    way out, on an error too."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .corpus import read_lines
 from .errors import LstmlmError
+from .files import atomic_write
 
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"
@@ -264,8 +265,6 @@ class RNNNumpy:
 
     def save(self, path: Path, index_to_word: list[str]) -> None:
         """Parameters and vocabulary in a .npz file (no pickled objects)."""
-        from .checkpoint import atomic_write
-
         meta = json.dumps({"hidden_dim": self.hidden_dim, "bptt_truncate": self.bptt_truncate})
 
         def write(temp: Path) -> None:

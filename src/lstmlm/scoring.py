@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .corpus import EOS, Vocabulary
-from .model import LSTMLanguageModel
+from .model import LSTMLanguageModel, evaluating
 
 
 @dataclass
@@ -44,33 +44,30 @@ def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: li
     Sentences are sorted by length and scored `batch_size` at a time, padded to the longest in
     the batch; the padding comes after each sentence, so it never affects the scored positions.
     """
-    was_training = network.training
-    network.eval()
-    device = network.decoder.weight.device
     eos = vocab.ids[EOS]
     encoded = [[eos] + vocab.encode(words).tolist() + [eos] for words in sentences]
     results: list[SentenceScore | None] = [None] * len(sentences)
     order = sorted(range(len(sentences)), key=lambda index: len(encoded[index]))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        longest = max(len(encoded[index]) for index in batch)
-        ids = torch.full((len(batch), longest), eos, dtype=torch.long)
-        mask = torch.zeros((len(batch), longest - 1), dtype=torch.bool)
-        for row, index in enumerate(batch):
-            ids[row, :len(encoded[index])] = torch.tensor(encoded[index])
-            mask[row, :len(encoded[index]) - 1] = True
-        ids, mask = ids.to(device), mask.to(device)
-        logits, _ = network(ids[:, :-1], network.init_state(len(batch)))
-        token_logprobs = -F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-        sums = (token_logprobs.double() * mask).sum(dim=1).tolist()
-        for row, index in enumerate(batch):
-            words = sentences[index]
-            logprob = sums[row]
-            results[index] = SentenceScore(
-                sentence=" ".join(words), logprob=logprob, log10prob=logprob / math.log(10),
-                words=len(words), oov=sum(word not in vocab.ids for word in words),
-                perplexity=math.exp(-logprob / (len(words) + 1)))
-    network.train(was_training)
+    with evaluating(network):
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            longest = max(len(encoded[index]) for index in batch)
+            ids = torch.full((len(batch), longest), eos, dtype=torch.long)
+            mask = torch.zeros((len(batch), longest - 1), dtype=torch.bool)
+            for row, index in enumerate(batch):
+                ids[row, :len(encoded[index])] = torch.tensor(encoded[index])
+                mask[row, :len(encoded[index]) - 1] = True
+            ids, mask = ids.to(network.device), mask.to(network.device)
+            logits, _ = network(ids[:, :-1], network.init_state(len(batch)))
+            token_logprobs = -F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+            sums = (token_logprobs.double() * mask).sum(dim=1).tolist()
+            for row, index in enumerate(batch):
+                words = sentences[index]
+                logprob = sums[row]
+                results[index] = SentenceScore(
+                    sentence=" ".join(words), logprob=logprob, log10prob=logprob / math.log(10),
+                    words=len(words), oov=sum(word not in vocab.ids for word in words),
+                    perplexity=math.exp(-logprob / (len(words) + 1)))
     return results
 
 

@@ -5,12 +5,11 @@ schedules, mixed precision (bf16, or fp16 with a gradient scaler), and time budg
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -20,15 +19,14 @@ from tqdm import tqdm
 from . import budget, checkpoint
 from .budget import Clock, Costs, Throughput, format_duration
 from .config import Config, get_preset
-from .corpus import (Corpus, Vocabulary, batchify, load_corpus, window_lengths, windows,
-                     windows_of_lengths)
+from .corpus import Corpus, batchify, corpus_of, window_lengths, windows, windows_of_lengths
 from .datasets import DATASETS
 from .errors import LstmlmError
 from .evaluation import stream_perplexity, summed_cross_entropy
 from .generation import Generator
 from .hardware import autocast, resolve_precision, select_device, synchronize
 from .model import LSTMLanguageModel, State, detach_state
-from .plotting import plot_runs
+from .rundir import EpochMetrics, RunDir
 
 
 @dataclass
@@ -36,44 +34,81 @@ class TrainResult:
     """What a finished run reports; the same numbers are in the run directory."""
 
     run_dir: Path
-    history: list[dict]
+    history: list[EpochMetrics]
     valid_perplexity: float
     test_perplexity: float
+    # The test perplexity of the weights training ended with, where they are not the best ones
+    # (the number the reference implementations report).
+    last_test_perplexity: float | None = None
 
 
-def learning_rate(config: Config, progress: float, history: list[dict] = ()) -> float:
+@dataclass
+class TrainState:
+    """A run's progress: everything a resume needs besides tensors, saved as JSON."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # windows of the current epoch done
+    global_step: int = 0  # windows since the start
+    epoch_cost: float = 0.0  # the current epoch's summed loss so far
+    epoch_seconds: float = 0.0  # its training seconds before the last checkpoint
+    step_losses: list[float] = field(default_factory=list)  # its loss per word of each window
+    history: list[EpochMetrics] = field(default_factory=list)
+    losses: list[dict] = field(default_factory=list)  # step_losses of each finished epoch
+    averaging_since: int = 0  # the epoch NT-ASGD started averaging after (0: not yet)
+    elapsed_seconds: float = 0.0  # spent by this run's processes so far
+    out_of_time: bool = False  # the time budget ran out
+    # What the time budget is kept with: the plan's estimate at first, then updated from each
+    # validation pass.
+    costs: Costs | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainState":
+        values = dict(values)
+        values["history"] = [EpochMetrics.from_dict(entry) for entry in values["history"]]
+        if values.get("costs"):
+            values["costs"] = Costs(**values["costs"])
+        return cls(**values)
+
+    def valid_perplexities(self) -> list[float]:
+        return [entry.valid_ppl for entry in self.history]
+
+
+def learning_rate(config: Config, progress: float, valid_ppls: list[float] = ()) -> float:
     """The schedule's learning rate `progress` epochs into training (epochs counted from 0).
 
     step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
-    times `lr_decay` for each finished epoch in `history` that did not improve valid
-    perplexity; cosine: linear warm-up over `warmup_epochs`, then half a cosine down to 0 at
-    `max_max_epoch`.
+    times `lr_decay` for each finished epoch (of `valid_ppls`, their valid perplexities) that
+    did not improve on the best before it; cosine: linear warm-up over `warmup_epochs`, then
+    half a cosine down to 0 at `max_max_epoch`.
     """
     if config.lr_schedule == "step":
         return config.learning_rate * config.lr_decay ** max(int(progress) + 1 - config.max_epoch, 0)
     if config.lr_schedule == "plateau":
-        return config.learning_rate * config.lr_decay ** plateaus(history)
+        return config.learning_rate * config.lr_decay ** plateaus(valid_ppls)
     if progress < config.warmup_epochs:
         return config.learning_rate * progress / config.warmup_epochs
     fraction = (progress - config.warmup_epochs) / (config.max_max_epoch - config.warmup_epochs)
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
 
-def plateaus(history: list[dict]) -> int:
+def plateaus(valid_ppls: list[float]) -> int:
     """How many epochs did not improve on the best valid perplexity before them."""
     count, best = 0, math.inf
-    for entry in history:
-        if entry["valid_ppl"] >= best:
+    for valid_ppl in valid_ppls:
+        if valid_ppl >= best:
             count += 1
-        best = min(best, entry["valid_ppl"])
+        best = min(best, valid_ppl)
     return count
 
 
-def should_average(history: list[dict], nonmono: int) -> bool:
+def should_average(valid_ppls: list[float], nonmono: int) -> bool:
     """NT-ASGD's trigger (Merity et al. 2017): the last valid perplexity is worse than the best
     of the epochs before the last `nonmono` ones."""
-    earlier = [entry["valid_ppl"] for entry in history[:-1]]
-    return len(earlier) > nonmono and history[-1]["valid_ppl"] > min(earlier[:len(earlier) - nonmono])
+    earlier = valid_ppls[:-1]
+    return len(earlier) > nonmono and valid_ppls[-1] > min(earlier[:len(earlier) - nonmono])
 
 
 @contextmanager
@@ -159,7 +194,7 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
     """Train a throwaway model of `config`'s shape for about `seconds` and stream part of the
     valid split through it, timing both. The caller's model and random state are untouched."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        model = build_model(config, len(corpus.vocab)).to(device)
+        model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device)
         optimizer = build_optimizer(config, model)
         scaler = new_scaler(config, device)
         rows = batchify(corpus.train, config.batch_size).to(device)
@@ -205,15 +240,6 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device,
     return planned.validate(), plan
 
 
-def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
-    keep = config.keep_probs()
-    return LSTMLanguageModel(vocab_size, config.hidden_size, config.num_layers, config.keep_prob,
-                             config.init_scale, config.embedding_size, config.cell,
-                             config.tie_weights, config.variational_dropout,
-                             config.embedding_dropout, keep["input"], keep["hidden"],
-                             keep["output"], config.weight_drop, config.init_method)
-
-
 def build_optimizer(config: Config, model: torch.nn.Module,
                     averaging: bool = False) -> torch.optim.Optimizer:
     """Plain SGD (the Zaremba presets, and NT-ASGD before it averages), Adam or AdamW, at the
@@ -255,8 +281,8 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     """
     clock = Clock()  # a time budget covers the whole call, reading the corpus included
     if resume is not None:
-        run_dir = checkpoint.check_run_dir(Path(resume))
-        config = checkpoint.load_config(run_dir)
+        run_dir = RunDir.open(resume)
+        config = run_dir.load_config()
     else:
         config = (config or get_preset("small")).validate()
         if config.data not in DATASETS and Path(config.data).exists():
@@ -268,7 +294,7 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     config = dataclasses.replace(config, precision=precision.precision)
     clock.budget = config.time_budget
     if resume is not None:
-        corpus = corpus_of(config, Vocabulary.load(run_dir / checkpoint.VOCAB_FILE))
+        corpus = corpus_of(config, run_dir.load_vocab())
     else:
         corpus = corpus_of(config)
         check_corpus_fits(corpus, config)
@@ -278,24 +304,19 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
             config, plan = plan_budget(config, corpus, device, clock)
             first_lines.extend(plan.lines)
             costs = plan.costs
-        run_dir = checkpoint.new_run_dir(Path(runs_dir), config.preset)
-        config.save(run_dir / checkpoint.CONFIG_FILE)
-        corpus.vocab.save(run_dir / checkpoint.VOCAB_FILE)
+        run_dir = RunDir.create(runs_dir, config.preset)
+        run_dir.save_config(config)
+        run_dir.save_vocab(corpus.vocab)
     if progress_bar is None:
         progress_bar = echo is not None and sys.stderr.isatty()
-    log = RunLog(run_dir / checkpoint.LOG_FILE, echo and (tqdm.write if progress_bar else echo))
+    log = RunLog(run_dir / RunDir.LOG, echo and (tqdm.write if progress_bar else echo))
     trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
                       costs=costs)
     return trainer.run(resume is not None, first_lines)
 
 
-def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
-    """The corpus `config` trains on (or `data` instead), read with the config's text options."""
-    return load_corpus(data or config.data, config.vocab_size, config.min_freq, vocab,
-                       config.clean_text)
-
-
 def check_corpus_fits(corpus: Corpus, config: Config) -> None:
+    """Raise LstmlmError if a split is too short for the config's batches."""
     if not window_lengths(len(corpus.train), config.batch_size, config.num_steps,
                           config.variable_length, config.seed):
         raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
@@ -305,22 +326,61 @@ def check_corpus_fits(corpus: Corpus, config: Config) -> None:
             raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")
 
 
-def best_epoch(history: list[dict]) -> int:
+def best_epoch(history: list[EpochMetrics]) -> int:
     """The epoch with the lowest valid perplexity (the earliest of equals)."""
-    return min(history, key=lambda entry: entry["valid_ppl"])["epoch"]
+    return min(history, key=lambda entry: entry.valid_ppl).epoch
 
 
-def flush_losses(pending: list[torch.Tensor], into: list[float]) -> None:
-    """Move losses kept on the device into a list of floats (one transfer for all of them)."""
-    if pending:
-        into.extend(torch.stack(pending).tolist())
-        pending.clear()
+class EpochProgress:
+    """The running totals of the epoch being trained: its summed loss (kept on the device, so
+    no step waits for a transfer), the per-word losses not yet saved, and its training time."""
+
+    def __init__(self, lengths: list[int], state: TrainState, device: torch.device):
+        self.lengths = lengths
+        self.cost = torch.tensor(state.epoch_cost, dtype=torch.float64, device=device)
+        self.pending_losses: list[torch.Tensor] = []
+        self.start_step = self.done = state.step
+        self.seconds_before = state.epoch_seconds
+        self.began = self.since_checkpoint = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, targets: int) -> None:
+        """Count a trained window whose summed loss is `loss` over `targets` targets."""
+        self.cost += loss.double()
+        self.pending_losses.append(loss / targets)
+        self.done += 1
+
+    def window_seconds(self) -> float | None:
+        """The mean time of this process's windows so far (None before the first)."""
+        trained = self.done - self.start_step
+        return (time.perf_counter() - self.began) / trained if trained else None
+
+    def seconds(self) -> float:
+        """Training seconds of the epoch, earlier processes' included."""
+        return self.seconds_before + time.perf_counter() - self.since_checkpoint
+
+    def words(self, batch_size: int) -> int:
+        return sum(self.lengths[:self.done]) * batch_size
+
+    def perplexity(self, batch_size: int) -> float:
+        return math.exp(self.cost.item() / self.words(batch_size))
+
+    def flush(self, state: TrainState) -> None:
+        """Move the pending losses into the state (one transfer for all of them)."""
+        if self.pending_losses:
+            state.step_losses.extend(torch.stack(self.pending_losses).tolist())
+            self.pending_losses.clear()
+
+    def checkpointed(self, state: TrainState) -> None:
+        """Record the position in the state before a mid-epoch checkpoint."""
+        self.flush(state)
+        state.step, state.epoch_cost, state.epoch_seconds = self.done, self.cost.item(), self.seconds()
+        self.seconds_before, self.since_checkpoint = state.epoch_seconds, time.perf_counter()
 
 
 class Trainer:
-    """The training loop of one run; all progress lives in `self.state` so it can be saved."""
+    """The training loop of one run; all its progress is in `self.state`, so it can be saved."""
 
-    def __init__(self, config: Config, corpus: Corpus, run_dir: Path, log: RunLog,
+    def __init__(self, config: Config, corpus: Corpus, run_dir: RunDir, log: RunLog,
                  progress_bar: bool, *, clock: Clock, device: torch.device,
                  costs: Costs | None = None):
         self.config = config
@@ -331,19 +391,11 @@ class Trainer:
         self.clock = clock
         self.device = device
         torch.manual_seed(config.seed)
-        self.model = build_model(config, len(corpus.vocab)).to(self.device)
+        self.model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(self.device)
         self.optimizer = build_optimizer(config, self.model)
         self.scaler = new_scaler(config, self.device)
         self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
-        # Position (epoch, step within it, steps since the start), running sums of the current
-        # epoch, results so far, the epoch NT-ASGD started averaging after (0: not yet), the
-        # seconds spent by this run's processes so far, whether its time budget ran out, and
-        # the estimated costs (budget.Costs) the budget is kept with: the plan's at first, then
-        # updated from each validation pass.
-        self.state = {"epoch": 0, "step": 0, "global_step": 0, "epoch_cost": 0.0,
-                      "epoch_seconds": 0.0, "step_losses": [], "history": [], "losses": [],
-                      "averaging_since": 0, "elapsed_seconds": 0.0, "out_of_time": False,
-                      "costs": dataclasses.asdict(costs) if costs else None}
+        self.state = TrainState(costs=costs)
         self.hidden = None
         self.generator = Generator(self.model, corpus.vocab, config.clean_text)
 
@@ -351,34 +403,37 @@ class Trainer:
         """Train until the last epoch, early stopping or the end of the time budget, then
         evaluate the best weights. `first_lines` (the precision chosen, the budget's plan) are
         logged after the run's own first line."""
-        config = self.config
-        last_path = self.run_dir / checkpoint.LAST_FILE
-        if resuming and last_path.exists():
-            state, self.hidden, self.optimizer, scaler_state = checkpoint.load_training_state(
-                last_path, self.model, self.optimizer_for, self.device)
-            self.state.update(state)
-            if self.scaler is not None and scaler_state:
-                self.scaler.load_state_dict(scaler_state)
-            self.clock.spent_before = self.state["elapsed_seconds"]
-            expected = [tensor.shape for tensor in self.model.init_state(config.batch_size)]
-            if self.hidden is not None and [tensor.shape for tensor in self.hidden] != expected:
-                raise LstmlmError(f"{last_path}: its recurrent state does not fit this model "
-                                  f"(saved by another version of lstmlm?)")
-            self.log(f"resuming {self.run_dir} at epoch {self.state['epoch'] + 1} "
-                     f"step {self.state['step']}")
+        if resuming and (self.run_dir / RunDir.LAST).exists():
+            self.restore()
         elif not resuming:
-            self.log(f"run {self.run_dir}: preset {config.preset}, {len(self.corpus.vocab)} words, "
+            self.log(f"run {self.run_dir}: preset {self.config.preset}, "
+                     f"{len(self.corpus.vocab)} words, "
                      f"{sum(p.numel() for p in self.model.parameters()):,} parameters, "
                      f"device {self.device}")
         for line in first_lines:
             self.log(line)
-        if config.time_budget and resuming:
-            self.log(f"time budget {format_duration(config.time_budget)}: "
+        if self.config.time_budget and resuming:
+            self.log(f"time budget {format_duration(self.config.time_budget)}: "
                      f"{format_duration(self.clock.spent_before)} spent before this resume")
-        while (self.state["epoch"] < config.max_max_epoch and not self.state["out_of_time"]
+        while (self.state.epoch < self.config.max_max_epoch and not self.state.out_of_time
                and not self.stopped_early()):
             self.train_epoch()
         return self.finish()
+
+    def restore(self) -> None:
+        """Continue from the run's last.safetensors: weights, optimizer, RNG and position."""
+        last_path = self.run_dir / RunDir.LAST
+        state, self.hidden, self.optimizer, scaler_state = checkpoint.load_training_state(
+            last_path, self.model, self.optimizer_for, self.device)
+        self.state = TrainState.from_dict(state)
+        if self.scaler is not None and scaler_state:
+            self.scaler.load_state_dict(scaler_state)
+        self.clock.spent_before = self.state.elapsed_seconds
+        expected = [tensor.shape for tensor in self.model.init_state(self.config.batch_size)]
+        if self.hidden is not None and [tensor.shape for tensor in self.hidden] != expected:
+            raise LstmlmError(f"{last_path}: its recurrent state does not fit this model "
+                              f"(saved by another version of lstmlm?)")
+        self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1} step {self.state.step}")
 
     def optimizer_for(self, state: dict) -> torch.optim.Optimizer:
         """The optimizer of the phase a saved training state is in (NT-ASGD switches)."""
@@ -386,11 +441,11 @@ class Trainer:
 
     def stopped_early(self) -> bool:
         """True once valid perplexity has not improved for `early_stopping_patience` epochs."""
-        patience, history = self.config.early_stopping_patience, self.state["history"]
+        patience, history = self.config.early_stopping_patience, self.state.history
         if not patience or not history:
             return False
         best = best_epoch(history)
-        if history[-1]["epoch"] - best < patience:
+        if history[-1].epoch - best < patience:
             return False
         self.log(f"Early stopping: valid perplexity has not improved for {patience} epochs "
                  f"(best at epoch {best})")
@@ -401,110 +456,111 @@ class Trainer:
         time budget the epoch ends early when what is left would not cover another window, the
         validation and the final evaluation."""
         config, state = self.config, self.state
-        epoch = state["epoch"]
+        epoch = state.epoch
         lengths = window_lengths(len(self.corpus.train), config.batch_size, config.num_steps,
                                  config.variable_length, seed=config.seed * 1000 + epoch)
-        epoch_lr = learning_rate(config, epoch, state["history"])
-        if state["step"] == 0:
+        epoch_lr = learning_rate(config, epoch, state.valid_perplexities())
+        if state.step == 0:
             self.log(f"Epoch: {epoch + 1} Learning rate: {epoch_lr:.3f}")
         self.model.train()
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
-        cost = torch.tensor(state["epoch_cost"], dtype=torch.float64, device=self.device)
-        report_every = max(len(lengths) // 10, 1)
-        started, start_step = time.perf_counter(), state["step"]
-        began, done = started, start_step
-        if config.time_budget:
-            # Kept free for this epoch's validation and the final evaluation; a window takes
-            # what the plan says until this epoch has timed its own.
-            costs = Costs(**state["costs"])
-            reserve, planned_window = costs.reserve(), costs.epoch / len(lengths)
-        # Per-word losses stay on the device until a checkpoint needs them: no sync per step.
-        pending_losses: list[torch.Tensor] = []
-        bar = tqdm(total=len(lengths), initial=start_step, desc=f"epoch {epoch + 1}",
+        progress = EpochProgress(lengths, state, self.device)
+        bar = tqdm(total=len(lengths), initial=progress.done, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
-        for step, (inputs, targets) in enumerate(
-                windows_of_lengths(self.train_rows, lengths, start_step), start=start_step):
-            if config.time_budget:
-                window = ((time.perf_counter() - began) / (step - start_step)
-                          if step > start_step else planned_window)
-                if self.clock.left() < reserve + window:
-                    state["out_of_time"] = True
-                    break
-            lr = learning_rate(config, epoch + step / len(lengths), state["history"])
-            # A shorter window gets a proportionally smaller step (AWD-LSTM).
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr * inputs.size(1) / config.num_steps
-            loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
-                                      scaler=self.scaler, **step_options(config))
-            cost += loss.double()
-            pending_losses.append(loss / targets.numel())
+        for inputs, targets in windows_of_lengths(self.train_rows, lengths, progress.done):
+            if self.out_of_time(progress):
+                state.out_of_time = True
+                break
+            hidden = self.train_window(progress, inputs, targets, hidden)
             bar.update(1)
-            done = step + 1
-            state["global_step"] += 1
-            if done % report_every == 0:
-                seconds = state["epoch_seconds"] + time.perf_counter() - started
-                words = sum(lengths[:done]) * config.batch_size
-                perplexity = math.exp(cost.item() / words)
-                self.log(f"{done / len(lengths):.3f} perplexity: {perplexity:.3f} "
-                         f"speed: {words / seconds:.0f} wps")
-                bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{words / seconds:.0f}")
-            global_step = state["global_step"]
-            if config.sample_every and global_step % config.sample_every == 0:
-                self.log_samples(global_step)
-            if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
-                    and done < len(lengths):
-                flush_losses(pending_losses, state["step_losses"])
-                state.update(step=done, epoch_cost=cost.item(),
-                             epoch_seconds=state["epoch_seconds"] + time.perf_counter() - started)
-                started = time.perf_counter()
-                self.save_last(hidden)
+            self.after_window(progress, hidden, bar)
         bar.close()
-        flush_losses(pending_losses, state["step_losses"])
-        seconds = state["epoch_seconds"] + time.perf_counter() - started
-        if done == 0:
+        progress.flush(state)
+        if progress.done == 0:
             self.log(f"Time budget: no time left to train epoch {epoch + 1}")
             self.save_last(None)
             return
-        if done < len(lengths):
-            self.log(f"Time budget: epoch {epoch + 1} ends after {done} of {len(lengths)} windows, "
-                     f"leaving time for validation and the final evaluation")
-        words = sum(lengths[:done]) * config.batch_size
-        self.end_epoch(epoch, epoch_lr, math.exp(cost.item() / words), words / seconds, seconds,
-                       done / len(lengths))
+        if progress.done < len(lengths):
+            self.log(f"Time budget: epoch {epoch + 1} ends after {progress.done} of {len(lengths)} "
+                     f"windows, leaving time for validation and the final evaluation")
+        seconds = progress.seconds()
+        self.end_epoch(EpochMetrics(
+            epoch=epoch + 1, lr=epoch_lr, train_ppl=progress.perplexity(config.batch_size),
+            valid_ppl=math.nan, words_per_sec=round(progress.words(config.batch_size) / seconds),
+            seconds=round(seconds, 2), fraction=round(progress.done / len(lengths), 4)))
 
-    def end_epoch(self, epoch: int, epoch_lr: float, train_ppl: float, words_per_sec: float,
-                  seconds: float, fraction: float) -> None:
+    def out_of_time(self, progress: EpochProgress) -> bool:
+        """Whether the time budget's remainder would not cover one more window (timed by this
+        epoch, or the plan's estimate before it has timed one), this epoch's validation and the
+        final evaluation."""
+        if not self.config.time_budget:
+            return False
+        costs = self.state.costs
+        window = progress.window_seconds()
+        if window is None:
+            window = costs.epoch / len(progress.lengths)
+        return self.clock.left() < costs.reserve() + window
+
+    def train_window(self, progress: EpochProgress, inputs: torch.Tensor, targets: torch.Tensor,
+                     hidden: State) -> State:
+        """One update at the schedule's learning rate for this point of the epoch."""
+        config = self.config
+        lr = learning_rate(config, self.state.epoch + progress.done / len(progress.lengths),
+                           self.state.valid_perplexities())
+        # A shorter window gets a proportionally smaller step (AWD-LSTM).
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * inputs.size(1) / config.num_steps
+        loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
+                                  scaler=self.scaler, **step_options(config))
+        progress.add(loss, targets.numel())
+        self.state.global_step += 1
+        return hidden
+
+    def after_window(self, progress: EpochProgress, hidden: State, bar: tqdm) -> None:
+        """What follows a window at intervals: a progress line every tenth of the epoch, samples
+        every `sample_every` steps, a resumable checkpoint every `checkpoint_every` steps."""
+        config, global_step = self.config, self.state.global_step
+        if progress.done % max(len(progress.lengths) // 10, 1) == 0:
+            perplexity = progress.perplexity(config.batch_size)
+            words_per_sec = progress.words(config.batch_size) / progress.seconds()
+            self.log(f"{progress.done / len(progress.lengths):.3f} perplexity: {perplexity:.3f} "
+                     f"speed: {words_per_sec:.0f} wps")
+            bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{words_per_sec:.0f}")
+        if config.sample_every and global_step % config.sample_every == 0:
+            self.log_samples(global_step)
+        if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
+                and progress.done < len(progress.lengths):
+            progress.checkpointed(self.state)
+            self.save_last(hidden)
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
         """Validate the epoch just trained, record it, keep the best weights, switch NT-ASGD
         to averaging if its trigger fires, and save metrics and the resumable state."""
         config, state = self.config, self.state
         with averaged_weights(self.optimizer):
             began = time.perf_counter()
-            valid_ppl = self.evaluate("valid")
-            if state["costs"]:
-                state["costs"] = dataclasses.asdict(Costs.from_validation(
-                    time.perf_counter() - began, state["costs"]["epoch"], len(self.corpus.valid),
-                    len(self.corpus.test)))
-            self.log(f"Epoch: {epoch + 1} Train Perplexity: {train_ppl:.3f}")
-            self.log(f"Epoch: {epoch + 1} Valid Perplexity: {valid_ppl:.3f}")
-            entry = {"epoch": epoch + 1, "lr": epoch_lr, "train_ppl": train_ppl,
-                     "valid_ppl": valid_ppl, "words_per_sec": round(words_per_sec),
-                     "seconds": round(seconds, 2)}
-            if fraction < 1:
-                entry["fraction"] = round(fraction, 4)  # an epoch the time budget cut short
-            state["history"].append(entry)
-            if best_epoch(state["history"]) == epoch + 1:
-                checkpoint.save_weights(self.run_dir / checkpoint.BEST_FILE, self.model,
-                                        {"epoch": epoch + 1, "valid_ppl": valid_ppl})
-        if config.optimizer == "ntasgd" and not state["averaging_since"] \
-                and should_average(state["history"], config.nonmono):
-            self.log(f"Switching to averaged SGD after epoch {epoch + 1}: valid perplexity is "
+            metrics.valid_ppl = self.evaluate("valid")
+            if state.costs:
+                state.costs = Costs.from_validation(
+                    time.perf_counter() - began, state.costs.epoch, len(self.corpus.valid),
+                    len(self.corpus.test))
+            self.log(f"Epoch: {metrics.epoch} Train Perplexity: {metrics.train_ppl:.3f}")
+            self.log(f"Epoch: {metrics.epoch} Valid Perplexity: {metrics.valid_ppl:.3f}")
+            state.history.append(metrics)
+            if best_epoch(state.history) == metrics.epoch:
+                checkpoint.save_weights(self.run_dir / RunDir.BEST, self.model,
+                                        {"epoch": metrics.epoch, "valid_ppl": metrics.valid_ppl})
+        if config.optimizer == "ntasgd" and not state.averaging_since \
+                and should_average(state.valid_perplexities(), config.nonmono):
+            self.log(f"Switching to averaged SGD after epoch {metrics.epoch}: valid perplexity is "
                      f"worse than {config.nonmono} epochs before")
-            state["averaging_since"] = epoch + 1
+            state.averaging_since = metrics.epoch
             self.optimizer = build_optimizer(config, self.model, averaging=True)
-        state["losses"].append({"epoch": epoch + 1, "losses": state["step_losses"]})
-        state.update(epoch=epoch + 1, step=0, epoch_cost=0.0, epoch_seconds=0.0, step_losses=[])
+        state.losses.append({"epoch": metrics.epoch, "losses": state.step_losses})
+        state.epoch, state.step, state.epoch_cost, state.epoch_seconds = metrics.epoch, 0, 0.0, 0.0
+        state.step_losses = []
         self.hidden = None
-        checkpoint.write_metrics(self.run_dir, state["history"], state["losses"])
+        self.run_dir.write_metrics(state.history, state.losses)
         self.save_last(None)
 
     def log_samples(self, global_step: int) -> None:
@@ -514,10 +570,11 @@ class Trainer:
             text = self.generator.text(prime, 10, seed=seed).replace("\n", " / ")
             self.log(f"step {global_step} sample [{prime}] {text}")
 
-    def save_last(self, hidden) -> None:
-        self.state["elapsed_seconds"] = self.clock.elapsed()
-        checkpoint.save_training_state(self.run_dir / checkpoint.LAST_FILE, self.model,
-                                       self.optimizer, self.state, hidden,
+    def save_last(self, hidden: State | None) -> None:
+        """Write the resumable state, recording the time spent so far."""
+        self.state.elapsed_seconds = self.clock.elapsed()
+        checkpoint.save_training_state(self.run_dir / RunDir.LAST, self.model, self.optimizer,
+                                       self.state.to_dict(), hidden,
                                        self.scaler.state_dict() if self.scaler else None)
 
     def evaluate(self, split: str) -> float:
@@ -525,24 +582,34 @@ class Trainer:
                                  self.config.eval_batch_size, self.config.eval_num_steps)
 
     def finish(self) -> TrainResult:
-        """Evaluate the best-on-valid weights on valid and test, and record the result."""
-        checkpoint.load_weights(self.run_dir / checkpoint.BEST_FILE, self.model)
+        """Evaluate the best-on-valid weights on valid and test (and the last weights on test
+        where they differ), and record the result."""
+        history = self.state.history
+        best = best_epoch(history)
+        last_test_ppl = None
+        if best != history[-1].epoch:
+            last_test_ppl = self.evaluate("test")
+        checkpoint.load_weights(self.run_dir / RunDir.BEST, self.model)
         valid_ppl, test_ppl = self.evaluate("valid"), self.evaluate("test")
         self.log(f"Valid Perplexity: {valid_ppl:.3f}")
         self.log(f"Test Perplexity: {test_ppl:.3f}")
-        plot_runs([self.run_dir], self.run_dir / checkpoint.CURVES_FILE)
+        if last_test_ppl is not None:
+            self.log(f"Test Perplexity of the last weights (epoch {history[-1].epoch}; the best "
+                     f"are from epoch {best}): {last_test_ppl:.3f}")
+        from .plotting import plot_runs  # matplotlib is loaded only when a run ends
+
+        plot_runs([self.run_dir], self.run_dir / RunDir.CURVES)
         if self.config.sample_words:
             text = self.generator.text("", self.config.sample_words, seed=self.config.seed)
-            checkpoint.atomic_write_text(self.run_dir / checkpoint.SAMPLE_FILE, text + "\n")
-            self.log(f"wrote {self.config.sample_words} sampled words to "
-                     f"{self.run_dir / checkpoint.SAMPLE_FILE}")
+            path = self.run_dir.write_sample(text)
+            self.log(f"wrote {self.config.sample_words} sampled words to {path}")
         elapsed = self.clock.elapsed()
-        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl,
-                   "best_epoch": best_epoch(self.state["history"]),
+        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl, "best_epoch": best,
                    "elapsed_seconds": round(elapsed, 2)}
-        checkpoint.atomic_write_text(self.run_dir / checkpoint.RESULTS_FILE,
-                                     json.dumps(results, indent=2) + "\n")
+        if last_test_ppl is not None:
+            results["last_test_ppl"] = last_test_ppl
+        self.run_dir.write_results(results)
         budget_note = (f" of the {format_duration(self.config.time_budget)} time budget"
                        if self.config.time_budget else "")
         self.log(f"Finished in {format_duration(elapsed)}{budget_note}")
-        return TrainResult(self.run_dir, self.state["history"], valid_ppl, test_ppl)
+        return TrainResult(self.run_dir.path, history, valid_ppl, test_ppl, last_test_ppl)
