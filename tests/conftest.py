@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import lstmlm
 from lstmlm import LstmlmError, apply_overrides, datasets, get_preset
 
 # The test models are tiny: one thread is faster than two fighting over small kernels.
@@ -45,3 +46,15 @@ def ptb_dir() -> Path:
         return datasets.resolve("ptb", show_progress=False)
     except LstmlmError as error:
         pytest.fail(f"these tests need PTB and it could not be found or downloaded: {error}")
+
+
+@pytest.fixture(scope="session")
+def toy_model(tmp_path_factory) -> lstmlm.LanguageModel:
+    """A tiny model trained on the toy grammar, with a vocabulary that leaves `<unk>` frequent;
+    shared by the tests of what a trained model does (generation, scoring, evaluation, plots)."""
+    folder = write_corpus(tmp_path_factory.mktemp("corpus"), lines=300)
+    config = apply_overrides(get_preset("test"), {
+        "data": str(folder), "hidden_size": 16, "batch_size": 4, "num_steps": 5, "vocab_size": 12,
+        "max_max_epoch": 2, "learning_rate": 1.0, "max_grad_norm": 5.0})
+    result = lstmlm.train(config, runs_dir=tmp_path_factory.mktemp("runs"), echo=None)
+    return lstmlm.load(result.run_dir)

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
+import lstmlm
+from lstmlm import NeuralCache
+
 from .conftest import write_corpus
+
+# Every test here starts the real command in a new process (a second or more each).
+pytestmark = pytest.mark.slow
 
 LSTMLM = str(Path(sys.executable).with_name("lstmlm"))
 
@@ -242,5 +248,17 @@ def test_eval_with_dynamic_evaluation(trained_run):
 def test_eval_with_neural_cache(trained_run):
     result = run_cli("eval", trained_run, "--split", "valid", "--cache", "--cache-window", "100")
     assert result.returncode == 0, result.stderr
-    assert printed_number(r"valid perplexity \(neural cache\)", result.stdout) > 1
+    # The command prints what the library computes with the same options (3 decimals).
+    expected = lstmlm.load(trained_run).evaluate("valid", cache=NeuralCache(window=100))
+    assert printed_number(r"valid perplexity \(neural cache\)", result.stdout) == \
+        pytest.approx(expected, abs=5e-4)
     assert_clean_failure(run_cli("eval", trained_run, "--cache", "--dynamic"), "cannot be combined")
+
+
+def test_eval_of_the_last_weights(trained_run):
+    result = run_cli("eval", trained_run, "--split", "test", "--weights", "last")
+    assert result.returncode == 0, result.stderr
+    expected = lstmlm.load(trained_run, weights="last").evaluate("test")
+    assert printed_number("test perplexity", result.stdout) == pytest.approx(expected, abs=5e-4)
+    refused = run_cli("eval", trained_run, "--weights", "final")
+    assert refused.returncode == 2 and "invalid choice: 'final'" in refused.stderr

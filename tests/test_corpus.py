@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lstmlm import LstmlmError, Vocabulary, load_corpus
-from lstmlm.corpus import (batchify, epoch_size, read_lines, split_lines, windows,
+from lstmlm.corpus import (batchify, epoch_size, read_lines, split_lines, window_lengths, windows,
                            words_of_lines)
 
 
@@ -121,3 +121,13 @@ def test_ptb_reads_as_the_reference(ptb_dir):
     assert len(corpus.vocab) == 10000
     assert corpus.vocab.words[:3] == ["the", "<unk>", "<eos>"]
     assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (929589, 73760, 82430)
+
+
+def test_fixed_and_variable_window_lengths():
+    assert window_lengths(10_000, 20, 35) == [35] * epoch_size(10_000, 20, 35)
+    lengths = window_lengths(100_000, 20, 35, variable=True, seed=3)
+    assert lengths == window_lengths(100_000, 20, 35, variable=True, seed=3)
+    assert lengths != window_lengths(100_000, 20, 35, variable=True, seed=4)
+    assert sum(lengths) <= 100_000 // 20 - 1 and min(lengths) >= 5
+    assert 30 < sum(lengths) / len(lengths) < 36
+    assert any(length < 27 for length in lengths)  # some windows are drawn around 35 / 2

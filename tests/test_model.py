@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from lstmlm import LSTMLanguageModel
-from lstmlm.model import detach_state
+from lstmlm import LSTMLanguageModel, apply_overrides, get_preset
+from lstmlm.model import detach_state, evaluating
 
 
 def make_model(keep_prob: float = 1.0, **kwargs) -> LSTMLanguageModel:
@@ -50,8 +50,14 @@ def test_dropout_only_in_training_mode():
 def test_dropout_rate_is_one_minus_keep_prob_and_not_recurrent():
     model = make_model(keep_prob=0.35)
     assert model.input_dropout.p == model.output_dropout.p == 1 - 0.35 and model.lstm.dropout == 1 - 0.35
-    assert make_model(num_layers=1, keep_prob=0.5).lstm.dropout == 0.0  # no layer to drop between
-    # nn.LSTM applies its dropout to each layer's output only, never to the recurrent h -> h path.
+    single = make_model(num_layers=1, keep_prob=0.5)
+    assert single.lstm.dropout == 0.0  # no layer to drop between
+    # Nothing drops the recurrent h -> h path: without the input and output dropout, training
+    # mode computes exactly what evaluation mode does.
+    single.input_dropout.p = single.output_dropout.p = 0.0
+    inputs = torch.randint(0, 30, (2, 9))
+    torch.testing.assert_close(single.train()(inputs, single.init_state(2))[0],
+                               single.eval()(inputs, single.init_state(2))[0], rtol=0, atol=0)
 
 
 def test_logits_shape():
@@ -211,3 +217,25 @@ def test_awd_initialisation():
     for index, size in enumerate((16, 4)):  # PyTorch's bound, 1/sqrt(size), per layer
         for name, parameter in model.layers[index].named_parameters():
             assert 0.9 * size ** -0.5 < parameter.abs().max() <= size ** -0.5, name
+
+
+def test_evaluating_switches_to_eval_mode_and_restores_the_mode_on_an_error():
+    model = make_model(keep_prob=0.5).train()
+    with pytest.raises(RuntimeError):
+        with evaluating(model):
+            assert not model.training and not model.input_dropout.training
+            raise RuntimeError("inside")
+    assert model.training and model.input_dropout.training
+    with evaluating(model.eval()):
+        pass
+    assert not model.training
+
+
+def test_from_config_resolves_each_keep_probability_from_keep_prob():
+    config = apply_overrides(get_preset("medium"), {"output_keep_prob": 0.9})
+    model = LSTMLanguageModel.from_config(config, vocab_size=30)
+    assert model.input_dropout.p == pytest.approx(0.5) and model.lstm.dropout == pytest.approx(0.5)
+    assert model.output_dropout.p == pytest.approx(0.1)
+    assert model.device == torch.device("cpu")
+    with pytest.raises(TypeError):
+        LSTMLanguageModel(30, 6, 2)  # options are keywords

@@ -98,7 +98,8 @@ class Throughput:
 @dataclass(frozen=True)
 class Costs:
     """Estimated seconds of one training epoch, one validation pass, and the end of the run
-    (the best weights evaluated on valid and test, then results, plot and checkpoint)."""
+    (the best weights evaluated on valid and test, the last ones on test, then results, plot
+    and checkpoint)."""
 
     epoch: float
     validation: float
@@ -115,10 +116,12 @@ class Costs:
     @classmethod
     def from_validation(cls, validation: float, epoch: float, valid_words: int,
                         test_words: int) -> "Costs":
-        """Costs from a validation pass that took `validation` seconds (the final evaluation
-        streams valid and test at the same speed)."""
+        """Costs from a validation pass that took `validation` seconds. The final evaluation
+        streams valid and test at the same speed, and test once more for the last weights
+        where they are not the best ones."""
         return cls(epoch=epoch, validation=validation,
-                   finish=validation * (valid_words + test_words) / valid_words + FINISH_SECONDS)
+                   finish=validation * (valid_words + 2 * test_words) / valid_words
+                   + FINISH_SECONDS)
 
     def reserve(self) -> float:
         """Seconds a running epoch keeps free for its validation and the final evaluation,

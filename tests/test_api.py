@@ -1,0 +1,63 @@
+"""The Python API: `import lstmlm`, `lstmlm.load` and what a loaded model offers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import lstmlm
+from lstmlm import LstmlmError, apply_overrides, train
+
+
+def test_import_has_no_side_effects_and_inference_needs_no_trainer():
+    code = ("import sys, lstmlm; "
+            "print(sorted(name for name in ('matplotlib', 'lstmlm.training', 'lstmlm.plotting') "
+            "if name in sys.modules)); lstmlm.train; print('lstmlm.training' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.splitlines() == ["[]", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'trian'"):
+        lstmlm.trian
+
+
+def test_best_and_last_weights(tmp_path, tiny_config):
+    # A learning rate this large makes validation worse after the first epoch, so the best
+    # weights are not the last ones.
+    config = apply_overrides(tiny_config, {"learning_rate": 30.0, "lr_decay": 1.0})
+    lines = []
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    best_epoch = json.loads((result.run_dir / "results.json").read_text())["best_epoch"]
+    assert best_epoch < 3 and result.last_test_perplexity is not None
+    assert lstmlm.load(result.run_dir).evaluate("test") == \
+        pytest.approx(result.test_perplexity, rel=1e-9)
+    last = lstmlm.load(result.run_dir, weights="last")
+    assert last.evaluate("test") == pytest.approx(result.last_test_perplexity, rel=1e-9)
+    assert last.evaluate("test") != pytest.approx(result.test_perplexity, rel=1e-3)
+    assert any(line.startswith(f"Test Perplexity of the last weights (epoch 3; the best are from "
+                               f"epoch {best_epoch})") for line in lines)
+    with pytest.raises(LstmlmError, match="weights must be one of best, last, got 'final'"):
+        lstmlm.load(result.run_dir, weights="final")
+
+
+def test_a_run_whose_best_weights_are_the_last_reports_one_number(tmp_path, tiny_config):
+    result = train(tiny_config, runs_dir=tmp_path, echo=None)
+    assert result.last_test_perplexity is None
+    assert "last_test_ppl" not in json.loads((result.run_dir / "results.json").read_text())
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(LstmlmError, match="is not a run directory"):
+        train(resume=tmp_path, echo=None)
+    with pytest.raises(LstmlmError, match="run directory not found"):
+        lstmlm.load(tmp_path / "missing")
+
+
+def test_load_names_the_first_mismatch_between_weights_and_config(tmp_path, tiny_config):
+    run_dir = train(tiny_config, runs_dir=tmp_path / "runs", echo=None).run_dir
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps(dict(config, hidden_size=10)))
+    with pytest.raises(LstmlmError) as error:
+        lstmlm.load(run_dir)
+    message = str(error.value)
+    assert "does not match the model: size mismatch for embedding.weight" in message
+    assert "more)" in message and "\n" not in message

@@ -1,0 +1,44 @@
+"""Sentence scoring: per-sentence log-probabilities and corpus totals."""
+
+import math
+
+import pytest
+
+from lstmlm.evaluation import stream_perplexity
+from lstmlm.scoring import corpus_score, score_sentences
+
+
+@pytest.fixture
+def model(toy_model):
+    return toy_model
+
+
+def test_sentence_score_equals_the_stream_perplexity_of_that_sentence(model):
+    sentences = ["the cat sees mary", "john eats some bread", "mary likes a zebra"]
+    scores = model.score(sentences)
+    for sentence, score in zip(sentences, scores):
+        words = sentence.split()
+        ids = model.vocab.encode(["<eos>"] + words + ["<eos>"])
+        assert score.perplexity == pytest.approx(stream_perplexity(model.network, ids), rel=1e-5)
+        assert score.words == len(words) and score.log10prob == pytest.approx(score.logprob / math.log(10))
+    assert [score.oov for score in scores] == [sum(word not in model.vocab.ids for word in s.split())
+                                               for s in sentences]
+    total = corpus_score(scores)
+    assert total.perplexity == pytest.approx(
+        math.exp(-sum(score.logprob for score in scores) / (total.words + len(sentences))))
+
+
+def test_batched_scoring_equals_one_at_a_time(model):
+    sentences = ["the cat", "a dog likes the fish and more", "john", "my friend eats mary"] * 5
+    batched = model.score(sentences, batch_size=64)
+    single = model.score(sentences, batch_size=1)
+    for left, right in zip(batched, single):
+        assert left.logprob == pytest.approx(right.logprob, rel=1e-5, abs=1e-5)
+
+
+def test_scoring_restores_the_training_mode_on_an_error(model):
+    network = model.network.train()
+    with pytest.raises(ValueError):  # a batch size of 0 fails inside the scoring loop
+        score_sentences(network, model.vocab, [["the", "cat"]], batch_size=0)
+    assert network.training
+    network.eval()
