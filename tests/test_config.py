@@ -58,11 +58,13 @@ def test_recipe_presets():
     assert (shakespeare.sample_every, shakespeare.checkpoint_every, shakespeare.min_freq) == (50, 500, 6)
     assert shakespeare.sample_primes.split("|") == ["thou art more", "to be or not to",
                                                     "wherefore art thou"]
+    assert shakespeare.sample_strategy == "greedy"  # the cookbook logs argmax continuations
     tutorial = get_preset("tutorial")
     assert (tutorial.embedding_size, tutorial.hidden_size, tutorial.num_layers) == (128, 1024, 1)
     assert (tutorial.batch_size, tutorial.num_steps, tutorial.optimizer, tutorial.learning_rate,
             tutorial.max_grad_norm, tutorial.max_max_epoch, tutorial.sample_words) == \
         (20, 30, "adam", 0.002, 0.5, 5, 1000)
+    assert (tutorial.sample_start, tutorial.sample_allow_unk) == ("random", True)
 
 
 def test_awd_preset_has_the_published_ptb_values():
@@ -139,6 +141,8 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path):
     (["precision=fp8"], "precision must be one of auto, fp32, bf16, fp16"),
     (["lr_schedule=linear"], "lr_schedule must be one of step, plateau, cosine"),
     (["optimizer=lbfgs"], "optimizer must be one of sgd, adam, adamw, ntasgd"),
+    (["sample_strategy=beam"], "sample_strategy must be one of greedy, sample"),
+    (["sample_start=middle"], "sample_start must be one of eos, random"),
 ])
 def test_options_that_make_no_sense_together_are_errors(overrides, message):
     with pytest.raises(LstmlmError, match=message):

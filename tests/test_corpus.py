@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lstmlm import LstmlmError, Vocabulary, load_corpus
-from lstmlm.corpus import (batchify, epoch_size, read_lines, split_lines, window_lengths, windows,
+from lstmlm.corpus import (batchify, clean_line, clean_lines, epoch_size, read_lines, split_lines, window_lengths, windows,
                            words_of_lines)
 
 
@@ -131,3 +131,9 @@ def test_fixed_and_variable_window_lengths():
     assert sum(lengths) <= 100_000 // 20 - 1 and min(lengths) >= 5
     assert 30 < sum(lengths) / len(lengths) < 36
     assert any(length < 27 for length in lengths)  # some windows are drawn around 35 / 2
+
+
+def test_cleaning_keeps_apostrophes_and_hyphens_inside_words():
+    assert clean_line("O’er the hill, o'er the DALE -- well-met!") == \
+        "o'er the hill o'er the dale -- well-met"
+    assert clean_lines(["", "  Hello, World!  ", "..."]) == ["hello world"]

@@ -1,3 +1,4 @@
+import itertools
 import warnings
 
 import pytest
@@ -50,6 +51,13 @@ def test_unk_never_appears_when_masked(model):
     assert "<unk>" not in {word for _, word in words}
     allowed = [word for _, word in zip(range(2000), model.generate_words("", seed=0, allow_unk=True))]
     assert "<unk>" in allowed  # the toy vocabulary maps several frequent words to <unk>
+
+
+def test_stop_at_unk_ends_before_the_first_unknown_word(model):
+    stream = list(itertools.islice(model.generate_words("", seed=0, allow_unk=True), 2000))
+    assert "<unk>" in stream  # the toy vocabulary maps several frequent words to <unk>
+    stopped = list(model.generate_words("", seed=0, allow_unk=True, stop_at_unk=True))
+    assert stopped == stream[:stream.index("<unk>")]
 
 
 def test_stop_at_eos_and_sentences_of_min_length(model):

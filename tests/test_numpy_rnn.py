@@ -7,7 +7,8 @@ import torch
 from lstmlm import LstmlmError
 from lstmlm.model import LSTMLanguageModel
 from lstmlm.numpy_rnn import (SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, RNNNumpy,
-                              build_corpus, gradient_check_report, load_sentence_corpus, tokenize)
+                              build_corpus, gradient_check_report, load_sentence_corpus,
+                              read_documents, tokenize)
 
 
 
@@ -40,6 +41,27 @@ def test_bad_corpus_inputs(tmp_path):
         load_sentence_corpus(tmp_path / "reviews.csv", csv_column="body")
     corpus = load_sentence_corpus(tmp_path / "reviews.csv", csv_column="text")
     assert corpus.sentences == 3
+
+
+def test_a_quoted_csv_cell_spanning_lines_keeps_its_words_apart(tmp_path):
+    # Reddit comments span lines; the line break inside the quotes separates two words.
+    (tmp_path / "comments.csv").write_bytes(
+        b'id,body\r\n1,"this is\na comment.\r\nSecond line here."\r\n2,short one\r\n')
+    assert read_documents(tmp_path / "comments.csv", "body") == [
+        "this is\na comment.\r\nSecond line here.", "short one"]
+    corpus = load_sentence_corpus(tmp_path / "comments.csv", csv_column="body")
+    assert "isa" not in corpus.index_to_word and {"is", "a", "line"} <= set(corpus.index_to_word)
+    assert corpus.sentences == 3
+
+
+def test_max_sentences_keeps_the_vocabulary_of_the_whole_corpus():
+    sentences = [["a", "b"], ["a", "c"], ["d", "e", "f"], ["d", "g"]]
+    whole = build_corpus(sentences, vocabulary_size=100)
+    first = build_corpus(sentences, vocabulary_size=100, max_sentences=2)
+    assert first.index_to_word == whole.index_to_word and "g" in first.index_to_word
+    assert len(first.x_train) == 2 and first.sentences == 4
+    for left, right in zip(first.x_train, whole.x_train):
+        np.testing.assert_array_equal(left, right)
 
 
 def test_initialisation_ranges_and_untrained_loss_near_ln_vocabulary():

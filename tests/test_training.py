@@ -1,3 +1,4 @@
+import itertools
 import json
 import math
 
@@ -10,6 +11,7 @@ from safetensors.torch import load_file
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, get_preset, train
 from lstmlm import budget, checkpoint, training
+from lstmlm.generation import text_of
 from lstmlm.model import LSTMLanguageModel
 from lstmlm.corpus import corpus_of, epoch_size, window_lengths
 from lstmlm.rundir import RunDir
@@ -162,6 +164,35 @@ def test_samples_in_the_log_and_sample_file_at_the_end(tmp_path, tiny_config):
     plain = train(tiny_config, runs_dir=tmp_path / "plain", echo=None)
     assert [entry.train_ppl for entry in result.history] == \
         [entry.train_ppl for entry in plain.history]
+
+
+def test_greedy_samples_are_repeatable_and_end_at_the_unknown_word(tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {"sample_every": 82, "sample_primes": "the cat|sees",
+                                           "sample_strategy": "greedy", "vocab_size": 12})
+    logs = []
+    for attempt in range(2):
+        lines = []
+        train(config, runs_dir=tmp_path / str(attempt), echo=lines.append)
+        logs.append([line for line in lines if " sample [" in line])
+    assert logs[0] == logs[1] and len(logs[0]) == 2 * 3
+    model = lstmlm.load(next((tmp_path / "0").iterdir()), weights="last")
+    greedy = list(itertools.islice(model.generate_words("sees", strategy="greedy",
+                                                        allow_unk=True), 10))
+    expected = list(itertools.takewhile(lambda word: word != "<unk>", greedy))
+    assert logs[0][-1] == "step 246 sample [sees] " + text_of(expected).replace("\n", " / ")
+
+
+def test_sample_file_from_a_random_word_may_hold_unk(tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {"sample_words": 300, "sample_start": "random",
+                                           "sample_allow_unk": True, "vocab_size": 12})
+    first = train(config, runs_dir=tmp_path / "first", echo=None)
+    second = train(config, runs_dir=tmp_path / "second", echo=None)
+    text = (first.run_dir / "sample.txt").read_text()
+    assert text == (second.run_dir / "sample.txt").read_text()
+    assert "<unk>" in text.split()
+    masked = train(apply_overrides(config, {"sample_allow_unk": False}), runs_dir=tmp_path / "m",
+                   echo=None)
+    assert "<unk>" not in (masked.run_dir / "sample.txt").read_text().split()
 
 
 def test_tied_model_saves_loads_and_resumes(tmp_path, tiny_config, monkeypatch):

@@ -11,6 +11,7 @@ from .budget import parse_duration
 from .errors import LstmlmError
 from .files import atomic_write_text
 from .hardware import PRECISIONS
+from .generation import STRATEGIES
 from .model import CELLS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "ntasgd")
@@ -92,11 +93,19 @@ class Config:
     device: str = "auto"
     # Also save the resumable last-state checkpoint every this many steps (0: at epoch ends only).
     checkpoint_every: int = 0
-    # Log samples continuing each of `sample_primes` ("|"-separated) every this many steps.
+    # Log samples continuing each of `sample_primes` ("|"-separated) every this many steps:
+    # 10 words drawn at random ("sample"), or the most likely words up to the first `<unk>`
+    # ("greedy", the cookbook's), so that a run's samples are repeatable.
     sample_every: int = 0
     sample_primes: str = ""
+    sample_strategy: str = "sample"
     # At the end of training, write this many sampled words to sample.txt in the run directory.
     sample_words: int = 0
+    # Where sample.txt starts: "eos" (a sentence start) or "random" (a word drawn uniformly from
+    # the vocabulary, as the PyTorch tutorial); whether `<unk>` may appear in it (it is masked
+    # out unless sample_allow_unk).
+    sample_start: str = "eos"
+    sample_allow_unk: bool = False
 
     def validate(self) -> "Config":
         """Raise LstmlmError naming the first field with an impossible value."""
@@ -118,7 +127,8 @@ class Config:
         if self.cell not in CELLS:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         choices = {"optimizer": OPTIMIZERS, "lr_schedule": ("step", "plateau", "cosine"),
-                   "precision": PRECISIONS, "init_method": ("uniform", "awd")}
+                   "precision": PRECISIONS, "init_method": ("uniform", "awd"),
+                   "sample_strategy": STRATEGIES, "sample_start": ("eos", "random")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise LstmlmError(f"config: {name} must be one of {', '.join(allowed)}, "
@@ -255,12 +265,14 @@ PRESETS: dict[str, dict] = {
                         num_steps=50, optimizer="adam", learning_rate=0.001, lr_decay=1.0,
                         loss_average="token", max_grad_norm=4.5, max_epoch=10, max_max_epoch=10, keep_prob=1.0,
                         init_scale=0.1, checkpoint_every=500, sample_every=50,
-                        sample_primes="thou art more|to be or not to|wherefore art thou"),
+                        sample_primes="thou art more|to be or not to|wherefore art thou",
+                        sample_strategy="greedy"),
     # The PyTorch RNNLM tutorial (pytorch-tutorial's language_model).
     "tutorial": dict(hidden_size=1024, embedding_size=128, num_layers=1, batch_size=20,
                      num_steps=30, optimizer="adam", learning_rate=0.002, lr_decay=1.0,
                      loss_average="token", max_grad_norm=0.5, max_epoch=5, max_max_epoch=5, keep_prob=1.0,
-                     init_scale=0.1, vocab_size=10000, sample_words=1000),
+                     init_scale=0.1, vocab_size=10000, sample_words=1000, sample_start="random",
+                     sample_allow_unk=True),
     "test": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=1, num_layers=1, num_steps=2,
                  hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,
                  batch_size=20, vocab_size=10000),

@@ -52,8 +52,12 @@ def strip_gutenberg(text: str) -> str:
 
 
 def clean_line(line: str) -> str:
-    """Lowercase, drop punctuation except hyphens and apostrophes, collapse whitespace."""
-    return " ".join(NOT_WORD.sub(" ", line.lower()).split())
+    """Lowercase, drop punctuation except hyphens and apostrophes, collapse whitespace.
+
+    The typographic apostrophe (U+2019, as in the current pg100.txt's `o’er`) is read as `'`,
+    so it never splits a word and both spellings are one vocabulary entry.
+    """
+    return " ".join(NOT_WORD.sub(" ", line.lower().replace("\u2019", "'")).split())
 
 
 def clean_lines(lines: list[str]) -> list[str]:
@@ -62,8 +66,8 @@ def clean_lines(lines: list[str]) -> list[str]:
     return [line for line in cleaned if line]
 
 
-def read_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file; a missing, empty or undecodable file is an LstmlmError."""
+def read_text(path: Path) -> str:
+    """The text of a UTF-8 file; a missing, empty or undecodable file is an LstmlmError."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -77,7 +81,12 @@ def read_lines(path: Path) -> list[str]:
         raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset {error.start})") from None
     if not text.strip():
         raise LstmlmError(f"corpus file {path} is empty")
-    return text.splitlines()
+    return text
+
+
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file, with read_text's checks."""
+    return read_text(path).splitlines()
 
 
 class Vocabulary:

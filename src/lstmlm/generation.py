@@ -117,23 +117,28 @@ class Generator:
         return self.vocab.encode(self.prime_words(prime)).tolist() or [self.eos_id]
 
     def words(self, prime: str = "", *, allow_unk: bool = False, stop_at_eos: bool = False,
-              seed: int | None = None, **options) -> Iterator[str]:
-        """Endless (or, with `stop_at_eos`, up to the first `<eos>`) stream of generated words.
+              stop_at_unk: bool = False, seed: int | None = None,
+              **options) -> Iterator[str]:
+        """Endless stream of generated words; with `stop_at_eos` it ends before the first
+        `<eos>`, with `stop_at_unk` before the first `<unk>` (the cookbook's samples).
 
         `options` are those of `choose`: strategy, temperature, top_k, top_p. Unless
         `allow_unk`, `<unk>` is masked out of the distribution and never produced.
         """
         banned = () if allow_unk else (self.vocab.unk_id,)
+        stops = {self.eos_id} if stop_at_eos else set()
+        if stop_at_unk:
+            stops.add(self.vocab.unk_id)
         generator = torch.Generator()
         generator.manual_seed(seed) if seed is not None else generator.seed()
         for next_id in generate_ids(self.network, self.prime_ids(prime), banned_ids=banned,
                                     generator=generator, **options):
-            if stop_at_eos and next_id == self.eos_id:
+            if next_id in stops:
                 return
             yield self.vocab.words[next_id]
 
     def text(self, prime: str = "", num_words: int = 50, **options) -> str:
-        """`num_words` generated words (fewer if `stop_at_eos`) as text."""
+        """`num_words` generated words (fewer if `stop_at_eos` or `stop_at_unk`) as text."""
         if num_words < 1:
             raise LstmlmError(f"number of words must be >= 1, got {num_words}")
         return text_of(list(itertools.islice(self.words(prime, **options), num_words)))

@@ -11,6 +11,7 @@ It is a teaching tool and an independent reference for the PyTorch models.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import time
@@ -21,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from .corpus import read_lines
+from .corpus import read_lines, read_text
 from .errors import LstmlmError
 from .files import atomic_write
 
@@ -53,11 +54,15 @@ class SentenceCorpus:
 
 
 def read_documents(path: Path, csv_column: str | None = None) -> list[str]:
-    """The documents of a text file (one per line) or of one column of a CSV file."""
+    """The documents of a text file (one per line) or of one column of a CSV file.
+
+    The CSV reader gets the text whole (as a file opened with `newline=""`), so a quoted cell
+    that spans lines keeps its line breaks as whitespace between words.
+    """
     if csv_column is None:
         return read_lines(path)
-    lines = read_lines(path)  # the same missing/empty/UTF-8 checks as any corpus
-    reader = csv.DictReader(lines)
+    text = read_text(path)  # the same missing/empty/UTF-8 checks as any corpus
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if csv_column not in (reader.fieldnames or []):
         raise LstmlmError(f"CSV file {path} has no column {csv_column!r} "
                           f"(columns: {', '.join(reader.fieldnames or [])})")
@@ -75,8 +80,14 @@ def tokenize(documents: list[str]) -> list[list[str]]:
     return sentences
 
 
-def build_corpus(sentences: list[list[str]], vocabulary_size: int = 8000) -> SentenceCorpus:
-    """Wrap sentences in start/end tokens, keep the `vocabulary_size - 1` most frequent words."""
+def build_corpus(sentences: list[list[str]], vocabulary_size: int = 8000,
+                 max_sentences: int | None = None) -> SentenceCorpus:
+    """Wrap sentences in start/end tokens, keep the `vocabulary_size - 1` most frequent words.
+
+    The vocabulary always comes from every sentence; `max_sentences` keeps only the first
+    ones as training pairs, as the tutorial trains on 100 sentences with the full corpus's
+    vocabulary (so its loss starts at ln(vocabulary_size)).
+    """
     if vocabulary_size < 3:
         raise LstmlmError(f"vocabulary size must be at least 3, got {vocabulary_size}")
     if not sentences:
@@ -88,7 +99,7 @@ def build_corpus(sentences: list[list[str]], vocabulary_size: int = 8000) -> Sen
     word_to_index = {word: index for index, word in enumerate(index_to_word)}
     unknown = word_to_index[UNKNOWN_TOKEN]
     encoded = [np.array([word_to_index.get(word, unknown) for word in sentence])
-               for sentence in tokenized]
+               for sentence in tokenized[:max_sentences]]
     return SentenceCorpus(index_to_word, [ids[:-1] for ids in encoded],
                           [ids[1:] for ids in encoded], len(sentences), len(counts), kept[-1])
 
@@ -96,7 +107,7 @@ def build_corpus(sentences: list[list[str]], vocabulary_size: int = 8000) -> Sen
 def load_sentence_corpus(path: Path, vocabulary_size: int = 8000, csv_column: str | None = None,
                          max_sentences: int | None = None) -> SentenceCorpus:
     sentences = tokenize(read_documents(Path(path), csv_column))
-    return build_corpus(sentences[:max_sentences], vocabulary_size)
+    return build_corpus(sentences, vocabulary_size, max_sentences)
 
 
 class RNNNumpy:

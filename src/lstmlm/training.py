@@ -564,11 +564,33 @@ class Trainer:
         self.save_last(None)
 
     def log_samples(self, global_step: int) -> None:
-        """Log a short continuation of each configured prime (own RNG: training is unaffected)."""
+        """Log a short continuation of each configured prime (own RNG: training is unaffected).
+
+        Greedy samples (the cookbook's) are the 10 most likely words, ending early at the first
+        `<unk>`; random ones draw 10 words with `<unk>` masked out.
+        """
         for index, prime in enumerate(self.config.sample_primes.split("|")):
-            seed = self.config.seed + 1000003 * global_step + index
-            text = self.generator.text(prime, 10, seed=seed).replace("\n", " / ")
+            if self.config.sample_strategy == "greedy":
+                text = self.generator.text(prime, 10, strategy="greedy", allow_unk=True,
+                                           stop_at_unk=True)
+            else:
+                seed = self.config.seed + 1000003 * global_step + index
+                text = self.generator.text(prime, 10, seed=seed)
+            text = text.replace("\n", " / ")
             self.log(f"step {global_step} sample [{prime}] {text}")
+
+    def write_sample(self) -> None:
+        """Write `sample_words` sampled words to sample.txt, from a sentence start or (as the
+        PyTorch tutorial) from a word drawn uniformly from the vocabulary."""
+        config, prime = self.config, ""
+        if config.sample_start == "random":
+            draw = torch.Generator().manual_seed(config.seed)
+            prime = self.corpus.vocab.words[int(torch.randint(len(self.corpus.vocab), (1,),
+                                                              generator=draw))]
+        text = self.generator.text(prime, config.sample_words, seed=config.seed,
+                                   allow_unk=config.sample_allow_unk)
+        path = self.run_dir.write_sample(text)
+        self.log(f"wrote {config.sample_words} sampled words to {path}")
 
     def save_last(self, hidden: State | None) -> None:
         """Write the resumable state, recording the time spent so far."""
@@ -600,9 +622,7 @@ class Trainer:
 
         plot_runs([self.run_dir], self.run_dir / RunDir.CURVES)
         if self.config.sample_words:
-            text = self.generator.text("", self.config.sample_words, seed=self.config.seed)
-            path = self.run_dir.write_sample(text)
-            self.log(f"wrote {self.config.sample_words} sampled words to {path}")
+            self.write_sample()
         elapsed = self.clock.elapsed()
         results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl, "best_epoch": best,
                    "elapsed_seconds": round(elapsed, 2)}
