@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common import machine
 from lstmlm.budget import parse_duration
+from lstmlm.rundir import RunDir
 
 LSTMLM = str(Path(sys.executable).with_name("lstmlm"))
 
@@ -33,15 +34,13 @@ def run(preset: str, budget: str, overrides: list[str], runs_dir: Path) -> dict:
     wall = time.monotonic() - started
     if finished.returncode != 0:
         return {"budget": budget, "error": finished.stderr.strip().splitlines()[-1], "wall": wall}
-    run_dir = Path(re.search(r"run: (\S+)", finished.stdout).group(1))
-    log = (run_dir / "train.log").read_text(encoding="utf-8")
+    run_dir = RunDir.open(re.search(r"run: (\S+)", finished.stdout).group(1))
+    log = (run_dir / RunDir.LOG).read_text(encoding="utf-8")
     plan = re.search(r"plan: (\d+) epochs? of hidden_size (\d+)", log)
-    history = [json.loads(line) for line in
-               (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
-    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    history = run_dir.metrics()
     return {"budget": budget, "planned": int(plan.group(1)), "hidden": int(plan.group(2)),
-            "epochs": len(history), "last_fraction": history[-1].get("fraction", 1.0),
-            "wall": wall, "test_ppl": results["test_ppl"], "run_dir": str(run_dir)}
+            "epochs": len(history), "last_fraction": history[-1].fraction,
+            "wall": wall, "test_ppl": run_dir.results()["test_ppl"], "run_dir": str(run_dir)}
 
 
 def main() -> None:

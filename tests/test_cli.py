@@ -123,6 +123,8 @@ def test_presets_lists_every_preset():
     hidden = next(line for line in lines if line.startswith("hidden_size "))
     assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "1150", "512", "128", "1024",
                                   "2"]
+    sizes = next(line for line in lines if line.startswith("budget_hidden_sizes "))
+    assert sizes.split() == ["budget_hidden_sizes", "512,400,320,256"]  # whole, not cut short
 
 
 @pytest.fixture(scope="module")

@@ -243,10 +243,12 @@ def run_presets(args) -> None:
     keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
     shown = [key for key in keys if any(key in values for values in PRESETS.values())]
     configs = [get_preset(name) for name in PRESETS]
-    print(f"{'':<20}" + "".join(f"{name:>13}" for name in PRESETS))
+    cells = {key: [format_value(getattr(config, key)) for config in configs] for key in shown}
+    widths = [max(len(name), *(len(cells[key][column]) for key in shown)) + 2
+              for column, name in enumerate(PRESETS)]
+    print(f"{'':<20}" + "".join(f"{name:>{width}}" for name, width in zip(PRESETS, widths)))
     for key in shown:
-        print(f"{key:<20}" + "".join(f"{format_value(getattr(config, key))[:12]:>13}"
-                                     for config in configs))
+        print(f"{key:<20}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells[key], widths)))
 
 
 def format_value(value) -> str:
