@@ -264,3 +264,23 @@ def test_eval_of_the_last_weights(trained_run):
     assert printed_number("test perplexity", result.stdout) == pytest.approx(expected, abs=5e-4)
     refused = run_cli("eval", trained_run, "--weights", "final")
     assert refused.returncode == 2 and "invalid choice: 'final'" in refused.stderr
+
+
+def test_export_then_every_command_takes_the_folder(trained_run, tmp_path):
+    exported = run_cli("export", trained_run, tmp_path / "model")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.strip() == str(tmp_path / "model")
+    from_run = run_cli("eval", trained_run, "--split", "test")
+    from_folder = run_cli("eval", tmp_path / "model", "--split", "test")
+    assert from_folder.returncode == 0 and from_folder.stdout == from_run.stdout
+    generated = run_cli("generate", tmp_path / "model", "--words", "5", "--seed", "1")
+    assert generated.returncode == 0 and generated.stdout == \
+        run_cli("generate", trained_run, "--words", "5", "--seed", "1").stdout
+    (tmp_path / "sentences.txt").write_text("the cat sees mary\n")
+    scored = run_cli("score", tmp_path / "model", tmp_path / "sentences.txt")
+    assert scored.returncode == 0 and scored.stdout == \
+        run_cli("score", trained_run, tmp_path / "sentences.txt").stdout
+    assert_clean_failure(run_cli("export", trained_run, tmp_path / "model"),
+                         "already exists and is not an empty folder")
+    assert_clean_failure(run_cli("eval", tmp_path / "model", "--weights", "last"),
+                         "is a model folder: it holds one set of weights")

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from lstmlm import Config, LstmlmError, Vocabulary
+from lstmlm.files import default_mode
 from lstmlm.rundir import EpochMetrics, RunDir
 
 
@@ -48,3 +49,5 @@ def test_results_of_an_unfinished_run_are_an_error(tmp_path):
     assert run_dir.results() == {"test_ppl": 80.5}
     assert run_dir.write_sample("a b\nc").read_text() == "a b\nc\n"
     assert not list(run_dir.path.glob(".*.tmp"))  # every write went through a renamed temp file
+    # Written with the permissions of a plainly created file, not mkstemp's owner-only ones.
+    assert (run_dir / RunDir.RESULTS).stat().st_mode & 0o777 == default_mode()

@@ -1,4 +1,4 @@
-"""A trained model loaded from its run directory: evaluate, generate, score."""
+"""A trained model loaded from its run directory or model folder: evaluate, generate, score."""
 
 from __future__ import annotations
 
@@ -7,30 +7,27 @@ from typing import Iterator
 
 import torch
 
-from . import checkpoint
 from .config import Config
 from .corpus import Vocabulary, clean_lines, corpus_of, words_of_lines
 from .errors import LstmlmError
 from .evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity, dynamic_perplexity,
                          stream_perplexity)
+from .export import is_model_folder, load_parts
 from .generation import Generator
 from .hardware import select_device
 from .model import LSTMLanguageModel
-from .rundir import RunDir
 from .scoring import SentenceScore, score_sentences
-
-WEIGHTS = ("best", "last")
 
 
 class LanguageModel:
     """A network together with its vocabulary and the config it was trained with."""
 
     def __init__(self, network: LSTMLanguageModel, vocab: Vocabulary, config: Config,
-                 run_dir: Path | None = None):
+                 path: Path | None = None):
         self.network = network.eval()
         self.vocab = vocab
         self.config = config
-        self.run_dir = run_dir
+        self.path = path  # the run directory or model folder it was loaded from
         self.generator = Generator(self.network, vocab, config.clean_text)
 
     @property
@@ -89,19 +86,15 @@ class LanguageModel:
         return score_sentences(self.network, self.vocab, words, batch_size)
 
 
-def load(run_dir: str | Path, device: str | None = None, weights: str = "best") -> LanguageModel:
-    """Load a run for use on `device` (default: the run's config): its best-on-valid weights,
-    or with `weights="last"` the weights training ended with (those the reference
-    implementations report)."""
-    if weights not in WEIGHTS:
-        raise LstmlmError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
-    run_dir = RunDir.open(run_dir)
-    config = run_dir.load_config()
-    vocab = run_dir.load_vocab()
-    network = LSTMLanguageModel.from_config(config, len(vocab))
-    if weights == "best":
-        checkpoint.load_weights(run_dir / RunDir.BEST, network)
-    else:
-        checkpoint.load_training_weights(run_dir / RunDir.LAST, network)
-    network.to(select_device(device or config.device))
-    return LanguageModel(network, vocab, config, run_dir.path)
+def load(path: str | Path, device: str | None = None, weights: str = "best") -> LanguageModel:
+    """Load a run directory or a model folder (`lstmlm export`) for use on `device`.
+
+    The default device is the run's configured one; a model folder, which may come from
+    another machine, goes to the best device here. From a run it takes the best-on-valid
+    weights or, with `weights="last"`, those training ended with (the ones the reference
+    implementations report).
+    """
+    config, vocab, network = load_parts(path, weights)
+    default = "auto" if is_model_folder(path) else config.device
+    network.to(select_device(device or default))
+    return LanguageModel(network, vocab, config, Path(path))

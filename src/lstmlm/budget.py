@@ -56,8 +56,9 @@ def format_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def plural(epochs: int) -> str:
-    return f"{epochs} epoch{'' if epochs == 1 else 's'}"
+def plural(count: int, noun: str = "epoch") -> str:
+    """`1 epoch`, `2 epochs`: a count and its noun."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def measuring_seconds(budget: float) -> float:

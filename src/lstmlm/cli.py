@@ -17,10 +17,12 @@ from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import read_lines
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
+from .export import WEIGHT_CHOICES, export
 from .files import atomic_write_text
 from .scoring import corpus_score
 
 DYNAMIC, CACHE = DynamicEvaluation(), NeuralCache()
+MODEL_HELP = "a run directory, or a model folder written by lstmlm export"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--quiet", action="store_true", help="print nothing but the result")
 
     eval_parser = commands.add_parser("eval", help="perplexity of a trained run")
-    eval_parser.add_argument("run_dir")
+    eval_parser.add_argument("run_dir", help=MODEL_HELP)
     eval_parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary")
     eval_parser.add_argument("--device")
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     download_parser.add_argument("name", nargs="?", default="ptb", choices=sorted(datasets.DATASETS))
 
     generate_parser = commands.add_parser("generate", help="generate text from a trained run")
-    generate_parser.add_argument("run_dir")
+    generate_parser.add_argument("run_dir", help=MODEL_HELP)
     generate_parser.add_argument("--prime", default="", help="text to continue (default: a "
                                                              "sentence start)")
     generate_parser.add_argument("--words", type=int, default=50)
@@ -87,12 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights_option(generate_parser)
 
     score_parser = commands.add_parser("score", help="log-probability of each line's sentence")
-    score_parser.add_argument("run_dir")
+    score_parser.add_argument("run_dir", help=MODEL_HELP)
     score_parser.add_argument("file", nargs="?", default="-", help="sentences, one per line "
                                                                   "(default: standard input)")
     score_parser.add_argument("--format", default="text", choices=["text", "jsonl"])
     score_parser.add_argument("--device")
     add_weights_option(score_parser)
+
+    export_parser = commands.add_parser("export", help="write a run's model folder (config, "
+                                                       "vocabulary, weights, model card)")
+    export_parser.add_argument("run_dir")
+    export_parser.add_argument("out_dir", help="a new (or empty) folder")
+    add_weights_option(export_parser)
 
     plot_parser = commands.add_parser("plot", help="loss and perplexity curves of runs")
     plot_parser.add_argument("run_dirs", nargs="+")
@@ -127,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_weights_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", default="best", choices=api.WEIGHTS,
+    parser.add_argument("--weights", default="best", choices=WEIGHT_CHOICES,
                         help="best: the best-on-valid weights (default); last: those training "
                              "ended with, which the reference implementations report")
 
@@ -263,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "plot": run_plot,
+                "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights)),
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,
                 "download": lambda a: print(datasets.resolve(a.name))}
     try:

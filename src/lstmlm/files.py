@@ -8,13 +8,24 @@ from pathlib import Path
 from typing import Callable
 
 
+def default_mode(directory: bool = False) -> int:
+    """The permissions a new file (or folder) gets from the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`."""
+    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`.
+
+    The file ends with the permissions of a plainly created one (mkstemp's are owner-only).
+    """
     path = Path(path)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temp_name))
+        os.chmod(temp_name, default_mode())
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -5,6 +5,7 @@ schedules, mixed precision (bf16, or fp16 with a gradient scaler), and time budg
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import sys
 import time
@@ -19,12 +20,14 @@ from tqdm import tqdm
 from . import budget, checkpoint
 from .budget import Clock, Costs, Throughput, format_duration
 from .config import Config, get_preset
-from .corpus import Corpus, batchify, corpus_of, window_lengths, windows, windows_of_lengths
+from .corpus import (UNK, Corpus, batchify, corpus_of, window_lengths, windows,
+                     windows_of_lengths)
 from .datasets import DATASETS
 from .errors import LstmlmError
 from .evaluation import stream_perplexity, summed_cross_entropy
-from .generation import Generator
-from .hardware import autocast, resolve_precision, select_device, synchronize
+from .generation import Generator, text_of
+from .hardware import (autocast, describe_machine, resolve_precision, select_device,
+                       synchronize)
 from .model import LSTMLanguageModel, State, detach_state
 from .rundir import EpochMetrics, RunDir
 
@@ -567,12 +570,14 @@ class Trainer:
         """Log a short continuation of each configured prime (own RNG: training is unaffected).
 
         Greedy samples (the cookbook's) are the 10 most likely words, ending early at the first
-        `<unk>`; random ones draw 10 words with `<unk>` masked out.
+        `<unk>` (logged as the last word); random ones draw 10 words with `<unk>` masked out.
         """
         for index, prime in enumerate(self.config.sample_primes.split("|")):
             if self.config.sample_strategy == "greedy":
-                text = self.generator.text(prime, 10, strategy="greedy", allow_unk=True,
-                                           stop_at_unk=True)
+                words = list(itertools.islice(self.generator.words(
+                    prime, strategy="greedy", allow_unk=True, stop_at_unk=True), 10))
+                # Shown where it stopped, so that a short sample is not mistaken for a bug.
+                text = text_of(words + [UNK] if len(words) < 10 else words)
             else:
                 seed = self.config.seed + 1000003 * global_step + index
                 text = self.generator.text(prime, 10, seed=seed)
@@ -625,7 +630,7 @@ class Trainer:
             self.write_sample()
         elapsed = self.clock.elapsed()
         results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl, "best_epoch": best,
-                   "elapsed_seconds": round(elapsed, 2)}
+                   "elapsed_seconds": round(elapsed, 2), "machine": describe_machine()}
         if last_test_ppl is not None:
             results["last_test_ppl"] = last_test_ppl
         self.run_dir.write_results(results)

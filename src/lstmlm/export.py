@@ -1,0 +1,164 @@
+"""Model folders: a trained model on its own, to be loaded on any machine.
+
+`lstmlm export RUN_DIR OUT_DIR` writes:
+  config.json        the run's Config and `format_version`
+  vocab.json         the vocabulary, in id order
+  model.safetensors  one set of weights (the best-on-valid ones unless asked for the last)
+  README.md          a model card: what was trained, on what, how well, and how to load it
+
+Every command and function that takes a run directory takes such a folder too. Tensors are
+saved on the CPU, so a folder written from a GPU run loads on a machine without one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+from . import checkpoint
+from .config import PRESETS, Config
+from .corpus import Vocabulary
+from .budget import plural
+from .errors import LstmlmError
+from .files import atomic_write_text, default_mode
+from .model import LSTMLanguageModel
+from .rundir import RunDir
+
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+VOCAB = "vocab.json"
+WEIGHTS = "model.safetensors"
+CARD = "README.md"
+WEIGHT_CHOICES = ("best", "last")
+
+
+def is_model_folder(path: str | Path) -> bool:
+    """Whether `path` is a model folder (rather than a run directory)."""
+    return (Path(path) / WEIGHTS).is_file()
+
+
+def load_parts(path: str | Path,
+               weights: str = "best") -> tuple[Config, Vocabulary, LSTMLanguageModel]:
+    """The config, vocabulary and network (on the CPU, in eval mode) of a run directory or a
+    model folder. A run directory gives its best-on-valid weights or, with `weights="last"`,
+    those training ended with; a model folder holds one set and takes `weights="best"`."""
+    if weights not in WEIGHT_CHOICES:
+        raise LstmlmError(f"weights must be one of {', '.join(WEIGHT_CHOICES)}, got {weights!r}")
+    if is_model_folder(path):
+        if weights != "best":
+            raise LstmlmError(f"{path} is a model folder: it holds one set of weights "
+                              f"(choose best or last when exporting it)")
+        return _read_folder(Path(path))
+    run_dir = RunDir.open(path)
+    config, vocab = run_dir.load_config(), run_dir.load_vocab()
+    network = LSTMLanguageModel.from_config(config, len(vocab))
+    if weights == "best":
+        checkpoint.load_weights(run_dir / RunDir.BEST, network)
+    else:
+        checkpoint.load_training_weights(run_dir / RunDir.LAST, network)
+    return config, vocab, network.eval()
+
+
+def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best") -> Path:
+    """Write the model folder of a run to `out_dir` (which must not exist, or be empty).
+
+    The folder appears whole or not at all: it is written beside `out_dir` and renamed.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
+    if is_model_folder(run_dir):
+        raise LstmlmError(f"{run_dir} is already a model folder")
+    config, vocab, network = load_parts(run_dir, weights)
+    source = RunDir.open(run_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        atomic_write_text(staging / CONFIG, json.dumps(
+            {"format_version": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")
+        vocab.save(staging / VOCAB)
+        checkpoint.save_weights(staging / WEIGHTS, network, {"weights": weights})
+        atomic_write_text(staging / CARD, model_card(source, config, vocab, network, weights,
+                                                     out_dir))
+        os.chmod(staging, default_mode(directory=True))
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
+    try:
+        values = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LstmlmError(f"cannot read {folder / CONFIG}: {error}") from None
+    if not isinstance(values, dict) or not isinstance(values.get("format_version"), int):
+        raise LstmlmError(f"{folder / CONFIG} has no format_version: not a model folder")
+    version = values.pop("format_version")
+    if version > FORMAT_VERSION:
+        raise LstmlmError(f"{folder} is a model folder of format {version}; this lstmlm reads "
+                          f"format {FORMAT_VERSION} and older (upgrade lstmlm)")
+    config = Config.from_dict(values)
+    vocab = Vocabulary.load(folder / VOCAB)
+    network = LSTMLanguageModel.from_config(config, len(vocab))
+    checkpoint.load_weights(folder / WEIGHTS, network)
+    return config, vocab, network.eval()
+
+
+def training_command(config: Config) -> str:
+    """The `lstmlm train` command that gives `config`: its preset and the fields it changes."""
+    preset = config.preset if config.preset in PRESETS else "small"
+    base = Config(preset=preset, **PRESETS[preset])
+    changed = [field.name for field in fields(Config)
+               if field.name != "preset" and getattr(config, field.name) != getattr(base, field.name)]
+    return " ".join(["lstmlm train --preset", preset] +
+                    [f"--set {shlex.quote(f'{name}={getattr(config, name)}')}" for name in changed])
+
+
+def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTMLanguageModel,
+               weights: str, folder: Path) -> str:
+    """The README.md of the model folder `folder`, from what the run recorded."""
+    parameters = sum(tensor.numel() for tensor in checkpoint.model_tensors(network).values())
+    results = run_dir.results() if (run_dir / RunDir.RESULTS).is_file() else None
+    metrics = run_dir.metrics()
+    lines = [f"# lstmlm model `{run_dir.name}`", "",
+             f"A word-level {config.cell.upper()} language model trained with lstmlm.", "",
+             "| | |", "|---|---|",
+             f"| preset | `{config.preset}` |",
+             f"| data | `{config.data}` ({len(vocab):,} words in the vocabulary) |",
+             f"| model | {plural(config.num_layers, 'layer')} of {config.hidden_size} units, "
+             f"embeddings of "
+             f"{config.embedding_size or config.hidden_size}, tied weights: "
+             f"{'yes' if config.tie_weights else 'no'}; {parameters:,} parameters |",
+             f"| precision | {config.precision} |",
+             f"| epochs trained | {len(metrics)} |"]
+    if weights == "best" and results is not None:
+        lines += [f"| weights | best on valid (epoch {results['best_epoch']}) |",
+                  f"| valid perplexity | {results['valid_ppl']:.2f} |",
+                  f"| test perplexity | {results['test_ppl']:.2f} |"]
+    elif weights == "best":
+        best = min(metrics, key=lambda entry: entry.valid_ppl) if metrics else None
+        lines.append(f"| weights | best on valid so far (epoch {best.epoch}, valid perplexity "
+                     f"{best.valid_ppl:.2f}); the run had not finished |" if best else
+                     "| weights | the run had not finished an epoch |")
+    else:
+        last_test = results.get("last_test_ppl", results["test_ppl"]) if results else None
+        lines += ["| weights | last (those training ended with) |"] + (
+            [f"| test perplexity | {last_test:.2f} |"] if last_test is not None else [])
+    if results is not None and "machine" in results:
+        lines.append(f"| trained on | {results['machine']} |")
+    if results is not None:
+        lines.append(f"| training time | {results['elapsed_seconds'] / 60:.1f} min |")
+    lines += ["", "Trained with:", "", "```bash", training_command(config), "```", "",
+              "Use it:", "", "```bash", f"lstmlm eval {folder} --split test",
+              f"lstmlm generate {folder} --prime \"the\" --words 20", "```", "",
+              "```python", "import lstmlm", f"model = lstmlm.load({str(folder)!r})",
+              "print(model.generate(\"the\", 20))", "```", ""]
+    return "\n".join(lines)

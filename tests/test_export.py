@@ -1,0 +1,105 @@
+"""Model folders: export a run, load it anywhere, refuse what is not one."""
+
+import json
+
+import pytest
+import safetensors.torch
+import torch
+
+import lstmlm
+from lstmlm import LstmlmError, apply_overrides, train
+from lstmlm.export import FORMAT_VERSION, export, training_command
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A tiny run whose last weights are not its best (lr 30 makes validation worse)."""
+    from .conftest import write_corpus
+
+    corpus = write_corpus(tmp_path_factory.mktemp("corpus"))
+    config = apply_overrides(lstmlm.get_preset("test"), {
+        "preset": "small", "data": str(corpus), "hidden_size": 8, "num_layers": 2,
+        "keep_prob": 0.8, "batch_size": 4, "num_steps": 5, "max_max_epoch": 3, "vocab_size": 50,
+        "learning_rate": 30.0, "lr_decay": 1.0, "tie_weights": True, "embedding_size": 6})
+    return train(config, runs_dir=tmp_path_factory.mktemp("runs"), echo=None)
+
+
+def test_an_exported_folder_evaluates_like_its_run(finished_run, tmp_path):
+    folder = export(finished_run.run_dir, tmp_path / "model")
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "README.md", "config.json", "model.safetensors", "vocab.json"]
+    assert json.loads((folder / "config.json").read_text())["format_version"] == FORMAT_VERSION
+    model = lstmlm.load(folder)
+    assert model.network.decoder.weight is model.network.embedding.weight
+    assert model.evaluate("test") == pytest.approx(finished_run.test_perplexity, rel=1e-9)
+    last = lstmlm.load(export(finished_run.run_dir, tmp_path / "last", weights="last"))
+    assert last.evaluate("test") == pytest.approx(finished_run.last_test_perplexity, rel=1e-9)
+    with pytest.raises(LstmlmError, match="model folder: it holds one set of weights"):
+        lstmlm.load(folder, weights="last")
+
+
+def test_the_model_card_says_what_was_trained_and_how_well(finished_run, tmp_path):
+    card = (export(finished_run.run_dir, tmp_path / "model") / "README.md").read_text()
+    results = json.loads((finished_run.run_dir / "results.json").read_text())
+    assert f"| test perplexity | {finished_run.test_perplexity:.2f} |" in card
+    assert f"best on valid (epoch {results['best_epoch']})" in card
+    assert "| preset | `small` |" in card and "| precision | fp32 |" in card
+    assert f"| trained on | {results['machine']} |" in card
+    assert training_command(lstmlm.load(finished_run.run_dir).config) in card
+    command = training_command(lstmlm.load(finished_run.run_dir).config)
+    assert command.startswith("lstmlm train --preset small --set ") and "learning_rate=30.0" in command
+    assert "--set seed=" not in command  # only what differs from the preset
+
+
+def test_the_training_command_rebuilds_the_config(finished_run):
+    config = lstmlm.load(finished_run.run_dir).config
+    words = training_command(config).split()
+    overrides = [words[index + 1] for index, word in enumerate(words) if word == "--set"]
+    assert apply_overrides(lstmlm.get_preset("small"), overrides) == config
+
+
+def test_export_refuses_to_overwrite_and_leaves_nothing_on_failure(finished_run, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(LstmlmError, match="already exists and is not an empty folder"):
+        export(finished_run.run_dir, tmp_path / "taken")
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+    with pytest.raises(LstmlmError, match="is not a run directory"):
+        export(tmp_path / "taken", tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]  # no staging left
+    folder = export(finished_run.run_dir, tmp_path / "model")
+    with pytest.raises(LstmlmError, match="is already a model folder"):
+        export(folder, tmp_path / "again")
+
+
+def test_a_newer_or_damaged_folder_is_a_one_line_error(finished_run, tmp_path):
+    folder = export(finished_run.run_dir, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, format_version=FORMAT_VERSION + 1)))
+    with pytest.raises(LstmlmError, match=f"model folder of format {FORMAT_VERSION + 1}"):
+        lstmlm.load(folder)
+    del config["format_version"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LstmlmError, match="has no format_version"):
+        lstmlm.load(folder)
+    (folder / "config.json").write_text(json.dumps(dict(config, format_version=FORMAT_VERSION)))
+    weights = folder / "model.safetensors"
+    tensors = safetensors.torch.load_file(weights)
+    del tensors["layers.0.weight_hh_l0"]
+    safetensors.torch.save_file(tensors, weights)
+    with pytest.raises(LstmlmError, match="does not match the model: missing"):
+        lstmlm.load(folder)
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(LstmlmError, match="cannot read checkpoint"):
+        lstmlm.load(folder)
+
+
+def test_a_folder_from_a_gpu_run_loads_where_there_is_none(finished_run, tmp_path):
+    folder = export(finished_run.run_dir, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, device="cuda")))
+    model = lstmlm.load(folder)  # a folder loads on the best device here, not the trained one
+    assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert model.evaluate("test") == pytest.approx(finished_run.test_perplexity, rel=1e-5)
+    assert lstmlm.load(folder, device="cpu").device == torch.device("cpu")
