@@ -284,3 +284,21 @@ def test_export_then_every_command_takes_the_folder(trained_run, tmp_path):
                          "already exists and is not an empty folder")
     assert_clean_failure(run_cli("eval", tmp_path / "model", "--weights", "last"),
                          "is a model folder: it holds one set of weights")
+
+
+def test_rescore_prints_every_hypothesis_or_the_best(trained_run, tmp_path):
+    nbest = "u1\t-10\tthe cat sees mary\nu2\t-3\tjohn eats\nu1\t-2\tthe cat sees\n"
+    every = subprocess.run([LSTMLM, "rescore", trained_run, "--lm-weight", "0.5"], input=nbest,
+                           capture_output=True, text=True)
+    assert every.returncode == 0, every.stderr
+    rows = [line.split("\t") for line in every.stdout.splitlines()]
+    assert [row[0] for row in rows] == ["u1", "u2", "u1"] and rows[0][5] == "the cat sees mary"
+    for utterance, score, lm_logprob, words, combined, _ in rows:
+        assert float(combined) == pytest.approx(float(score) + 0.5 * float(lm_logprob), abs=1e-3)
+    (tmp_path / "nbest.txt").write_text(nbest)
+    best = run_cli("rescore", trained_run, tmp_path / "nbest.txt", "--lm-weight", "0", "--best")
+    assert [line.split("\t")[5] for line in best.stdout.splitlines()] == ["the cat sees",
+                                                                          "john eats"]
+    (tmp_path / "bad.txt").write_text("u1\t-1\tfine\nu2 -3 no tabs\n")
+    assert_clean_failure(run_cli("rescore", trained_run, tmp_path / "bad.txt"),
+                         "n-best line 2: expected utterance-id<TAB>score<TAB>text")

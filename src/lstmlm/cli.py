@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, datasets, numpy_rnn
+from . import api, datasets, numpy_rnn, rescoring
 from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import read_lines
 from .errors import LstmlmError
@@ -95,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     score_parser.add_argument("--format", default="text", choices=["text", "jsonl"])
     score_parser.add_argument("--device")
     add_weights_option(score_parser)
+
+    rescore_parser = commands.add_parser("rescore", help="rescore an n-best list with the model")
+    rescore_parser.add_argument("run_dir", help=MODEL_HELP)
+    rescore_parser.add_argument("nbest", nargs="?", default="-",
+                                help="utterance-id<TAB>score<TAB>text per line (default: stdin)")
+    rescore_parser.add_argument("--lm-weight", type=float, default=1.0,
+                                help="combined = score + W * lm_logprob + P * words (default 1)")
+    rescore_parser.add_argument("--word-penalty", type=float, default=0.0, help="P (default 0)")
+    rescore_parser.add_argument("--log10", action="store_true",
+                                help="LM log-probabilities in base 10 (default: natural log)")
+    rescore_parser.add_argument("--best", action="store_true",
+                                help="print only the best hypothesis of each utterance")
+    rescore_parser.add_argument("--device")
+    add_weights_option(rescore_parser)
 
     export_parser = commands.add_parser("export", help="write a run's model folder (config, "
                                                        "vocabulary, weights, model card)")
@@ -213,6 +227,20 @@ def run_score(args) -> None:
               f"logprob {total.logprob:.4f}, perplexity {total.perplexity:.3f}")
 
 
+def run_rescore(args) -> None:
+    lines = sys.stdin.read().splitlines() if args.nbest == "-" else read_lines(Path(args.nbest))
+    hypotheses = rescoring.read_nbest(lines)  # before loading the model: bad input fails fast
+    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    rescored = rescoring.rescore(model, hypotheses, lm_weight=args.lm_weight,
+                                 word_penalty=args.word_penalty, log10=args.log10)
+    if args.best:
+        rescored = rescoring.best_per_utterance(rescored)
+    for entry in rescored:
+        hypothesis = entry.hypothesis
+        print(f"{hypothesis.utterance}\t{hypothesis.score:.4f}\t{entry.lm_logprob:.4f}\t"
+              f"{entry.words}\t{entry.combined:.4f}\t{hypothesis.text}")
+
+
 def run_plot(args) -> None:
     from .plotting import plot_runs  # matplotlib is loaded only to draw
 
@@ -270,7 +298,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
-                "score": run_score, "plot": run_plot,
+                "score": run_score, "rescore": run_rescore, "plot": run_plot,
                 "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights)),
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,
                 "download": lambda a: print(datasets.resolve(a.name))}
