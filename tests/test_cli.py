@@ -1,6 +1,7 @@
 """The real `lstmlm` command, run as a user runs it."""
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -302,3 +303,24 @@ def test_rescore_prints_every_hypothesis_or_the_best(trained_run, tmp_path):
     (tmp_path / "bad.txt").write_text("u1\t-1\tfine\nu2 -3 no tabs\n")
     assert_clean_failure(run_cli("rescore", trained_run, tmp_path / "bad.txt"),
                          "n-best line 2: expected utterance-id<TAB>score<TAB>text")
+
+
+def test_score_per_word_surprisal(trained_run, tmp_path):
+    (tmp_path / "sentences.txt").write_text("the cat sees mary\njohn eats a zebra\n")
+    per_word = run_cli("score", trained_run, tmp_path / "sentences.txt", "--per-word")
+    assert per_word.returncode == 0, per_word.stderr
+    rows = [line.split("\t") for line in per_word.stdout.splitlines()]
+    assert [(row[0], row[1], row[2]) for row in rows[:5]] == [
+        ("1", "1", "the"), ("1", "2", "cat"), ("1", "3", "sees"), ("1", "4", "mary"),
+        ("1", "5", "<eos>")]
+    assert rows[8][2:4] == ["zebra", "1"] and len(rows) == 10
+    sentence_logprobs = [float(line.split("\t")[0]) for line in run_cli(
+        "score", trained_run, tmp_path / "sentences.txt").stdout.splitlines()[:2]]
+    for number, logprob in zip(("1", "2"), sentence_logprobs):
+        bits = sum(float(row[4]) for row in rows if row[0] == number)
+        assert bits * math.log(2) == pytest.approx(-logprob, abs=5e-3)  # printed to 4 decimals
+    as_json = run_cli("score", trained_run, tmp_path / "sentences.txt", "--per-word",
+                      "--format", "jsonl")
+    first = json.loads(as_json.stdout.splitlines()[0])
+    assert first == {"sentence": 1, "position": 1, "word": "the", "oov": False,
+                     "bits": pytest.approx(float(rows[0][4]), abs=1e-4)}

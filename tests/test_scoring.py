@@ -42,3 +42,20 @@ def test_scoring_restores_the_training_mode_on_an_error(model):
         score_sentences(network, model.vocab, [["the", "cat"]], batch_size=0)
     assert network.training
     network.eval()
+
+
+def test_surprisals_sum_to_the_sentence_log_probability(model):
+    sentences = ["the cat sees mary", "john eats a zebra", ""]
+    per_sentence = model.surprisals(sentences)
+    for sentence, words, score in zip(sentences, per_sentence, model.score(sentences)):
+        assert [word.word for word in words] == sentence.split() + ["<eos>"]
+        assert [word.oov for word in words] == [token not in model.vocab.ids
+                                                for token in sentence.split()] + [False]
+        assert all(word.bits > 0 for word in words)
+        assert sum(word.bits for word in words) * math.log(2) == pytest.approx(-score.logprob,
+                                                                               rel=1e-9)
+    assert per_sentence[1][3].oov  # "zebra" is not in the toy vocabulary
+    # Each surprisal is that of the word in context: the first word's is -log2 p(word | <eos>).
+    ids = model.vocab.encode(["<eos>", "the"])
+    first = -math.log2(1 / stream_perplexity(model.network, ids))
+    assert per_sentence[0][0].bits == pytest.approx(first, rel=1e-5)

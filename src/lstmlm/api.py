@@ -16,7 +16,7 @@ from .export import is_model_folder, load_parts
 from .generation import Generator
 from .hardware import select_device
 from .model import LSTMLanguageModel
-from .scoring import SentenceScore, score_sentences
+from .scoring import SentenceScore, WordSurprisal, score_sentences, surprisals
 
 
 class LanguageModel:
@@ -82,8 +82,17 @@ class LanguageModel:
         Each sentence is scored from a fresh state after `<eos>`, including its closing `<eos>`;
         `lstmlm.scoring.corpus_score` totals them.
         """
-        words = [self.generator.prime_words(sentence) for sentence in sentences]
-        return score_sentences(self.network, self.vocab, words, batch_size)
+        return score_sentences(self.network, self.vocab, self.sentence_words(sentences),
+                               batch_size)
+
+    def surprisals(self, sentences: list[str], batch_size: int = 64) -> list[list[WordSurprisal]]:
+        """Per sentence, each word's surprisal in bits (-log2 p) and whether it is OOV, the
+        closing `<eos>` included; read as `score` reads the sentences."""
+        return surprisals(self.network, self.vocab, self.sentence_words(sentences), batch_size)
+
+    def sentence_words(self, sentences: list[str]) -> list[list[str]]:
+        """The words of each sentence as the model reads them (cleaned if it was trained so)."""
+        return [self.generator.prime_words(sentence) for sentence in sentences]
 
 
 def load(path: str | Path, device: str | None = None, weights: str = "best") -> LanguageModel:

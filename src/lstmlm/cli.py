@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     score_parser.add_argument("file", nargs="?", default="-", help="sentences, one per line "
                                                                   "(default: standard input)")
     score_parser.add_argument("--format", default="text", choices=["text", "jsonl"])
+    score_parser.add_argument("--per-word", action="store_true",
+                              help="one line per word: sentence, position, word, OOV (0/1) and "
+                                   "surprisal in bits, the closing <eos> included")
     score_parser.add_argument("--device")
     add_weights_option(score_parser)
 
@@ -205,13 +208,23 @@ def run_generate(args) -> None:
         atomic_write_text(Path(args.out), text + "\n")
 
 
+def read_input(name: str) -> list[str]:
+    """The lines of file `name`, or of standard input for `-`."""
+    return sys.stdin.read().splitlines() if name == "-" else read_lines(Path(name))
+
+
 def run_score(args) -> None:
     model = api.load(args.run_dir, device=args.device, weights=args.weights)
-    if args.file == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        lines = read_lines(Path(args.file))
-    sentences = [line for line in lines if line.strip()]
+    sentences = [line for line in read_input(args.file) if line.strip()]
+    if args.per_word:
+        for number, words in enumerate(model.surprisals(sentences), start=1):
+            for position, word in enumerate(words, start=1):
+                if args.format == "jsonl":
+                    print(json.dumps({"sentence": number, "position": position,
+                                      **word.to_dict()}))
+                else:
+                    print(f"{number}\t{position}\t{word.word}\t{int(word.oov)}\t{word.bits:.4f}")
+        return
     scores = model.score(sentences)
     total = corpus_score(scores)
     for score in scores:
@@ -228,8 +241,7 @@ def run_score(args) -> None:
 
 
 def run_rescore(args) -> None:
-    lines = sys.stdin.read().splitlines() if args.nbest == "-" else read_lines(Path(args.nbest))
-    hypotheses = rescoring.read_nbest(lines)  # before loading the model: bad input fails fast
+    hypotheses = rescoring.read_nbest(read_input(args.nbest))  # before loading the model: bad input fails fast
     model = api.load(args.run_dir, device=args.device, weights=args.weights)
     rescored = rescoring.rescore(model, hypotheses, lm_weight=args.lm_weight,
                                  word_penalty=args.word_penalty, log10=args.log10)

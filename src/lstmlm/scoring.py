@@ -36,39 +36,70 @@ class CorpusScore:
     perplexity: float  # exp(-total logprob / (words + one <eos> per sentence))
 
 
+@dataclass
+class WordSurprisal:
+    """How surprising one word of a sentence was: -log2 of its probability given the words
+    before it. An OOV word is scored as `<unk>`; the closing `<eos>` is a word like any other."""
+
+    word: str
+    oov: bool
+    bits: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @torch.no_grad()
-def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
-                    batch_size: int = 64) -> list[SentenceScore]:
-    """Score each word list from a fresh state with `<eos>` as its context, `<eos>` closing it.
+def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+                   batch_size: int = 64) -> list[torch.Tensor]:
+    """For each word list, the natural-log probability (float64, on the CPU) of each of its
+    words and of the closing `<eos>`, each sentence read from a fresh state with `<eos>` as
+    its context.
 
     Sentences are sorted by length and scored `batch_size` at a time, padded to the longest in
     the batch; the padding comes after each sentence, so it never affects the scored positions.
     """
     eos = vocab.ids[EOS]
     encoded = [[eos] + vocab.encode(words).tolist() + [eos] for words in sentences]
-    results: list[SentenceScore | None] = [None] * len(sentences)
+    results: list[torch.Tensor | None] = [None] * len(sentences)
     order = sorted(range(len(sentences)), key=lambda index: len(encoded[index]))
     with evaluating(network):
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             longest = max(len(encoded[index]) for index in batch)
             ids = torch.full((len(batch), longest), eos, dtype=torch.long)
-            mask = torch.zeros((len(batch), longest - 1), dtype=torch.bool)
             for row, index in enumerate(batch):
                 ids[row, :len(encoded[index])] = torch.tensor(encoded[index])
-                mask[row, :len(encoded[index]) - 1] = True
-            ids, mask = ids.to(network.device), mask.to(network.device)
+            ids = ids.to(network.device)
             logits, _ = network(ids[:, :-1], network.init_state(len(batch)))
-            token_logprobs = -F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-            sums = (token_logprobs.double() * mask).sum(dim=1).tolist()
+            logprobs = -F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+            logprobs = logprobs.double().cpu()  # one transfer per batch
             for row, index in enumerate(batch):
-                words = sentences[index]
-                logprob = sums[row]
-                results[index] = SentenceScore(
-                    sentence=" ".join(words), logprob=logprob, log10prob=logprob / math.log(10),
-                    words=len(words), oov=sum(word not in vocab.ids for word in words),
-                    perplexity=math.exp(-logprob / (len(words) + 1)))
+                results[index] = logprobs[row, :len(encoded[index]) - 1]
     return results
+
+
+def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+                    batch_size: int = 64) -> list[SentenceScore]:
+    """Score each word list from a fresh state with `<eos>` as its context, `<eos>` closing it."""
+    scores = []
+    for words, logprobs in zip(sentences, token_logprobs(network, vocab, sentences, batch_size)):
+        logprob = logprobs.sum().item()
+        scores.append(SentenceScore(
+            sentence=" ".join(words), logprob=logprob, log10prob=logprob / math.log(10),
+            words=len(words), oov=sum(word not in vocab.ids for word in words),
+            perplexity=math.exp(-logprob / (len(words) + 1))))
+    return scores
+
+
+def surprisals(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+               batch_size: int = 64) -> list[list[WordSurprisal]]:
+    """For each word list, the surprisal of each word and of the closing `<eos>`; a sentence's
+    bits sum to -log2 of the probability `score_sentences` gives it."""
+    return [[WordSurprisal(word, word not in vocab.ids, -logprob / math.log(2))
+             for word, logprob in zip(words + [EOS], logprobs.tolist())]
+            for words, logprobs in zip(sentences,
+                                       token_logprobs(network, vocab, sentences, batch_size))]
 
 
 def corpus_score(scores: list[SentenceScore]) -> CorpusScore:
