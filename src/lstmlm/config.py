@@ -91,6 +91,8 @@ class Config:
     # Run control.
     seed: int = 1234
     device: str = "auto"
+    # Also write TensorBoard event files to RUN_DIR/tensorboard (needs the tensorboard package).
+    tensorboard: bool = False
     # Also save the resumable last-state checkpoint every this many steps (0: at epoch ends only).
     checkpoint_every: int = 0
     # Log samples continuing each of `sample_primes` ("|"-separated) every this many steps:

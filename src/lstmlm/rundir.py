@@ -4,6 +4,7 @@ A run directory holds:
   config.json       the resolved Config
   vocab.json        the vocabulary, in id order
   metrics.jsonl     one line per finished epoch (EpochMetrics)
+  metrics.csv       the same as a table
   losses.jsonl      one line per finished epoch: the training loss (per word) of every step
   best.safetensors  weights with the best validation perplexity so far
   last.safetensors  weights, optimizer and RNG state, position and LSTM state, for --resume
@@ -11,6 +12,7 @@ A run directory holds:
   train.log         everything training printed
   curves.png        loss and perplexity curves
   sample.txt        generated text, for presets that ask for it (sample_words)
+  tensorboard/      TensorBoard event files, for runs that ask for them (tensorboard=true)
 
 Every file is replaced in one rename, so an interrupted run never leaves a half-written one.
 The tensors inside the .safetensors files are `checkpoint`'s business.
@@ -18,9 +20,11 @@ The tensors inside the .safetensors files are `checkpoint`'s business.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .config import Config
@@ -58,6 +62,7 @@ class RunDir:
     CONFIG = "config.json"
     VOCAB = "vocab.json"
     METRICS = "metrics.jsonl"
+    METRICS_CSV = "metrics.csv"
     LOSSES = "losses.jsonl"
     BEST = "best.safetensors"
     LAST = "last.safetensors"
@@ -124,6 +129,12 @@ class RunDir:
         """Rewrite metrics.jsonl and losses.jsonl from the training state (one line per epoch)."""
         self._write_jsonl(self.METRICS, [entry.to_dict() for entry in history])
         self._write_jsonl(self.LOSSES, losses)
+        table = io.StringIO()
+        writer = csv.DictWriter(table, [field.name for field in fields(EpochMetrics)],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(asdict(entry) for entry in history)
+        atomic_write_text(self / self.METRICS_CSV, table.getvalue())
 
     def metrics(self) -> list[EpochMetrics]:
         """The finished epochs ([] before the first one ends)."""

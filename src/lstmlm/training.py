@@ -29,6 +29,7 @@ from .generation import Generator, text_of
 from .hardware import (autocast, describe_machine, resolve_precision, select_device,
                        synchronize)
 from .model import LSTMLanguageModel, State, detach_state
+from .monitoring import TensorBoardLog, require_tensorboard
 from .rundir import EpochMetrics, RunDir
 
 
@@ -291,6 +292,8 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         if config.data not in DATASETS and Path(config.data).exists():
             # An absolute path keeps `--resume` and `eval` working from any directory.
             config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
+    if config.tensorboard:
+        require_tensorboard()
     device = select_device(config.device)
     # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
     precision = resolve_precision(config.precision, device, config.cell)
@@ -401,6 +404,7 @@ class Trainer:
         self.state = TrainState(costs=costs)
         self.hidden = None
         self.generator = Generator(self.model, corpus.vocab, config.clean_text)
+        self.tensorboard: TensorBoardLog | None = None
 
     def run(self, resuming: bool, first_lines: list[str] = ()) -> TrainResult:
         """Train until the last epoch, early stopping or the end of the time budget, then
@@ -418,6 +422,8 @@ class Trainer:
         if self.config.time_budget and resuming:
             self.log(f"time budget {format_duration(self.config.time_budget)}: "
                      f"{format_duration(self.clock.spent_before)} spent before this resume")
+        if self.config.tensorboard:
+            self.tensorboard = TensorBoardLog(self.run_dir.path, self.state.global_step)
         while (self.state.epoch < self.config.max_max_epoch and not self.state.out_of_time
                and not self.stopped_early()):
             self.train_epoch()
@@ -529,6 +535,13 @@ class Trainer:
             self.log(f"{progress.done / len(progress.lengths):.3f} perplexity: {perplexity:.3f} "
                      f"speed: {words_per_sec:.0f} wps")
             bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{words_per_sec:.0f}")
+            if self.tensorboard:
+                lr = learning_rate(config, self.state.epoch + progress.done / len(progress.lengths),
+                                   self.state.valid_perplexities())
+                self.tensorboard.scalars({"train/loss": math.log(perplexity),
+                                          "train/perplexity": perplexity,
+                                          "train/learning_rate": lr,
+                                          "train/words_per_sec": words_per_sec}, global_step)
         if config.sample_every and global_step % config.sample_every == 0:
             self.log_samples(global_step)
         if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
@@ -559,6 +572,10 @@ class Trainer:
                      f"worse than {config.nonmono} epochs before")
             state.averaging_since = metrics.epoch
             self.optimizer = build_optimizer(config, self.model, averaging=True)
+        if self.tensorboard:
+            self.tensorboard.scalars({"epoch/train_perplexity": metrics.train_ppl,
+                                      "epoch/valid_perplexity": metrics.valid_ppl},
+                                     state.global_step)
         state.losses.append({"epoch": metrics.epoch, "losses": state.step_losses})
         state.epoch, state.step, state.epoch_cost, state.epoch_seconds = metrics.epoch, 0, 0.0, 0.0
         state.step_losses = []
@@ -637,4 +654,6 @@ class Trainer:
         budget_note = (f" of the {format_duration(self.config.time_budget)} time budget"
                        if self.config.time_budget else "")
         self.log(f"Finished in {format_duration(elapsed)}{budget_note}")
+        if self.tensorboard:
+            self.tensorboard.close()
         return TrainResult(self.run_dir.path, history, valid_ppl, test_ppl, last_test_ppl)
