@@ -8,7 +8,9 @@ import torch
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, train
-from lstmlm.export import FORMAT_VERSION, export, training_command
+from lstmlm.corpus import corpus_of
+from lstmlm.export import (FORMAT_VERSION, export, export_onnx, onnx_names, onnx_perplexity,
+                           training_command)
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,77 @@ def test_a_folder_from_a_gpu_run_loads_where_there_is_none(finished_run, tmp_pat
     assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert model.evaluate("test") == pytest.approx(finished_run.test_perplexity, rel=1e-5)
     assert lstmlm.load(folder, device="cpu").device == torch.device("cpu")
+
+
+def onnx_session(path):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="pip install -e \".[onnx]\"")
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_onnx_logits_and_state_match_pytorch_window_after_window(finished_run, tmp_path):
+    pytest.importorskip("onnx", reason="pip install -e \".[onnx]\"")
+    folder = export(finished_run.run_dir, tmp_path / "model", onnx=True)
+    session = onnx_session(folder / "model.onnx")
+    inputs, outputs = onnx_names(lstmlm.load(folder).network)
+    assert [node.name for node in session.get_inputs()] == inputs == \
+        ["input_ids"] + [f"state_{index}" for index in range(len(inputs) - 1)]
+    assert [node.name for node in session.get_outputs()] == outputs
+    network = lstmlm.load(folder).network
+    for batch, steps in ((1, 1), (3, 7)):  # batch and steps are dynamic
+        generator = torch.Generator().manual_seed(batch)
+        state = network.init_state(batch)
+        onnx_state = [tensor.numpy() for tensor in state]
+        for _ in range(3):  # the state is carried from window to window
+            ids = torch.randint(0, len(lstmlm.load(folder).vocab), (batch, steps),
+                                generator=generator)
+            with torch.no_grad():
+                logits, state = network(ids, state)
+            results = session.run(None, {"input_ids": ids.numpy(),
+                                         **dict(zip(inputs[1:], onnx_state))})
+            onnx_state = results[1:]
+            torch.testing.assert_close(torch.from_numpy(results[0]), logits, rtol=0, atol=1e-4)
+            for ours, theirs in zip(state, onnx_state):
+                torch.testing.assert_close(torch.from_numpy(theirs), ours, rtol=0, atol=1e-4)
+
+
+def test_the_stream_perplexity_through_onnxruntime_equals_lstmlm_eval(finished_run, tmp_path):
+    pytest.importorskip("onnxruntime", reason="pip install -e \".[onnx]\"")
+    folder = export(finished_run.run_dir, tmp_path / "model", onnx=True)
+    model = lstmlm.load(folder)
+    ids = corpus_of(model.config, model.vocab).test
+    assert onnx_perplexity(folder, ids, model.config.eval_num_steps) == \
+        pytest.approx(model.evaluate("test"), rel=1e-4)
+    with pytest.raises(LstmlmError, match="has no model.onnx"):
+        onnx_perplexity(export(finished_run.run_dir, tmp_path / "plain"), ids)
+
+
+def test_onnx_without_the_package_is_a_one_line_error(finished_run, tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "onnx" else real_find_spec(name, *args))
+    with pytest.raises(LstmlmError, match="--onnx needs the onnx package"):
+        export(finished_run.run_dir, tmp_path / "model", onnx=True)
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_onnx_of_the_fused_multi_layer_module(tmp_path, cell):
+    pytest.importorskip("onnx", reason="pip install -e \".[onnx]\"")
+    torch.manual_seed(0)
+    network = lstmlm.LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
+                                       cell=cell).eval()
+    assert network.lstm is not None  # one nn.LSTM/nn.GRU for both layers
+    export_onnx(network, tmp_path / "model.onnx")
+    session = onnx_session(tmp_path / "model.onnx")
+    inputs, _ = onnx_names(network)
+    ids = torch.randint(0, 40, (2, 9))
+    state = tuple(torch.randn_like(tensor) for tensor in network.init_state(2))
+    with torch.no_grad():
+        logits, new_state = network(ids, state)
+    results = session.run(None, {"input_ids": ids.numpy(),
+                                 **{name: tensor.numpy() for name, tensor in zip(inputs[1:], state)}})
+    torch.testing.assert_close(torch.from_numpy(results[0]), logits, rtol=0, atol=1e-4)
+    for ours, theirs in zip(new_state, results[1:]):
+        torch.testing.assert_close(torch.from_numpy(theirs), ours, rtol=0, atol=1e-4)

@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("run_dir")
     export_parser.add_argument("out_dir", help="a new (or empty) folder")
     add_weights_option(export_parser)
+    export_parser.add_argument("--onnx", action="store_true",
+                               help="also write model.onnx (needs: pip install -e \".[onnx]\")")
 
     plot_parser = commands.add_parser("plot", help="loss and perplexity curves of runs")
     plot_parser.add_argument("run_dirs", nargs="+")
@@ -311,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "rescore": run_rescore, "plot": run_plot,
-                "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights)),
+                "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights,
+                                                 onnx=a.onnx)),
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,
                 "download": lambda a: print(datasets.resolve(a.name))}
     try:

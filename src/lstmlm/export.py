@@ -5,6 +5,7 @@
   vocab.json         the vocabulary, in id order
   model.safetensors  one set of weights (the best-on-valid ones unless asked for the last)
   README.md          a model card: what was trained, on what, how well, and how to load it
+  model.onnx         with --onnx: the network for ONNX runtimes, state carried by the caller
 
 Every command and function that takes a run directory takes such a folder too. Tensors are
 saved on the CPU, so a folder written from a GPU run loads on a machine without one.
@@ -12,13 +13,18 @@ saved on the CPU, so a folder written from a GPU run loads on a machine without 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 import os
 import shlex
 import shutil
 import tempfile
+import warnings
 from dataclasses import fields
 from pathlib import Path
+
+import torch
 
 from . import checkpoint
 from .config import PRESETS, Config
@@ -26,7 +32,7 @@ from .corpus import Vocabulary
 from .budget import plural
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode
-from .model import LSTMLanguageModel
+from .model import LSTMLanguageModel, evaluating
 from .rundir import RunDir
 
 FORMAT_VERSION = 1
@@ -34,6 +40,7 @@ CONFIG = "config.json"
 VOCAB = "vocab.json"
 WEIGHTS = "model.safetensors"
 CARD = "README.md"
+ONNX = "model.onnx"
 WEIGHT_CHOICES = ("best", "last")
 
 
@@ -64,11 +71,15 @@ def load_parts(path: str | Path,
     return config, vocab, network.eval()
 
 
-def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best") -> Path:
-    """Write the model folder of a run to `out_dir` (which must not exist, or be empty).
+def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
+           onnx: bool = False) -> Path:
+    """Write the model folder of a run to `out_dir` (which must not exist, or be empty), with
+    `model.onnx` too if `onnx`.
 
     The folder appears whole or not at all: it is written beside `out_dir` and renamed.
     """
+    if onnx and importlib.util.find_spec("onnx") is None:
+        raise LstmlmError("--onnx needs the onnx package: pip install -e \".[onnx]\"")
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
@@ -83,8 +94,10 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best") -
             {"format_version": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")
         vocab.save(staging / VOCAB)
         checkpoint.save_weights(staging / WEIGHTS, network, {"weights": weights})
+        if onnx:
+            export_onnx(network, staging / ONNX)
         atomic_write_text(staging / CARD, model_card(source, config, vocab, network, weights,
-                                                     out_dir))
+                                                     out_dir, onnx))
         os.chmod(staging, default_mode(directory=True))
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
@@ -92,6 +105,71 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best") -
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+class _StateInOut(torch.nn.Module):
+    """The network with its recurrent state as separate tensors, as ONNX graphs take them."""
+
+    def __init__(self, network: LSTMLanguageModel):
+        super().__init__()
+        self.network = network
+
+    def forward(self, input_ids: torch.Tensor, *state: torch.Tensor):
+        logits, new_state = self.network(input_ids, tuple(state))
+        return (logits, *new_state)
+
+
+def onnx_names(network: LSTMLanguageModel) -> tuple[list[str], list[str]]:
+    """The ONNX graph's input and output names: `input_ids` and `state_0`... in, `logits` and
+    `new_state_0`... out, the state tensors in the order of `network.init_state`."""
+    count = len(network.init_state(1))
+    return (["input_ids"] + [f"state_{index}" for index in range(count)],
+            ["logits"] + [f"new_state_{index}" for index in range(count)])
+
+
+def export_onnx(network: LSTMLanguageModel, path: Path) -> None:
+    """Write `network` as ONNX: inputs `input_ids` (batch, steps) int64 and the state tensors,
+    outputs `logits` (batch, steps, vocab) and the new state; batch and steps are dynamic.
+
+    The TorchScript-based exporter (`dynamo=False`) is used: it turns `nn.LSTM` into ONNX's
+    own LSTM operator.
+    """
+    inputs, outputs = onnx_names(network)
+    example_ids = torch.zeros((2, 3), dtype=torch.long, device=network.device)
+    example_state = network.init_state(2)
+    batch_axes = {name: {1: "batch"} for name in inputs[1:] + outputs[1:]}
+    with evaluating(network), warnings.catch_warnings():
+        # The exporter warns that LSTM state must be an input for other batch sizes: it is.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_StateInOut(network), (example_ids, *example_state), str(path),
+                          dynamo=False, input_names=inputs, output_names=outputs,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "steps"},
+                                        "logits": {0: "batch", 1: "steps"}, **batch_axes},
+                          opset_version=17)
+
+
+def onnx_perplexity(folder: str | Path, ids: torch.Tensor, num_steps: int = 100) -> float:
+    """The stream perplexity of `ids` through the folder's `model.onnx` under onnxruntime, at
+    batch 1 with the state carried from window to window: what `lstmlm eval` computes through
+    PyTorch, to check an export against."""
+    import onnxruntime  # optional: pip install -e ".[onnx]"
+
+    folder = Path(folder)
+    if not (folder / ONNX).is_file():
+        raise LstmlmError(f"{folder} has no {ONNX} (export it with --onnx)")
+    session = onnxruntime.InferenceSession(str(folder / ONNX), providers=["CPUExecutionProvider"])
+    state_names = [node.name for node in session.get_inputs()][1:]
+    config, _, network = _read_folder(folder)
+    state = [tensor.numpy() for tensor in network.init_state(1)]
+    total, ids = 0.0, ids.cpu()
+    for start in range(0, len(ids) - 1, num_steps):
+        window = ids[start:start + num_steps + 1]
+        results = session.run(None, {"input_ids": window[None, :-1].numpy(),
+                                     **dict(zip(state_names, state))})
+        state = results[1:]
+        total += torch.nn.functional.cross_entropy(torch.from_numpy(results[0][0]).double(),
+                                                   window[1:], reduction="sum").item()
+    return math.exp(total / (len(ids) - 1))
 
 
 def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
@@ -123,7 +201,7 @@ def training_command(config: Config) -> str:
 
 
 def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTMLanguageModel,
-               weights: str, folder: Path) -> str:
+               weights: str, folder: Path, onnx: bool = False) -> str:
     """The README.md of the model folder `folder`, from what the run recorded."""
     parameters = sum(tensor.numel() for tensor in checkpoint.model_tensors(network).values())
     results = run_dir.results() if (run_dir / RunDir.RESULTS).is_file() else None
@@ -156,6 +234,15 @@ def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTM
         lines.append(f"| trained on | {results['machine']} |")
     if results is not None:
         lines.append(f"| training time | {results['elapsed_seconds'] / 60:.1f} min |")
+    if onnx:
+        inputs, outputs = onnx_names(network)
+        # Every state tensor is (layers, batch, units), batch the dynamic axis.
+        shapes = ", ".join(f"`{name}` ({tensor.size(0)}, batch, {tensor.size(2)})"
+                           for name, tensor in zip(inputs[1:], network.init_state(1)))
+        lines += ["", f"`{ONNX}`: inputs `input_ids` (batch, steps) int64 and the state "
+                  f"({shapes}, float32; zeros to start); outputs `logits` (batch, steps, "
+                  f"{len(vocab)}) and {', '.join(f'`{name}`' for name in outputs[1:])}, the "
+                  f"state to pass with the next window."]
     lines += ["", "Trained with:", "", "```bash", training_command(config), "```", "",
               "Use it:", "", "```bash", f"lstmlm eval {folder} --split test",
               f"lstmlm generate {folder} --prime \"the\" --words 20", "```", "",
