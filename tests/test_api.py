@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import lstmlm
-from lstmlm import LstmlmError, apply_overrides, train
+from lstmlm import DynamicEvaluation, LstmlmError, NeuralCache, apply_overrides, train
 
 
 def test_import_has_no_side_effects_and_inference_needs_no_trainer():
@@ -61,3 +62,20 @@ def test_load_names_the_first_mismatch_between_weights_and_config(tmp_path, tiny
     message = str(error.value)
     assert "does not match the model: size mismatch for embedding.weight" in message
     assert "more)" in message and "\n" not in message
+
+
+@pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions")  # PyTorch's deprecation
+def test_an_int8_model_scores_like_the_float_one(toy_model):
+    quantized = lstmlm.load(toy_model.path, quantize="int8")
+    assert quantized.quantized == "int8" and quantized.device == torch.device("cpu")
+    assert "quantized" in type(quantized.network.lstm).__module__  # the LSTM itself is int8
+    assert quantized.evaluate("test") == pytest.approx(toy_model.evaluate("test"), rel=0.02)
+    assert quantized.evaluate("test") != toy_model.evaluate("test")
+    assert len(quantized.generate("the cat", 5, seed=0).split()) <= 5
+    assert quantized.evaluate("test", cache=NeuralCache(window=20)) > 1
+    with pytest.raises(LstmlmError, match="cannot run on a model quantised to int8"):
+        quantized.evaluate("test", dynamic=DynamicEvaluation())
+    with pytest.raises(LstmlmError, match="quantize must be one of int8, got 'int4'"):
+        lstmlm.load(toy_model.path, quantize="int4")
+    with pytest.raises(LstmlmError, match="CUDA is not available|runs on the CPU only"):
+        lstmlm.load(toy_model.path, quantize="int8", device="cuda")

@@ -23,8 +23,9 @@ class LanguageModel:
     """A network together with its vocabulary and the config it was trained with."""
 
     def __init__(self, network: LSTMLanguageModel, vocab: Vocabulary, config: Config,
-                 path: Path | None = None):
+                 path: Path | None = None, quantized: str | None = None):
         self.network = network.eval()
+        self.quantized = quantized  # "int8" when loaded with quantize="int8"
         self.vocab = vocab
         self.config = config
         self.path = path  # the run directory or model folder it was loaded from
@@ -51,6 +52,9 @@ class LanguageModel:
         """
         if dynamic is not None and cache is not None:
             raise LstmlmError("dynamic evaluation and the neural cache cannot be combined here")
+        if dynamic is not None and self.quantized:
+            raise LstmlmError(f"dynamic evaluation trains the weights: it cannot run on a model "
+                              f"quantised to {self.quantized}")
         ids = corpus_of(self.config, self.vocab, data).split(split)
         if dynamic is not None:
             return dynamic_perplexity(self.network, ids, dynamic)
@@ -95,15 +99,29 @@ class LanguageModel:
         return [self.generator.prime_words(sentence) for sentence in sentences]
 
 
-def load(path: str | Path, device: str | None = None, weights: str = "best") -> LanguageModel:
+QUANTIZATIONS = ("int8",)
+
+
+def load(path: str | Path, device: str | None = None, weights: str = "best",
+         quantize: str | None = None) -> LanguageModel:
     """Load a run directory or a model folder (`lstmlm export`) for use on `device`.
 
     The default device is the run's configured one; a model folder, which may come from
     another machine, goes to the best device here. From a run it takes the best-on-valid
     weights or, with `weights="last"`, those training ended with (the ones the reference
-    implementations report).
+    implementations report). `quantize="int8"` (CPU only) stores the recurrent layers' and
+    the decoder's weights in int8 and quantises their inputs on the fly
+    (`torch.ao.quantization.quantize_dynamic`), for smaller and often faster CPU inference.
     """
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise LstmlmError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
     config, vocab, network = load_parts(path, weights)
-    default = "auto" if is_model_folder(path) else config.device
-    network.to(select_device(device or default))
-    return LanguageModel(network, vocab, config, Path(path))
+    default = "cpu" if quantize else "auto" if is_model_folder(path) else config.device
+    target = select_device(device or default)
+    if quantize:
+        if target.type != "cpu":
+            raise LstmlmError(f"quantize={quantize} runs on the CPU only, not on {target}")
+        network = torch.ao.quantization.quantize_dynamic(
+            network, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8)
+    network.to(target)
+    return LanguageModel(network, vocab, config, Path(path), quantize)

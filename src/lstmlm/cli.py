@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary")
     eval_parser.add_argument("--device")
     add_weights_option(eval_parser)
+    add_quantize_option(eval_parser)
     eval_parser.add_argument("--dynamic", action="store_true",
                              help="dynamic evaluation: adapt the weights to the text as it is read")
     eval_parser.add_argument("--dynamic-lr", type=float, default=DYNAMIC.learning_rate)
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate_parser.add_argument("--out", help="write the text to this file too")
     generate_parser.add_argument("--device")
     add_weights_option(generate_parser)
+    add_quantize_option(generate_parser)
 
     score_parser = commands.add_parser("score", help="log-probability of each line's sentence")
     score_parser.add_argument("run_dir", help=MODEL_HELP)
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "surprisal in bits, the closing <eos> included")
     score_parser.add_argument("--device")
     add_weights_option(score_parser)
+    add_quantize_option(score_parser)
 
     rescore_parser = commands.add_parser("rescore", help="rescore an n-best list with the model")
     rescore_parser.add_argument("run_dir", help=MODEL_HELP)
@@ -112,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="print only the best hypothesis of each utterance")
     rescore_parser.add_argument("--device")
     add_weights_option(rescore_parser)
+    add_quantize_option(rescore_parser)
 
     export_parser = commands.add_parser("export", help="write a run's model folder (config, "
                                                        "vocabulary, weights, model card)")
@@ -159,6 +163,12 @@ def add_weights_option(parser: argparse.ArgumentParser) -> None:
                              "ended with, which the reference implementations report")
 
 
+def add_quantize_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quantize", choices=api.QUANTIZATIONS,
+                        help="int8: dynamic int8 quantisation of the recurrent layers and the "
+                             "decoder, for CPU inference")
+
+
 def run_train(args) -> None:
     from .training import train  # the trainer is not needed by the other commands
 
@@ -185,7 +195,8 @@ def run_train(args) -> None:
 
 
 def run_eval(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights,
+                     quantize=args.quantize)
     dynamic = DynamicEvaluation(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
                                 decay=args.dynamic_decay,
                                 method=args.dynamic_method) if args.dynamic else None
@@ -197,7 +208,8 @@ def run_eval(args) -> None:
 
 
 def run_generate(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights,
+                     quantize=args.quantize)
     options = dict(strategy=args.strategy, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, seed=args.seed, allow_unk=args.allow_unk)
     if args.sentences is not None:
@@ -216,7 +228,8 @@ def read_input(name: str) -> list[str]:
 
 
 def run_score(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights,
+                     quantize=args.quantize)
     sentences = [line for line in read_input(args.file) if line.strip()]
     if args.per_word:
         for number, words in enumerate(model.surprisals(sentences), start=1):
@@ -244,7 +257,8 @@ def run_score(args) -> None:
 
 def run_rescore(args) -> None:
     hypotheses = rescoring.read_nbest(read_input(args.nbest))  # before loading the model: bad input fails fast
-    model = api.load(args.run_dir, device=args.device, weights=args.weights)
+    model = api.load(args.run_dir, device=args.device, weights=args.weights,
+                     quantize=args.quantize)
     rescored = rescoring.rescore(model, hypotheses, lm_weight=args.lm_weight,
                                  word_penalty=args.word_penalty, log10=args.log10)
     if args.best:
@@ -320,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
+            # PyTorch marks the int8 kernels --quantize uses as deprecated (the README says so);
+            # repeating that on every run of the command helps no one.
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation functions")
             handlers[args.command](args)
     except LstmlmError as error:
         print(f"lstmlm: error: {error}", file=sys.stderr)

@@ -94,8 +94,9 @@ class LSTMLanguageModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        """Where the model's weights are."""
-        return self.decoder.weight.device
+        """Where the model's weights are (read from the embedding, which int8 quantisation of
+        the recurrent layers and the decoder leaves as it is)."""
+        return self.embedding.weight.device
 
     def reset_parameters(self, init_scale: float, method: str = "uniform") -> None:
         """"uniform" (Zaremba): every weight uniform in [-init_scale, init_scale], recurrent
@@ -121,7 +122,7 @@ class LSTMLanguageModel(nn.Module):
 
     def init_state(self, batch_size: int) -> State:
         """The zero state for `batch_size` sequences, laid out as `State` describes."""
-        weight = self.decoder.weight
+        weight = self.embedding.weight
         per_layer = 2 if self.cell == "lstm" else 1
         if self.layers is None:
             shapes = [(self.num_layers, batch_size, self.hidden_size)] * per_layer
