@@ -63,7 +63,7 @@ def test_run_directory_holds_everything_and_eval_reproduces_it(tmp_path, tiny_co
     run_dir = result.run_dir
     assert sorted(path.name for path in run_dir.iterdir()) == [
         "best.safetensors", "config.json", "curves.png", "last.safetensors", "losses.jsonl",
-        "metrics.jsonl", "results.json", "train.log", "vocab.json"]
+        "metrics.csv", "metrics.jsonl", "results.json", "train.log", "vocab.json"]
     assert lstmlm.Config.load(run_dir / "config.json") == tiny_config
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [entry["epoch"] for entry in metrics] == [1, 2, 3]
