@@ -256,7 +256,8 @@ def run_score(args) -> None:
 
 
 def run_rescore(args) -> None:
-    hypotheses = rescoring.read_nbest(read_input(args.nbest))  # before loading the model: bad input fails fast
+    # Read before the model is loaded, so bad input fails fast.
+    hypotheses = rescoring.read_nbest(read_input(args.nbest))
     model = api.load(args.run_dir, device=args.device, weights=args.weights,
                      quantize=args.quantize)
     rescored = rescoring.rescore(model, hypotheses, lm_weight=args.lm_weight,

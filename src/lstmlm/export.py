@@ -158,9 +158,11 @@ def onnx_perplexity(folder: str | Path, ids: torch.Tensor, num_steps: int = 100)
     if not (folder / ONNX).is_file():
         raise LstmlmError(f"{folder} has no {ONNX} (export it with --onnx)")
     session = onnxruntime.InferenceSession(str(folder / ONNX), providers=["CPUExecutionProvider"])
-    state_names = [node.name for node in session.get_inputs()][1:]
-    config, _, network = _read_folder(folder)
-    state = [tensor.numpy() for tensor in network.init_state(1)]
+    state_inputs = session.get_inputs()[1:]
+    state_names = [node.name for node in state_inputs]
+    # Zeros to start, each (layers, batch, units) with the dynamic batch axis at 1.
+    state = [torch.zeros([size if isinstance(size, int) else 1 for size in node.shape]).numpy()
+             for node in state_inputs]
     total, ids = 0.0, ids.cpu()
     for start in range(0, len(ids) - 1, num_steps):
         window = ids[start:start + num_steps + 1]

@@ -7,9 +7,6 @@ from pathlib import Path
 
 from .errors import LstmlmError
 
-TENSORBOARD_DIR = "tensorboard"
-
-
 def require_tensorboard() -> None:
     """Raise LstmlmError unless the tensorboard package is installed (checked at the start of
     a run, not when the first event is written)."""
@@ -19,17 +16,16 @@ def require_tensorboard() -> None:
 
 
 class TensorBoardLog:
-    """Scalars of a run under RUN_DIR/tensorboard, against the global training step.
+    """Scalars of a run in the folder `log_dir`, against the global training step.
 
     A resumed run drops the events written after its checkpoint (`purge_step`), so the curves
     of a run killed and resumed are those of an uninterrupted one.
     """
 
-    def __init__(self, run_dir: Path, global_step: int):
+    def __init__(self, log_dir: Path, global_step: int):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(Path(run_dir) / TENSORBOARD_DIR),
-                                    purge_step=global_step or None)
+        self.writer = SummaryWriter(str(log_dir), purge_step=global_step or None)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
         for tag, value in values.items():

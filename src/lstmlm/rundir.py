@@ -70,6 +70,7 @@ class RunDir:
     LOG = "train.log"
     CURVES = "curves.png"
     SAMPLE = "sample.txt"
+    TENSORBOARD = "tensorboard"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -423,7 +423,8 @@ class Trainer:
             self.log(f"time budget {format_duration(self.config.time_budget)}: "
                      f"{format_duration(self.clock.spent_before)} spent before this resume")
         if self.config.tensorboard:
-            self.tensorboard = TensorBoardLog(self.run_dir.path, self.state.global_step)
+            self.tensorboard = TensorBoardLog(self.run_dir / RunDir.TENSORBOARD,
+                                              self.state.global_step)
         while (self.state.epoch < self.config.max_max_epoch and not self.state.out_of_time
                and not self.stopped_early()):
             self.train_epoch()
@@ -510,12 +511,16 @@ class Trainer:
             window = costs.epoch / len(progress.lengths)
         return self.clock.left() < costs.reserve() + window
 
+    def scheduled_lr(self, progress: EpochProgress) -> float:
+        """The schedule's learning rate at the epoch's current position."""
+        return learning_rate(self.config, self.state.epoch + progress.done / len(progress.lengths),
+                             self.state.valid_perplexities())
+
     def train_window(self, progress: EpochProgress, inputs: torch.Tensor, targets: torch.Tensor,
                      hidden: State) -> State:
         """One update at the schedule's learning rate for this point of the epoch."""
         config = self.config
-        lr = learning_rate(config, self.state.epoch + progress.done / len(progress.lengths),
-                           self.state.valid_perplexities())
+        lr = self.scheduled_lr(progress)
         # A shorter window gets a proportionally smaller step (AWD-LSTM).
         for group in self.optimizer.param_groups:
             group["lr"] = lr * inputs.size(1) / config.num_steps
@@ -536,11 +541,9 @@ class Trainer:
                      f"speed: {words_per_sec:.0f} wps")
             bar.set_postfix(ppl=f"{perplexity:.1f}", wps=f"{words_per_sec:.0f}")
             if self.tensorboard:
-                lr = learning_rate(config, self.state.epoch + progress.done / len(progress.lengths),
-                                   self.state.valid_perplexities())
                 self.tensorboard.scalars({"train/loss": math.log(perplexity),
                                           "train/perplexity": perplexity,
-                                          "train/learning_rate": lr,
+                                          "train/learning_rate": self.scheduled_lr(progress),
                                           "train/words_per_sec": words_per_sec}, global_step)
         if config.sample_every and global_step % config.sample_every == 0:
             self.log_samples(global_step)
