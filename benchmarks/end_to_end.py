@@ -1,6 +1,7 @@
 """A preset trained from scratch end to end against its target, on this machine.
 
     LSTMLM_DATA_DIR=../shared/data python benchmarks/end_to_end.py --preset cpu-fast
+    ... --preset cpu-fast --set keep_prob=0.75      (a trial of other values)
 
 Runs what `lstmlm train --preset NAME` runs, then prints the machine (CPU model and flags),
 the per-epoch log and a summary table. Targets: `small` test perplexity <= 116.7 in <= 30 min
@@ -13,7 +14,7 @@ import argparse
 import time
 
 from common import machine
-from lstmlm import get_preset, load, train
+from lstmlm import apply_overrides, get_preset, load, train
 from lstmlm.hardware import native_bf16, select_device
 
 
@@ -31,12 +32,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides, as `lstmlm train --set`")
     args = parser.parse_args()
+    config = apply_overrides(get_preset(args.preset), args.set)
     started = time.perf_counter()
-    result = train(get_preset(args.preset), runs_dir=args.runs_dir)
+    result = train(config, runs_dir=args.runs_dir)
     wall = time.perf_counter() - started
     history = result.history
     print(f"\nmachine: {machine()}; run {result.run_dir}")
+    if args.set:
+        print(f"overrides: {' '.join(args.set)}")
     print("| epoch | lr | train ppl | valid ppl | seconds | words/sec |")
     print("|---|---|---|---|---|---|")
     for entry in history:
