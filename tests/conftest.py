@@ -6,6 +6,9 @@ import torch
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, datasets, get_preset
+from lstmlm.corpus import corpus_of
+from lstmlm.evaluation import stream_perplexity
+from lstmlm.model import LSTMLanguageModel
 
 # The test models are tiny: one thread is faster than two fighting over small kernels.
 torch.set_num_threads(1)
@@ -58,3 +61,26 @@ def toy_model(tmp_path_factory) -> lstmlm.LanguageModel:
         "max_max_epoch": 2, "learning_rate": 1.0, "max_grad_norm": 5.0})
     result = lstmlm.train(config, runs_dir=tmp_path_factory.mktemp("runs"), echo=None)
     return lstmlm.load(result.run_dir)
+
+
+@pytest.fixture(scope="session")
+def adaptive_model(tmp_path_factory) -> lstmlm.LanguageModel:
+    """A tiny model with an adaptive softmax (a head of 4 words and two clusters), trained on
+    the toy grammar; shared by the tests of what consumes a model's distribution."""
+    folder = write_corpus(tmp_path_factory.mktemp("corpus"), lines=300)
+    config = apply_overrides(get_preset("test"), {
+        "data": str(folder), "hidden_size": 16, "batch_size": 4, "num_steps": 5,
+        "max_max_epoch": 2, "learning_rate": 1.0, "max_grad_norm": 5.0, "softmax": "adaptive",
+        "adaptive_cutoffs": "4,10", "adaptive_div_value": 2.0})
+    result = lstmlm.train(config, runs_dir=tmp_path_factory.mktemp("runs"), echo=None)
+    return lstmlm.load(result.run_dir)
+
+
+def untrained_perplexity(config, split: str = "test") -> float:
+    """The perplexity of `config`'s model before training (about the vocabulary's size): the
+    bar a trained model has to clear to have learned anything."""
+    corpus = corpus_of(config)
+    torch.manual_seed(config.seed)
+    model = LSTMLanguageModel.from_config(config, len(corpus.vocab))
+    return stream_perplexity(model, corpus.split(split), config.eval_batch_size,
+                             config.eval_num_steps)

@@ -10,6 +10,8 @@ import torch
 import lstmlm
 from lstmlm import DynamicEvaluation, LstmlmError, NeuralCache, apply_overrides, train
 
+from .conftest import untrained_perplexity
+
 
 def test_import_has_no_side_effects_and_inference_needs_no_trainer():
     code = ("import sys, lstmlm; "
@@ -79,3 +81,30 @@ def test_an_int8_model_scores_like_the_float_one(toy_model):
         lstmlm.load(toy_model.path, quantize="int4")
     with pytest.raises(LstmlmError, match="CUDA is not available|runs on the CPU only"):
         lstmlm.load(toy_model.path, quantize="int8", device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions")  # PyTorch's deprecation
+def test_every_consumer_of_the_distribution_works_with_the_adaptive_softmax(adaptive_model):
+    network = adaptive_model.network
+    assert network.decoder is None and network.adaptive is not None
+    untrained = untrained_perplexity(adaptive_model.config)
+    test_ppl = adaptive_model.evaluate("test")
+    assert test_ppl < 0.9 * untrained
+    # The stream evaluation scores only the targets' clusters; the full distribution the
+    # others read must give the same number.
+    text = " ".join(adaptive_model.vocab.words[:8])
+    logits, _ = network(torch.tensor([adaptive_model.vocab.encode(text.split()).tolist()]),
+                        network.init_state(1))
+    torch.testing.assert_close(torch.logsumexp(logits, -1), torch.zeros(logits.shape[:2]),
+                               atol=1e-5, rtol=0)
+    assert adaptive_model.evaluate("test", cache=NeuralCache(window=20, lambda_=0.0)) == \
+        pytest.approx(test_ppl, rel=1e-5)
+    assert adaptive_model.evaluate("test", dynamic=DynamicEvaluation(learning_rate=1e-9)) == \
+        pytest.approx(test_ppl, rel=1e-5)
+    assert adaptive_model.evaluate("test", dynamic=DynamicEvaluation()) != test_ppl
+    assert len(adaptive_model.generate("the cat", 6, seed=0, top_k=3).split()) <= 6
+    [score] = adaptive_model.score(["the cat sees a ball"])
+    assert score.logprob < 0
+    quantized = lstmlm.load(adaptive_model.path, quantize="int8")
+    assert quantized.evaluate("test") == pytest.approx(test_ppl, rel=0.05)
+

@@ -5,14 +5,13 @@ import pytest
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
-    "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000),
-    "medium": (0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000),
-    "large": (0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000),
-    "test": (0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000),
+    "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20),
+    "medium": (0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20),
+    "large": (0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20),
+    "test": (0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20),
 }
 COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_steps",
-           "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay", "batch_size",
-           "vocab_size")
+           "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay", "batch_size")
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -25,6 +24,9 @@ def test_every_preset_builds(name):
 def test_zaremba_presets_have_the_published_values_and_defaults(name):
     config = get_preset(name)
     assert tuple(getattr(config, column) for column in COLUMNS) == ISSUE_TABLE[name]
+    # The published vocab_size=10000 is PTB's whole vocabulary, which no cap (0) gives too
+    # (test_datasets checks the count), while other corpora keep all their words.
+    assert config.vocab_size == 0
     assert (config.optimizer, config.loss_average, config.embedding_size) == ("sgd", "batch", 0)
     assert (config.clean_text, config.sample_every, config.sample_words) == (False, 0, 0)
     assert (config.cell, config.tie_weights, config.weight_decay) == ("lstm", False, 0.0)
@@ -141,3 +143,30 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path):
     (tmp_path / "config.json").write_text('{"hidden_size": 3, "colour": "red"}')
     with pytest.raises(LstmlmError, match="unknown key 'colour'"):
         Config.load(tmp_path / "config.json")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"softmax": "adaptive"}, "softmax=adaptive needs adaptive_cutoffs"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "2000,1000"}, "increasing positive integers"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "0,10"}, "increasing positive integers"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "ten"}, "increasing positive integers"),
+    ({"adaptive_cutoffs": "2000"}, "adaptive_cutoffs needs softmax=adaptive"),
+    ({"softmax": "sampled"}, "softmax must be one of full, adaptive"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "2000", "tie_weights": True},
+     "tie_weights needs softmax=full"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "20,40,60", "hidden_size": 40},
+     "last cluster would have no units"),
+    ({"adaptive_div_value": 0.5}, "adaptive_div_value must be >= 1"),
+    ({"vocab_size": 1}, "vocab_size must be at least 2"),
+])
+def test_softmax_and_vocabulary_options_are_checked(overrides, message):
+    with pytest.raises(LstmlmError, match=message):
+        apply_overrides(get_preset("small"), overrides)
+
+
+def test_adaptive_cutoffs_are_checked_against_the_vocabulary():
+    config = apply_overrides(get_preset("small"), {"softmax": "adaptive",
+                                                   "adaptive_cutoffs": "2000,10000"})
+    assert config.cutoffs(10001) == (2000, 10000)
+    with pytest.raises(LstmlmError, match=r"below the vocabulary size \(10000 words\)"):
+        config.cutoffs(10000)

@@ -93,7 +93,7 @@ def test_tied_last_layer_has_the_embedding_size(cell):
     torch.testing.assert_close(torch.cat([first, second], dim=1), full)
     for carried, expected in zip(last, full_state):
         torch.testing.assert_close(carried, expected)
-    _, features, _, _ = model.train().outputs(inputs, state)
+    features, _, _ = model.train().outputs(inputs, state)
     assert features.abs().max() <= 1  # the decoder's input is a cell output, bounded by tanh
 
 
@@ -169,7 +169,7 @@ def test_variational_masks_are_constant_across_time_at_every_site():
         assert dropped.any() and not dropped.all()
         assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # one mask per sequence
         assert not torch.equal(dropped[0], dropped[1])
-    _, features, output, _ = model.outputs(inputs, model.init_state(3))
+    features, output, _ = model.outputs(inputs, model.init_state(3))
     dropped = output == 0
     assert torch.equal(dropped, dropped[:, :1].expand_as(dropped)) and dropped.any()
     model.eval()
@@ -239,3 +239,24 @@ def test_from_config_resolves_each_keep_probability_from_keep_prob():
     assert model.device == torch.device("cpu")
     with pytest.raises(TypeError):
         LSTMLanguageModel(30, 6, 2)  # options are keywords
+
+
+def test_adaptive_softmax_logits_are_log_probabilities_and_its_loss_reads_only_the_targets():
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
+                              adaptive_cutoffs=(10, 25), adaptive_div_value=2.0).eval()
+    inputs, targets = torch.randint(0, 40, (3, 7)), torch.randint(0, 40, (3, 7))
+    logits, _ = model(inputs, model.init_state(3))
+    assert logits.shape == (3, 7, 40)
+    torch.testing.assert_close(torch.logsumexp(logits, -1), torch.zeros(3, 7), atol=1e-5, rtol=0)
+    nll, _ = model.window_nll(inputs, targets, model.init_state(3))
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 40), targets.reshape(-1),
+                                                 reduction="sum")
+    torch.testing.assert_close(nll, expected)
+    assert "adaptive.head.weight" in model.state_dict() and model.decoder is None
+
+
+def test_adaptive_softmax_options_are_checked():
+    with pytest.raises(ValueError, match="tied weights need the full softmax"):
+        LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
+                          adaptive_cutoffs=(10,))

@@ -19,6 +19,8 @@ from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
 from lstmlm.training import (averaged_weights, build_optimizer, learning_rate, plateaus,
                              should_average, train_step)
 
+from .conftest import untrained_perplexity
+
 PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
 # tiny_config's numbers (torch 2.13.0 CPU, one thread), before the options of issue #5 existed.
 PINNED_TRAIN_PPL = [15.146398, 14.674488, 14.502296]
@@ -393,16 +395,6 @@ def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
     assert score.logprob < 0 and score.words == 4
 
 
-def untrained_perplexity(config, split: str = "test") -> float:
-    """The perplexity of `config`'s model before training (about the vocabulary's size): the
-    bar a trained model has to clear to have learned anything."""
-    corpus = corpus_of(config)
-    torch.manual_seed(config.seed)
-    model = LSTMLanguageModel.from_config(config, len(corpus.vocab))
-    return stream_perplexity(model, corpus.split(split), config.eval_batch_size,
-                             config.eval_num_steps)
-
-
 def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float) -> None:
     """Make the budget's measurement report these speeds instead of timing the machine."""
     monkeypatch.setattr(training, "measure_throughput",
@@ -495,3 +487,13 @@ def test_measuring_throughput_leaves_the_random_state_alone(tiny_config):
     speed = training.measure_throughput(tiny_config, corpus, torch.device("cpu"), 0.01)
     assert speed.train_words_per_sec > 0 and speed.eval_words_per_sec > 0
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_adaptive_cutoffs_beyond_the_vocabulary_fail_before_a_run_directory_exists(tmp_path,
+                                                                                   tiny_config):
+    config = apply_overrides(tiny_config, {"softmax": "adaptive", "adaptive_cutoffs": "4,50",
+                                           "adaptive_div_value": 2})
+    with pytest.raises(LstmlmError, match=r"adaptive_cutoffs must stay below the vocabulary "
+                                          r"size \(17 words\), got 4,50"):
+        train(config, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()

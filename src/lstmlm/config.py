@@ -40,6 +40,12 @@ class Config:
     variational_dropout: bool = False  # those dropouts with one mask per sequence
     embedding_dropout: float = 0.0  # drop whole words from the embedding matrix
     weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden matrices
+    # The softmax layer: "full", or "adaptive" (Grave et al. 2017): the words with ids below the
+    # first of `adaptive_cutoffs` ("2000,6000": ids ordered by count) in the head, each further
+    # range in a cluster whose projection is `adaptive_div_value` times smaller than the last.
+    softmax: str = "full"
+    adaptive_cutoffs: str = ""
+    adaptive_div_value: float = 4.0
     # Activation regularisation (AR) and temporal AR (TAR) of the last layer (Merity et al.)
     ar_alpha: float = 0.0
     tar_beta: float = 0.0
@@ -78,9 +84,11 @@ class Config:
     max_max_epoch: int = 13
     num_steps: int = 20
     batch_size: int = 20
-    # Data: "ptb", a directory with train/valid/test files, or one text file.
+    # Data: "ptb", "wikitext-2", "wikitext-103", "shakespeare", a directory with train/valid/test
+    # files, or one text file. The vocabulary is every training word seen min_freq times, or
+    # the vocab_size most frequent (0: no cap; PTB has exactly 10,000 with <eos>).
     data: str = "ptb"
-    vocab_size: int = 10000
+    vocab_size: int = 0
     min_freq: int = 1
     # Lowercase and strip punctuation but hyphens and apostrophes (and a Gutenberg header).
     clean_text: bool = False
@@ -112,14 +120,14 @@ class Config:
     def validate(self) -> "Config":
         """Raise LstmlmError naming the first field with an impossible value."""
         positive = ["init_scale", "num_layers", "hidden_size", "learning_rate", "max_grad_norm",
-                    "lr_decay", "max_max_epoch", "num_steps", "batch_size", "vocab_size",
+                    "lr_decay", "max_max_epoch", "num_steps", "batch_size",
                     "min_freq", "eval_batch_size", "eval_num_steps"]
         for name in positive:
             if not getattr(self, name) > 0:
                 raise LstmlmError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 < self.keep_prob <= 1.0:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
-        for name in ("max_epoch", "checkpoint_every", "sample_every", "sample_words",
+        for name in ("vocab_size", "max_epoch", "checkpoint_every", "sample_every", "sample_words",
                      "embedding_size", "early_stopping_patience", "nonmono", "warmup_epochs",
                      "time_budget", "budget_min_epochs"):
             if getattr(self, name) < 0:
@@ -130,7 +138,8 @@ class Config:
             raise LstmlmError(f"config: cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         choices = {"optimizer": OPTIMIZERS, "lr_schedule": ("step", "plateau", "cosine"),
                    "precision": PRECISIONS, "init_method": ("uniform", "awd"),
-                   "sample_strategy": STRATEGIES, "sample_start": ("eos", "random")}
+                   "sample_strategy": STRATEGIES, "sample_start": ("eos", "random"),
+                   "softmax": ("full", "adaptive")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise LstmlmError(f"config: {name} must be one of {', '.join(allowed)}, "
@@ -147,11 +156,13 @@ class Config:
             raise LstmlmError("config: ar_alpha and tar_beta must be >= 0")
         if self.weight_decay < 0:
             raise LstmlmError(f"config: weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.vocab_size < 2:
-            raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>)")
+        if self.vocab_size == 1:
+            raise LstmlmError("config: vocab_size must be at least 2 (a word and <unk>), or 0 "
+                              "for no cap")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise LstmlmError(f"config: device must be auto, cpu or cuda[:N], got {self.device!r}")
         self.budget_sizes()
+        self.cutoffs()
         return self
 
     def budget_sizes(self) -> list[int]:
@@ -166,6 +177,31 @@ class Config:
             raise LstmlmError(f"config: budget_hidden_sizes must be positive integers separated "
                               f"by commas, got {self.budget_hidden_sizes!r}")
         return sizes
+
+    def cutoffs(self, vocab_size: int | None = None) -> tuple[int, ...]:
+        """The adaptive softmax's cutoffs (empty for the full softmax), checked against
+        `vocab_size` when it is known."""
+        if self.softmax == "full":
+            if self.adaptive_cutoffs.strip():
+                raise LstmlmError("config: adaptive_cutoffs needs softmax=adaptive")
+            return ()
+        try:
+            cutoffs = tuple(int(cutoff) for cutoff in self.adaptive_cutoffs.split(","))
+        except ValueError:
+            cutoffs = ()
+        if (not cutoffs or cutoffs[0] < 1
+                or any(low >= high for low, high in zip(cutoffs, cutoffs[1:]))):
+            raise LstmlmError(f"config: softmax=adaptive needs adaptive_cutoffs, increasing "
+                              f"positive integers separated by commas (e.g. 2000,6000), got "
+                              f"{self.adaptive_cutoffs!r}")
+        if self.hidden_size // self.adaptive_div_value ** len(cutoffs) < 1:
+            raise LstmlmError(f"config: the adaptive softmax's last cluster would have no units "
+                              f"(hidden_size {self.hidden_size} divided by adaptive_div_value "
+                              f"{self.adaptive_div_value:g} {len(cutoffs)} times)")
+        if vocab_size is not None and cutoffs[-1] >= vocab_size:
+            raise LstmlmError(f"config: adaptive_cutoffs must stay below the vocabulary size "
+                              f"({vocab_size} words), got {self.adaptive_cutoffs}")
+        return cutoffs
 
     def keep_probs(self) -> dict[str, float]:
         """input_keep_prob, hidden_keep_prob and output_keep_prob, each 0 resolved to keep_prob
@@ -187,6 +223,12 @@ class Config:
             raise LstmlmError("config: tie_weights with embedding_size != hidden_size needs "
                               "num_layers > 1 (the last layer has embedding_size units, so a "
                               "single layer would leave hidden_size unused)")
+        if self.tie_weights and self.softmax == "adaptive":
+            raise LstmlmError("config: tie_weights needs softmax=full (the adaptive softmax's "
+                              "head and clusters have no one matrix to share with the embedding)")
+        if self.adaptive_div_value < 1:
+            raise LstmlmError(f"config: adaptive_div_value must be >= 1, got "
+                              f"{self.adaptive_div_value!r}")
         if self.optimizer == "ntasgd" and self.lr_schedule != "step":
             raise LstmlmError(f"config: optimizer ntasgd averages at a fixed learning rate; "
                               f"lr_schedule {self.lr_schedule} would change it")
@@ -225,15 +267,15 @@ class Config:
 
 MEDIUM = dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=35,
               hidden_size=650, max_epoch=6, max_max_epoch=39, keep_prob=0.5, lr_decay=0.8,
-              batch_size=20, vocab_size=10000)
+              batch_size=20)
 LARGE = dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2, num_steps=35,
              hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35, lr_decay=1 / 1.15,
-             batch_size=20, vocab_size=10000)
+             batch_size=20)
 
 PRESETS: dict[str, dict] = {
     "small": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=20,
                   hidden_size=200, max_epoch=4, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
-                  batch_size=20, vocab_size=10000),
+                  batch_size=20),
     "medium": MEDIUM,
     "large": LARGE,
     # Zaremba's medium and large with the decoder tied to the embedding.
@@ -249,7 +291,7 @@ PRESETS: dict[str, dict] = {
                 init_scale=0.1, optimizer="ntasgd", nonmono=5, learning_rate=30.0,
                 loss_average="token", max_grad_norm=0.25, max_epoch=1, max_max_epoch=500,
                 lr_decay=1.0, num_steps=70, variable_length=True, batch_size=20,
-                eval_batch_size=1, vocab_size=10000, precision="auto"),
+                eval_batch_size=1, precision="auto"),
     # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/NOTES.md):
     # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule.
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
@@ -259,7 +301,7 @@ PRESETS: dict[str, dict] = {
                      optimizer="sgd", learning_rate=30.0, loss_average="token",
                      max_grad_norm=0.25, lr_schedule="cosine", warmup_epochs=0.5,
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
-                     precision="auto", vocab_size=10000, time_budget=7200.0,
+                     precision="auto", time_budget=7200.0,
                      budget_hidden_sizes="512,400,320,256", budget_min_epochs=10),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
@@ -277,7 +319,7 @@ PRESETS: dict[str, dict] = {
                      sample_allow_unk=True),
     "test": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=1, num_layers=1, num_steps=2,
                  hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,
-                 batch_size=20, vocab_size=10000),
+                 batch_size=20),
 }
 
 

@@ -102,13 +102,16 @@ class Vocabulary:
         self.unk_id = self.ids[UNK]
 
     @classmethod
-    def build(cls, words: list[str], max_size: int, min_freq: int = 1) -> "Vocabulary":
-        """The `max_size` most frequent words seen at least `min_freq` times, plus `<unk>`."""
+    def build(cls, words: list[str], max_size: int = 0, min_freq: int = 1) -> "Vocabulary":
+        """The words seen at least `min_freq` times, most frequent first, plus `<unk>`: all of
+        them, or the `max_size` most frequent (`<unk>` included) if `max_size` is not 0."""
         counts = Counter(words)
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        kept = [word for word, count in ordered if count >= min_freq][:max_size]
+        kept = [word for word, count in ordered if count >= min_freq]
+        if max_size:
+            kept = kept[:max_size]
         if UNK not in kept:
-            kept = kept[: max_size - 1] + [UNK]
+            kept = (kept[: max_size - 1] if max_size else kept) + [UNK]
         return cls(kept)
 
     def __len__(self) -> int:
@@ -165,11 +168,12 @@ def split_files(data: str, clean: bool = False) -> dict[str, list[str]]:
         if len(names) == 1:  # one text, split like a --data FILE
             path = path / names[0]
     if path.is_dir():
-        for pattern in ("{split}.txt", "ptb.{split}.txt"):
+        for pattern in ("{split}.txt", "ptb.{split}.txt", "wiki.{split}.tokens"):
             files = {split: path / pattern.format(split=split) for split in SPLITS}
             if any(file.exists() for file in files.values()):
                 return {split: read(file) for split, file in files.items()}
-        raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt)")
+        raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt, "
+                          f"wiki.*.tokens)")
     if path.is_file():
         return split_lines(read(path))
     raise LstmlmError(f"no dataset, folder or file named {data!r} "
@@ -186,9 +190,10 @@ def split_lines(lines: list[str]) -> dict[str, list[str]]:
             "test": lines[valid_end:]}
 
 
-def load_corpus(data: str, vocab_size: int = 10000, min_freq: int = 1,
+def load_corpus(data: str, vocab_size: int = 0, min_freq: int = 1,
                 vocab: Vocabulary | None = None, clean: bool = False) -> Corpus:
-    """Read `data` into id streams, building the vocabulary from train unless one is given.
+    """Read `data` into id streams, building the vocabulary from train unless one is given
+    (every training word, or the `vocab_size` most frequent ones).
 
     `clean` applies `clean_lines` (lowercase, no punctuation) to the text first.
     """

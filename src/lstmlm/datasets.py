@@ -6,10 +6,11 @@ import hashlib
 import os
 import shutil
 import tarfile
+import zipfile
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -22,17 +23,26 @@ class DatasetSpec:
     """Where a named corpus comes from and what its files must hash to."""
 
     name: str
-    url: str
-    url_env: str  # environment variable that overrides `url` (tests point it at a local mirror)
+    urls: tuple[str, ...]  # mirrors, tried in this order
+    # Environment variable that replaces `urls` (one URL or several separated by spaces; tests
+    # point it at a loopback server).
+    url_env: str
     archive_dir: str | None  # folder inside the archive holding the files; None: url is the file
     # File name -> expected sha256. None where no checksum is published: the hash seen at the
     # first download is recorded in SHA256SUMS beside the file and verified on every later use.
     sha256: dict[str, str | None]
+    archive_md5: str | None = None  # the published checksum of the archive itself
+    line_counts: dict[str, int] = field(default_factory=dict)  # lines each file must have
+
+    def mirrors(self) -> list[str]:
+        """The URLs to try, in order: the environment override's, else the known mirrors."""
+        override = os.environ.get(self.url_env, "").split()
+        return override or list(self.urls)
 
 
 PTB = DatasetSpec(
     name="ptb",
-    url="http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz",
+    urls=("http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz",),
     url_env="LSTMLM_PTB_URL",
     archive_dir="simple-examples/data",
     sha256={
@@ -44,13 +54,35 @@ PTB = DatasetSpec(
 
 SHAKESPEARE = DatasetSpec(
     name="shakespeare",
-    url="http://www.gutenberg.org/cache/epub/100/pg100.txt",
+    urls=("http://www.gutenberg.org/cache/epub/100/pg100.txt",),
     url_env="LSTMLM_SHAKESPEARE_URL",
     archive_dir=None,
     sha256={"pg100.txt": None},
 )
 
-DATASETS = {PTB.name: PTB, SHAKESPEARE.name: SHAKESPEARE}
+
+def wikitext(size: str, archive_md5: str, train_lines: int) -> DatasetSpec:
+    """WikiText-2 or -103 (Merity et al. 2016), word level: the original host first, then the
+    author's mirror. Only the archives' MD5 is published; the files' sha256 are recorded at
+    the first download, and every copy is checked against the published line counts."""
+    archive = f"wikitext-{size}-v1.zip"
+    return DatasetSpec(
+        name=f"wikitext-{size}",
+        urls=(f"https://s3.amazonaws.com/research.metamind.io/wikitext/{archive}",
+              f"https://wikitext.smerity.com/{archive}"),
+        url_env=f"LSTMLM_WIKITEXT{size}_URL",
+        archive_dir=f"wikitext-{size}",
+        sha256={f"wiki.{split}.tokens": None for split in ("train", "valid", "test")},
+        archive_md5=archive_md5,
+        line_counts={"wiki.train.tokens": train_lines, "wiki.valid.tokens": 3760,
+                     "wiki.test.tokens": 4358},
+    )
+
+
+WIKITEXT2 = wikitext("2", "542ccefacc6c27f945fb54453812b3cd", 36718)
+WIKITEXT103 = wikitext("103", "9ddaacaf6af0710eda8c456decff7832", 1801350)
+
+DATASETS = {spec.name: spec for spec in (PTB, SHAKESPEARE, WIKITEXT2, WIKITEXT103)}
 RECORDED_SUMS = "SHA256SUMS"
 
 
@@ -59,12 +91,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LSTMLM_CACHE_DIR") or Path.home() / ".cache" / "lstmlm")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return file_digest(path)
+
+
+def line_count(path: Path) -> int:
+    """Newlines in a file, as `wc -l` counts them."""
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
 
 
 def _complete(folder: Path, spec: DatasetSpec) -> bool:
@@ -81,7 +124,13 @@ def _expected_sums(folder: Path, spec: DatasetSpec) -> dict[str, str | None]:
 
 
 def _verify(folder: Path, spec: DatasetSpec, record: bool = False) -> None:
-    """Check every file's sha256; with `record`, note the hash of files that have no checksum."""
+    """Check every file's line count and sha256; with `record`, note the hash of files that
+    have no checksum."""
+    for name, expected_lines in spec.line_counts.items():
+        lines = line_count(folder / name)
+        if lines != expected_lines:
+            raise LstmlmError(f"{folder / name} has {lines:,} lines, expected {expected_lines:,} "
+                              f"(an incomplete or different copy of {spec.name})")
     for name, expected in _expected_sums(folder, spec).items():
         if expected is None and not record:
             continue
@@ -115,29 +164,47 @@ def resolve(name: str, *, show_progress: bool = True) -> Path:
 def download(spec: DatasetSpec, root: Path, *, show_progress: bool = True) -> Path:
     """Fetch `spec`'s archive, extract and verify its files into `root/<name>` atomically.
 
+    The mirrors are tried in turn until one serves an archive whose checksum matches.
     Everything is written to a temporary folder inside `root` first and renamed into place only
     when every checksum matches, so a failure or interrupt leaves no partial files behind.
     """
-    url = os.environ.get(spec.url_env) or spec.url
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
-    try:
-        extracted = staging / spec.name
-        if spec.archive_dir is None:
-            extracted.mkdir()
-            _fetch(url, extracted / next(iter(spec.sha256)), show_progress)
-        else:
-            archive = staging / "archive.tgz"
-            _fetch(url, archive, show_progress)
-            _extract(archive, spec, extracted)
-        _verify(extracted, spec, record=True)
-        target = root / spec.name
-        if target.exists():  # an incomplete folder left by hand; the verified copy replaces it
-            shutil.rmtree(target)
-        os.replace(extracted, target)
-        return target
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    failures = []
+    for url in spec.mirrors():
+        staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
+        try:
+            extracted = _fetch_verified(spec, url, staging, show_progress)
+            target = root / spec.name
+            if target.exists():  # an incomplete folder left by hand; the verified copy replaces it
+                shutil.rmtree(target)
+            os.replace(extracted, target)
+            return target
+        except LstmlmError as error:
+            failures.append(str(error))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if len(failures) == 1:
+        raise LstmlmError(failures[0])
+    raise LstmlmError(f"every mirror of {spec.name} failed: " + "; ".join(failures))
+
+
+def _fetch_verified(spec: DatasetSpec, url: str, staging: Path, show_progress: bool) -> Path:
+    """Download from one URL into `staging` and return the folder of verified files."""
+    extracted = staging / spec.name
+    if spec.archive_dir is None:
+        extracted.mkdir()
+        _fetch(url, extracted / next(iter(spec.sha256)), show_progress)
+    else:
+        archive = staging / "archive"
+        _fetch(url, archive, show_progress)
+        if spec.archive_md5 is not None:
+            actual = file_digest(archive, "md5")
+            if actual != spec.archive_md5:
+                raise LstmlmError(f"checksum mismatch for the archive from {url}: expected md5 "
+                                  f"{spec.archive_md5}, got {actual}")
+        _extract(archive, spec, extracted)
+    _verify(extracted, spec, record=True)
+    return extracted
 
 
 def _fetch(url: str, destination: Path, show_progress: bool) -> None:
@@ -160,21 +227,40 @@ def _fetch(url: str, destination: Path, show_progress: bool) -> None:
 
 
 def _extract(archive: Path, spec: DatasetSpec, destination: Path) -> None:
-    """Copy the dataset's files out of the archive, refusing unsafe member names."""
+    """Copy the dataset's files out of a tar or zip archive, refusing unsafe member names."""
     destination.mkdir()
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = {}
-            for member in tar.getmembers():
-                path = PurePosixPath(member.name)
-                if path.is_absolute() or ".." in path.parts:
-                    raise LstmlmError(f"unsafe path {member.name!r} in archive {archive.name}")
-                members[str(path)] = member
-            for name in spec.sha256:
-                member = members.get(f"{spec.archive_dir}/{name}")
-                if member is None or not member.isfile():
-                    raise LstmlmError(f"archive has no file {spec.archive_dir}/{name}")
-                with tar.extractfile(member) as source, open(destination / name, "wb") as out:
-                    shutil.copyfileobj(source, out)
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise LstmlmError(f"cannot extract {archive.name}: {error}") from None
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as bundle:
+                members = _safe_members(archive, {info.filename: info for info in bundle.infolist()
+                                                  if not info.is_dir()})
+                _copy_files(spec, members, bundle.open, destination)
+        else:
+            with tarfile.open(archive, "r:*") as bundle:
+                members = _safe_members(archive, {member.name: member
+                                                  for member in bundle.getmembers()})
+                files = {name: member for name, member in members.items() if member.isfile()}
+                _copy_files(spec, files, bundle.extractfile, destination)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise LstmlmError(f"cannot extract the archive of {spec.name}: {error}") from None
+
+
+def _safe_members(archive: Path, members: dict) -> dict:
+    """The members by normalised name; an absolute name or one with `..` is an error."""
+    safe = {}
+    for name, member in members.items():
+        path = PurePosixPath(name.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts:
+            raise LstmlmError(f"unsafe path {name!r} in archive {archive.name}")
+        safe[str(path)] = member
+    return safe
+
+
+def _copy_files(spec: DatasetSpec, members: dict, open_member, destination: Path) -> None:
+    """Write each of the spec's files from its archive member into `destination`."""
+    for name in spec.sha256:
+        member = members.get(f"{spec.archive_dir}/{name}")
+        if member is None:
+            raise LstmlmError(f"archive has no file {spec.archive_dir}/{name}")
+        with open_member(member) as source, open(destination / name, "wb") as out:
+            shutil.copyfileobj(source, out)

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .corpus import batchify, windows
 from .errors import LstmlmError
@@ -19,18 +18,6 @@ def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> tor
     if rows.size(1) < 2:
         raise LstmlmError(f"too few words ({len(ids)}) to evaluate with batch size {batch_size}")
     return rows
-
-
-def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The cross-entropy of (batch, steps, vocab) logits against (batch, steps) targets, summed."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                           reduction="sum")
-
-
-def window_loss(model: LSTMLanguageModel, inputs: torch.Tensor, targets: torch.Tensor, state):
-    """Summed cross-entropy of a window's targets, and the state after the window."""
-    logits, state = model(inputs, state)
-    return summed_cross_entropy(logits, targets), state
 
 
 @torch.no_grad()
@@ -47,7 +34,7 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
     total_targets = 0
     with evaluating(model):
         for inputs, targets in windows(rows, num_steps, include_partial=True):
-            loss, state = window_loss(model, inputs, targets, state)
+            loss, state = model.window_nll(inputs, targets, state)
             total_loss += loss.double()
             total_targets += targets.numel()
     return math.exp(total_loss.item() / total_targets)
@@ -98,7 +85,7 @@ def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
     with evaluating(model):
         try:
             for inputs, targets in windows(rows, options.num_steps, include_partial=True):
-                loss, state = window_loss(model, inputs, targets, state)
+                loss, state = model.window_nll(inputs, targets, state)
                 total_loss += loss.item()
                 total_targets += targets.numel()
                 model.zero_grad(set_to_none=True)
@@ -166,14 +153,14 @@ def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
     rows = stream_rows(ids, 1, device)
     state = model.init_state(1)
     # A ring buffer: the cache's order does not matter, only which states are in it.
-    keys = torch.empty(window, model.decoder.in_features, device=device)
+    keys = torch.empty(window, model.output_size, device=device)
     values = torch.empty(window, dtype=torch.long, device=device)
     cached = 0  # states seen so far; the newest is at (cached - 1) % window
     total_log_probability, total_targets = 0.0, 0
     with evaluating(model):
         for inputs, targets in windows(rows, options.num_steps, include_partial=True):
             features, state = model.features(inputs, state)
-            probabilities = torch.softmax(model.decoder(features)[0], dim=-1)
+            probabilities = torch.softmax(model.logits(features)[0], dim=-1)
             for step, target in enumerate(targets[0]):
                 filled = min(cached, window)
                 mixed = mix_with_cache(probabilities[step], keys[:filled], values[:filled],

@@ -202,6 +202,14 @@ def training_command(config: Config) -> str:
                     [f"--set {shlex.quote(f'{name}={getattr(config, name)}')}" for name in changed])
 
 
+def softmax_description(config: Config) -> str:
+    """The softmax layer in words; the adaptive one's logits are log-probabilities."""
+    if config.softmax == "full":
+        return "full softmax"
+    return (f"adaptive softmax (cutoffs {config.adaptive_cutoffs}, div_value "
+            f"{config.adaptive_div_value:g}; its logits are log-probabilities)")
+
+
 def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTMLanguageModel,
                weights: str, folder: Path, onnx: bool = False) -> str:
     """The README.md of the model folder `folder`, from what the run recorded."""
@@ -216,7 +224,8 @@ def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTM
              f"| model | {plural(config.num_layers, 'layer')} of {config.hidden_size} units, "
              f"embeddings of "
              f"{config.embedding_size or config.hidden_size}, tied weights: "
-             f"{'yes' if config.tie_weights else 'no'}; {parameters:,} parameters |",
+             f"{'yes' if config.tie_weights else 'no'}; {softmax_description(config)}; "
+             f"{parameters:,} parameters |",
              f"| precision | {config.precision} |",
              f"| epochs trained | {len(metrics)} |"]
     if weights == "best" and results is not None:

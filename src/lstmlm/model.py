@@ -32,8 +32,12 @@ class LSTMLanguageModel(nn.Module):
     `1 - input_keep_prob`), between recurrent layers (`1 - hidden_keep_prob`) and before the
     softmax (`1 - output_keep_prob`). `cell` swaps the LSTM for a GRU or a vanilla RNN with the
     same interface. The AWD-LSTM options (variational dropout, embedding dropout, weight
-    dropout, tied weights) are off by default. `from_config` builds the model a Config
-    describes; every option is a keyword.
+    dropout, tied weights) are off by default. With `adaptive_cutoffs` the full softmax is
+    replaced by an adaptive softmax (Grave et al. 2017, `nn.AdaptiveLogSoftmaxWithLoss`): the
+    most frequent words (ids below the first cutoff, since the vocabulary is ordered by count)
+    are scored by a small head and the rarer ones through clusters of lower dimension, which
+    makes training over a large vocabulary several times cheaper. `from_config` builds the model
+    a Config describes; every option is a keyword.
     """
 
     def __init__(self, *, vocab_size: int, hidden_size: int, num_layers: int,
@@ -41,6 +45,7 @@ class LSTMLanguageModel(nn.Module):
                  variational_dropout: bool = False, input_keep_prob: float = 1.0,
                  hidden_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
                  embedding_dropout: float = 0.0, weight_drop: float = 0.0,
+                 adaptive_cutoffs: tuple[int, ...] = (), adaptive_div_value: float = 4.0,
                  init_scale: float = 0.1, init_method: str = "uniform"):
         super().__init__()
         self.vocab_size = vocab_size
@@ -77,9 +82,18 @@ class LSTMLanguageModel(nn.Module):
             self.lstm = recurrent(embedding_size, hidden_size, num_layers, batch_first=True,
                                   dropout=between_layers)
             self.layers = None
-        self.decoder = nn.Linear(output_size, vocab_size)
-        if tie_weights:
-            self.decoder.weight = self.embedding.weight
+        if adaptive_cutoffs:
+            if tie_weights:
+                raise ValueError("tied weights need the full softmax")
+            self.decoder = None
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(output_size, vocab_size,
+                                                          list(adaptive_cutoffs),
+                                                          div_value=adaptive_div_value)
+        else:
+            self.adaptive = None
+            self.decoder = nn.Linear(output_size, vocab_size)
+            if tie_weights:
+                self.decoder.weight = self.embedding.weight
         self.reset_parameters(init_scale, init_method)
 
     @classmethod
@@ -90,6 +104,8 @@ class LSTMLanguageModel(nn.Module):
                    cell=config.cell, tie_weights=config.tie_weights,
                    variational_dropout=config.variational_dropout, **config.keep_probs(),
                    embedding_dropout=config.embedding_dropout, weight_drop=config.weight_drop,
+                   adaptive_cutoffs=config.cutoffs(vocab_size),
+                   adaptive_div_value=config.adaptive_div_value,
                    init_scale=config.init_scale, init_method=config.init_method)
 
     @property
@@ -115,7 +131,7 @@ class LSTMLanguageModel(nn.Module):
                 nn.init.uniform_(parameter, -bound, bound)
             elif isinstance(module, nn.RNNBase) and parameter_name.startswith("bias_"):
                 nn.init.zeros_(parameter)
-            elif name == "decoder.bias" and method == "awd":
+            elif name in ("decoder.bias", "adaptive.head.bias") and method == "awd":
                 nn.init.zeros_(parameter)
             else:
                 nn.init.uniform_(parameter, -init_scale, init_scale)
@@ -131,15 +147,49 @@ class LSTMLanguageModel(nn.Module):
         return tuple(weight.new_zeros(shape) for shape in shapes)
 
     def forward(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state."""
-        logits, _, _, state = self.outputs(input_ids, state)
-        return logits, state
+        """Logits of shape (batch, steps, vocab) for ids of shape (batch, steps), and the new state.
+
+        With the adaptive softmax the logits are the log-probabilities themselves, which a
+        softmax maps to the same distribution, so every consumer of logits works unchanged.
+        """
+        features, state = self.features(input_ids, state)
+        return self.logits(self.output_dropout(features)), state
 
     def outputs(self, input_ids: torch.Tensor, state: State):
-        """Logits, the last layer's outputs before and after dropout (for AR/TAR), and the state."""
+        """The last layer's outputs before and after the output dropout (AR/TAR read both; the
+        dropped ones feed the softmax), and the state."""
         features, state = self.features(input_ids, state)
-        dropped = self.output_dropout(features)
-        return self.decoder(dropped), features, dropped, state
+        return features, self.output_dropout(features), state
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The softmax layer's logits over the vocabulary for last-layer outputs (..., size)."""
+        if self.adaptive is None:
+            return self.decoder(features)
+        flat = self.adaptive.log_prob(features.reshape(-1, features.size(-1)))
+        return flat.view(*features.shape[:-1], self.vocab_size)
+
+    def summed_nll(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The negative log-likelihood of (batch, steps) targets given the last layer's outputs,
+        summed, in float32. The adaptive softmax scores only the targets' clusters, never the
+        whole vocabulary."""
+        flat_targets = targets.reshape(-1)
+        if self.adaptive is None:
+            logits = self.decoder(features).float()
+            return F.cross_entropy(logits.reshape(-1, logits.size(-1)), flat_targets,
+                                   reduction="sum")
+        target_log_probs = self.adaptive(features.reshape(-1, features.size(-1)), flat_targets).output
+        return -target_log_probs.float().sum()
+
+    def window_nll(self, input_ids: torch.Tensor, targets: torch.Tensor,
+                   state: State) -> tuple[torch.Tensor, State]:
+        """Summed negative log-likelihood of a window's targets, and the state after it."""
+        _, dropped, state = self.outputs(input_ids, state)
+        return self.summed_nll(dropped, targets), state
+
+    @property
+    def output_size(self) -> int:
+        """The size of the last layer's outputs, the softmax layer's input."""
+        return self.layer_sizes[-1]
 
     def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The last layer's outputs, the decoder's input, and the state."""

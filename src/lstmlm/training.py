@@ -24,7 +24,7 @@ from .corpus import (UNK, Corpus, batchify, corpus_of, window_lengths, windows,
                      windows_of_lengths)
 from .datasets import DATASETS
 from .errors import LstmlmError
-from .evaluation import stream_perplexity, summed_cross_entropy
+from .evaluation import stream_perplexity
 from .generation import Generator, text_of
 from .hardware import (autocast, describe_machine, resolve_precision, select_device,
                        synchronize)
@@ -151,11 +151,11 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     small gradients survive float16 and skips steps whose gradients overflowed.
     """
     with autocast(inputs.device.type, precision):
-        logits, features, dropped, hidden = model.outputs(inputs, hidden)
+        features, dropped, hidden = model.outputs(inputs, hidden)
+        total = model.summed_nll(dropped, targets)
     if precision != "fp32":
-        logits, features, dropped = logits.float(), features.float(), dropped.float()
+        features, dropped = features.float(), dropped.float()
         hidden = tuple(tensor.float() for tensor in hidden)
-    total = summed_cross_entropy(logits, targets)
     objective = total / (inputs.size(0) if loss_average == "batch" else targets.numel())
     if ar_alpha:
         objective = objective + ar_alpha * dropped.pow(2).mean()
@@ -322,7 +322,9 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
 
 
 def check_corpus_fits(corpus: Corpus, config: Config) -> None:
-    """Raise LstmlmError if a split is too short for the config's batches."""
+    """Raise LstmlmError if a split is too short for the config's batches, or the adaptive
+    softmax's cutoffs do not fit the vocabulary."""
+    config.cutoffs(len(corpus.vocab))
     if not window_lengths(len(corpus.train), config.batch_size, config.num_steps,
                           config.variable_length, config.seed):
         raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
