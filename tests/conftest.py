@@ -14,6 +14,16 @@ from lstmlm.model import LSTMLanguageModel
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory):
+    """Tokenised corpora go to a folder of this session (subprocesses inherit it), not to the
+    user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("token-cache")
+        patch.setenv("LSTMLM_TOKEN_CACHE_DIR", str(folder))
+        yield folder
+
+
 def write_corpus(folder: Path, seed: int = 0, lines: int = 300) -> Path:
     """A small corpus of train/valid/test.txt from a toy grammar, so models can learn something."""
     generator = random.Random(seed)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import random
+from array import array
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
+import numpy as np
 import torch
 
-from . import datasets
+from . import datasets, tokencache
 from .errors import LstmlmError
 from .files import atomic_write_text
 
@@ -30,13 +32,23 @@ UNK = "<unk>"
 SPLITS = ("train", "valid", "test")
 
 
-def words_of_lines(lines: list[str]) -> list[str]:
+def words_of_lines(lines: Iterable[str]) -> list[str]:
     """Each line's whitespace-separated words followed by `<eos>`."""
     words = []
     for line in lines:
         words.extend(line.split())
         words.append(EOS)
     return words
+
+
+def word_counts(lines: Iterable[str]) -> Counter:
+    """How often each word occurs in `words_of_lines(lines)`, without building that list."""
+    counts, line_count = Counter(), 0
+    for line in lines:
+        counts.update(line.split())
+        line_count += 1
+    counts[EOS] += line_count
+    return counts
 
 
 GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
@@ -66,27 +78,40 @@ def clean_lines(lines: list[str]) -> list[str]:
     return [line for line in cleaned if line]
 
 
-def read_text(path: Path) -> str:
-    """The text of a UTF-8 file; a missing, empty or undecodable file is an LstmlmError."""
+def file_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 file, read one at a time (a line ends at a newline, which is
+    dropped with a carriage return before it). A missing, undecodable or empty file is an
+    LstmlmError."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        handle = open(path, "rb")
     except FileNotFoundError:
         raise LstmlmError(f"corpus file not found: {path}") from None
     except OSError as error:
         raise LstmlmError(f"cannot read corpus file {path}: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset {error.start})") from None
-    if not text.strip():
+    with handle:
+        offset, has_words = 0, False
+        for raw in handle:
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset "
+                                  f"{offset + error.start})") from None
+            offset += len(raw)
+            has_words = has_words or not line.isspace() and line != ""
+            yield line
+    if not has_words:
         raise LstmlmError(f"corpus file {path} is empty")
-    return text
 
 
 def read_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file, with read_text's checks."""
-    return read_text(path).splitlines()
+    """The lines of a UTF-8 text file, with file_lines' checks."""
+    return list(file_lines(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of a UTF-8 file, its lines joined by newlines, with file_lines' checks."""
+    return "\n".join(file_lines(path))
 
 
 class Vocabulary:
@@ -102,10 +127,15 @@ class Vocabulary:
         self.unk_id = self.ids[UNK]
 
     @classmethod
-    def build(cls, words: list[str], max_size: int = 0, min_freq: int = 1) -> "Vocabulary":
-        """The words seen at least `min_freq` times, most frequent first, plus `<unk>`: all of
-        them, or the `max_size` most frequent (`<unk>` included) if `max_size` is not 0."""
-        counts = Counter(words)
+    def build(cls, words: Iterable[str], max_size: int = 0, min_freq: int = 1) -> "Vocabulary":
+        """`from_counts` of the words' counts."""
+        return cls.from_counts(Counter(words), max_size, min_freq)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, max_size: int = 0, min_freq: int = 1) -> "Vocabulary":
+        """The words counted at least `min_freq` times, most frequent first (ties in alphabetical
+        order), plus `<unk>`: all of them, or the `max_size` most frequent (`<unk>` included)
+        if `max_size` is not 0."""
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         kept = [word for word, count in ordered if count >= min_freq]
         if max_size:
@@ -119,6 +149,15 @@ class Vocabulary:
 
     def encode(self, words: list[str]) -> torch.Tensor:
         return torch.tensor([self.ids.get(word, self.unk_id) for word in words], dtype=torch.long)
+
+    def encode_lines(self, lines: Iterable[str]) -> np.ndarray:
+        """The int32 ids of `words_of_lines(lines)`, without building that list."""
+        ids, get, unk_id = array("i"), self.ids.get, self.unk_id
+        eos_id = get(EOS, unk_id)
+        for line in lines:
+            ids.extend([get(word, unk_id) for word in line.split()])
+            ids.append(eos_id)
+        return np.frombuffer(ids, dtype=np.int32)
 
     def decode(self, ids) -> list[str]:
         return [self.words[int(index)] for index in ids]
@@ -150,34 +189,46 @@ class Corpus:
         return getattr(self, name)
 
 
+def corpus_files(data: str) -> dict[str, Path] | Path:
+    """The train/valid/test files of `data` (a dataset name or a folder), or the one file that
+    is split into them."""
+    path = Path(data)
+    if data in datasets.DATASETS:
+        path = datasets.resolve(data)
+        names = list(datasets.DATASETS[data].sha256)
+        if len(names) == 1:  # one text, split like a --data FILE
+            return path / names[0]
+    if path.is_dir():
+        for pattern in ("{split}.txt", "ptb.{split}.txt", "wiki.{split}.tokens"):
+            files = {split: path / pattern.format(split=split) for split in SPLITS}
+            if any(file.exists() for file in files.values()):
+                return files
+        raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt, "
+                          f"wiki.*.tokens)")
+    if path.is_file():
+        return path
+    raise LstmlmError(f"no dataset, folder or file named {data!r} "
+                      f"(known datasets: {', '.join(datasets.DATASETS)})")
+
+
 def split_files(data: str, clean: bool = False) -> dict[str, list[str]]:
     """Lines of train/valid/test for `data`: a dataset name, a folder, or one file to split.
 
     `clean` applies `clean_lines` to each file before any split.
     """
+    return _split_lines_of(corpus_files(data), clean)
+
+
+def _split_lines_of(files: dict[str, Path] | Path, clean: bool) -> dict[str, list[str]]:
     def read(path: Path) -> list[str]:
         lines = read_lines(path)
         if clean and not (lines := clean_lines(lines)):
             raise LstmlmError(f"corpus file {path} has no words left after cleaning")
         return lines
 
-    path = Path(data)
-    if data in datasets.DATASETS:
-        path = datasets.resolve(data)
-        names = list(datasets.DATASETS[data].sha256)
-        if len(names) == 1:  # one text, split like a --data FILE
-            path = path / names[0]
-    if path.is_dir():
-        for pattern in ("{split}.txt", "ptb.{split}.txt", "wiki.{split}.tokens"):
-            files = {split: path / pattern.format(split=split) for split in SPLITS}
-            if any(file.exists() for file in files.values()):
-                return {split: read(file) for split, file in files.items()}
-        raise LstmlmError(f"{path} has no train.txt/valid.txt/test.txt (or ptb.*.txt, "
-                          f"wiki.*.tokens)")
-    if path.is_file():
-        return split_lines(read(path))
-    raise LstmlmError(f"no dataset, folder or file named {data!r} "
-                      f"(known datasets: {', '.join(datasets.DATASETS)})")
+    if isinstance(files, Path):
+        return split_lines(read(files))
+    return {split: read(path) for split, path in files.items()}
 
 
 def split_lines(lines: list[str]) -> dict[str, list[str]]:
@@ -195,13 +246,40 @@ def load_corpus(data: str, vocab_size: int = 0, min_freq: int = 1,
     """Read `data` into id streams, building the vocabulary from train unless one is given
     (every training word, or the `vocab_size` most frequent ones).
 
-    `clean` applies `clean_lines` (lowercase, no punctuation) to the text first.
+    `clean` applies `clean_lines` (lowercase, no punctuation) to the text first. The ids of a
+    corpus of three split files are cached (`tokencache`), so a large corpus is tokenised once;
+    its files are read a line at a time.
     """
-    lines = split_files(data, clean)
-    words = {split: words_of_lines(split_text) for split, split_text in lines.items()}
+    files = corpus_files(data)
+    if clean or isinstance(files, Path):
+        lines = _split_lines_of(files, clean)
+        if vocab is None:
+            vocab = Vocabulary.from_counts(word_counts(lines["train"]), vocab_size, min_freq)
+        arrays = {split: vocab.encode_lines(lines[split]) for split in SPLITS}
+    else:
+        vocab, arrays = cached_ids(files, vocab_size, min_freq, vocab)
+    # The streams are held as int64, the index type the embedding and the loss take.
+    return Corpus(vocab, *(torch.from_numpy(np.asarray(arrays[split], dtype=np.int64))
+                           for split in SPLITS))
+
+
+def cached_ids(files: dict[str, Path], vocab_size: int, min_freq: int,
+               vocab: Vocabulary | None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
+    """The vocabulary and int32 ids of three split files, from the token cache if it holds
+    them, else streamed from the files and stored in the cache."""
+    options = {"vocab_size": vocab_size, "min_freq": min_freq,
+               "vocab": None if vocab is None else vocab.words}
+    key = tokencache.entry_key(files, options)
+    cached = tokencache.load(key)
+    if cached is not None:
+        words, arrays = cached
+        return vocab or Vocabulary(words), arrays
     if vocab is None:
-        vocab = Vocabulary.build(words["train"], vocab_size, min_freq)
-    return Corpus(vocab, *(vocab.encode(words[split]) for split in SPLITS))
+        vocab = Vocabulary.from_counts(word_counts(file_lines(files["train"])), vocab_size,
+                                       min_freq)
+    arrays = {split: vocab.encode_lines(file_lines(path)) for split, path in files.items()}
+    tokencache.store(key, vocab.words, arrays)
+    return vocab, arrays
 
 
 def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
