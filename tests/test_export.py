@@ -179,3 +179,13 @@ def test_onnx_of_the_fused_multi_layer_module(tmp_path, cell):
     torch.testing.assert_close(torch.from_numpy(results[0]), logits, rtol=0, atol=1e-4)
     for ours, theirs in zip(new_state, results[1:]):
         torch.testing.assert_close(torch.from_numpy(theirs), ours, rtol=0, atol=1e-4)
+
+
+def test_onnx_of_an_adaptive_softmax_gives_its_log_probabilities(adaptive_model, tmp_path):
+    pytest.importorskip("onnx", reason="pip install -e \".[onnx]\"")
+    folder = export(adaptive_model.path, tmp_path / "model", onnx=True)
+    assert "adaptive softmax (cutoffs 4,10, div_value 2; its logits are log-probabilities)" in \
+        (folder / "README.md").read_text()
+    ids = corpus_of(adaptive_model.config, adaptive_model.vocab).test
+    assert onnx_perplexity(folder, ids, 7) == pytest.approx(adaptive_model.evaluate("test"),
+                                                             rel=1e-4)
