@@ -41,14 +41,47 @@ def words_of_lines(lines: Iterable[str]) -> list[str]:
     return words
 
 
-def word_counts(lines: Iterable[str]) -> Counter:
-    """How often each word occurs in `words_of_lines(lines)`, without building that list."""
-    counts, line_count = Counter(), 0
+class _FirstSeen(dict):
+    """Word -> id in order of first appearance, a new word getting the next id."""
+
+    def __missing__(self, word: str) -> int:
+        self[word] = index = len(self)
+        return index
+
+
+class _OrUnknown(dict):
+    """Word -> id, a word not in the vocabulary giving the unknown word's id."""
+
+    def __init__(self, ids: dict[str, int], unk_id: int):
+        super().__init__(ids)
+        self.unk_id = unk_id
+
+    def __missing__(self, word: str) -> int:
+        return self.unk_id
+
+
+def ids_of_lines(lines: Iterable[str], table: dict[str, int]) -> np.ndarray:
+    """The int32 ids of `words_of_lines(lines)` through `table`, without building that list
+    (one C-level lookup per word)."""
+    ids, lookup = array("i"), table.__getitem__
+    eos_id = lookup(EOS)
     for line in lines:
-        counts.update(line.split())
-        line_count += 1
-    counts[EOS] += line_count
-    return counts
+        ids.extend(map(lookup, line.split()))
+        ids.append(eos_id)
+    return np.frombuffer(ids, dtype=np.int32)
+
+
+def vocabulary_and_ids(lines: Iterable[str], max_size: int = 0,
+                       min_freq: int = 1) -> tuple["Vocabulary", np.ndarray]:
+    """The vocabulary built from `lines` (as `Vocabulary.build` on their words) and their ids,
+    in one pass: words are numbered as they first appear and counted, then renumbered."""
+    table = _FirstSeen()
+    first_seen = ids_of_lines(lines, table)
+    words = list(table)
+    counts = Counter(dict(zip(words, np.bincount(first_seen, minlength=len(words)).tolist())))
+    vocab = Vocabulary.from_counts(counts, max_size, min_freq)
+    renumber = np.array([vocab.ids.get(word, vocab.unk_id) for word in words], dtype=np.int32)
+    return vocab, renumber[first_seen]
 
 
 GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
@@ -152,12 +185,7 @@ class Vocabulary:
 
     def encode_lines(self, lines: Iterable[str]) -> np.ndarray:
         """The int32 ids of `words_of_lines(lines)`, without building that list."""
-        ids, get, unk_id = array("i"), self.ids.get, self.unk_id
-        eos_id = get(EOS, unk_id)
-        for line in lines:
-            ids.extend([get(word, unk_id) for word in line.split()])
-            ids.append(eos_id)
-        return np.frombuffer(ids, dtype=np.int32)
+        return ids_of_lines(lines, _OrUnknown(self.ids, self.unk_id))
 
     def decode(self, ids) -> list[str]:
         return [self.words[int(index)] for index in ids]
@@ -253,9 +281,7 @@ def load_corpus(data: str, vocab_size: int = 0, min_freq: int = 1,
     files = corpus_files(data)
     if clean or isinstance(files, Path):
         lines = _split_lines_of(files, clean)
-        if vocab is None:
-            vocab = Vocabulary.from_counts(word_counts(lines["train"]), vocab_size, min_freq)
-        arrays = {split: vocab.encode_lines(lines[split]) for split in SPLITS}
+        vocab, arrays = _encode_splits(lines, vocab_size, min_freq, vocab)
     else:
         vocab, arrays = cached_ids(files, vocab_size, min_freq, vocab)
     # The streams are held as int64, the index type the embedding and the loss take.
@@ -274,11 +300,21 @@ def cached_ids(files: dict[str, Path], vocab_size: int, min_freq: int,
     if cached is not None:
         words, arrays = cached
         return vocab or Vocabulary(words), arrays
-    if vocab is None:
-        vocab = Vocabulary.from_counts(word_counts(file_lines(files["train"])), vocab_size,
-                                       min_freq)
-    arrays = {split: vocab.encode_lines(file_lines(path)) for split, path in files.items()}
+    vocab, arrays = _encode_splits({split: file_lines(path) for split, path in files.items()},
+                                   vocab_size, min_freq, vocab)
     tokencache.store(key, vocab.words, arrays)
+    return vocab, arrays
+
+
+def _encode_splits(lines: dict[str, Iterable[str]], vocab_size: int, min_freq: int,
+                   vocab: Vocabulary | None) -> tuple[Vocabulary, dict[str, np.ndarray]]:
+    """The int32 ids of each split's lines, with the vocabulary built from train unless given."""
+    arrays = {}
+    if vocab is None:
+        vocab, arrays["train"] = vocabulary_and_ids(lines["train"], vocab_size, min_freq)
+    for split in SPLITS:
+        if split not in arrays:
+            arrays[split] = vocab.encode_lines(lines[split])
     return vocab, arrays
 
 
