@@ -137,3 +137,11 @@ def test_cleaning_keeps_apostrophes_and_hyphens_inside_words():
     assert clean_line("O’er the hill, o'er the DALE -- well-met!") == \
         "o'er the hill o'er the dale -- well-met"
     assert clean_lines(["", "  Hello, World!  ", "..."]) == ["hello world"]
+
+
+def test_lines_end_at_newlines_with_or_without_carriage_returns(tmp_path):
+    (tmp_path / "corpus.txt").write_bytes(b"a b\r\nc\n\nd\xc3\xa9")
+    assert read_lines(tmp_path / "corpus.txt") == ["a b", "c", "", "d\u00e9"]
+    (tmp_path / "bad.txt").write_bytes(b"fine\nst\xe9\n")
+    with pytest.raises(LstmlmError, match=r"is not UTF-8 \(bad byte at offset 7\)"):
+        read_lines(tmp_path / "bad.txt")
