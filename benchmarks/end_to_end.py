@@ -46,14 +46,14 @@ def main() -> None:
     print("| epoch | lr | train ppl | valid ppl | seconds | words/sec |")
     print("|---|---|---|---|---|---|")
     for entry in history:
-        share = f" ({entry['fraction']:.0%} of it)" if "fraction" in entry else ""
-        print(f"| {entry['epoch']}{share} | {entry['lr']:.3g} | {entry['train_ppl']:.2f} | "
-              f"{entry['valid_ppl']:.2f} | {entry['seconds']:.0f} | {entry['words_per_sec']:,} |")
-    mean_speed = sum(entry["words_per_sec"] for entry in history) / len(history)
+        share = f" ({entry.fraction:.0%} of it)" if entry.fraction < 1 else ""
+        print(f"| {entry.epoch}{share} | {entry.lr:.3g} | {entry.train_ppl:.2f} | "
+              f"{entry.valid_ppl:.2f} | {entry.seconds:.0f} | {entry.words_per_sec:,} |")
+    mean_speed = sum(entry.words_per_sec for entry in history) / len(history)
     parameters = sum(tensor.numel() for tensor in load(result.run_dir).network.parameters())
     print("\n| preset | parameters | epochs | train ppl | valid ppl | test ppl | wall | mean words/sec |")
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {args.preset} | {parameters / 1e6:.1f}M | {len(history)} | {history[-1]['train_ppl']:.2f} | "
+    print(f"| {args.preset} | {parameters / 1e6:.1f}M | {len(history)} | {history[-1].train_ppl:.2f} | "
           f"{result.valid_perplexity:.2f} | {result.test_perplexity:.2f} | {wall / 60:.1f} min | "
           f"{mean_speed:,.0f} |")
     goal = target(args.preset)
