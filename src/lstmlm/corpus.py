@@ -143,8 +143,22 @@ def read_lines(path: Path) -> list[str]:
 
 
 def read_text(path: Path) -> str:
-    """The text of a UTF-8 file, its lines joined by newlines, with file_lines' checks."""
-    return "\n".join(file_lines(path))
+    """The whole text of a UTF-8 file as it is (a CSV cell may hold its own line breaks), with
+    file_lines' checks."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise LstmlmError(f"corpus file not found: {path}") from None
+    except OSError as error:
+        raise LstmlmError(f"cannot read corpus file {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset {error.start})") from None
+    if not text.strip():
+        raise LstmlmError(f"corpus file {path} is empty")
+    return text
 
 
 class Vocabulary:
