@@ -148,7 +148,7 @@ def test_shakespeare_without_published_checksum_is_recorded_then_verified(monkey
     monkeypatch.setenv("LSTMLM_SHAKESPEARE_URL", f"{server}/pg100.txt")
     folder = datasets.resolve("shakespeare", show_progress=False)
     recorded = (folder / "SHA256SUMS").read_text().split()
-    assert recorded == [datasets.sha256_of(folder / "pg100.txt"), "pg100.txt"]
+    assert recorded == [datasets.file_digest(folder / "pg100.txt"), "pg100.txt"]
     corpus = load_corpus("shakespeare", clean=True)
     assert corpus.vocab.decode(corpus.train[:11]) == \
         "to be or not to be that is the question <eos>".split()

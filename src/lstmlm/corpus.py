@@ -111,10 +111,10 @@ def clean_lines(lines: list[str]) -> list[str]:
     return [line for line in cleaned if line]
 
 
-def file_lines(path: Path) -> Iterator[str]:
+def file_lines(path: Path, keep_ends: bool = False) -> Iterator[str]:
     """The lines of a UTF-8 file, read one at a time (a line ends at a newline, which is
-    dropped with a carriage return before it). A missing, undecodable or empty file is an
-    LstmlmError."""
+    dropped with a carriage return before it unless `keep_ends`). A missing, undecodable or
+    empty file is an LstmlmError."""
     path = Path(path)
     try:
         handle = open(path, "rb")
@@ -126,13 +126,13 @@ def file_lines(path: Path) -> Iterator[str]:
         offset, has_words = 0, False
         for raw in handle:
             try:
-                line = raw.decode("utf-8").rstrip("\r\n")
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset "
                                   f"{offset + error.start})") from None
             offset += len(raw)
-            has_words = has_words or not line.isspace() and line != ""
-            yield line
+            has_words = has_words or not line.isspace()
+            yield line if keep_ends else line.rstrip("\r\n")
     if not has_words:
         raise LstmlmError(f"corpus file {path} is empty")
 
@@ -145,20 +145,7 @@ def read_lines(path: Path) -> list[str]:
 def read_text(path: Path) -> str:
     """The whole text of a UTF-8 file as it is (a CSV cell may hold its own line breaks), with
     file_lines' checks."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LstmlmError(f"corpus file not found: {path}") from None
-    except OSError as error:
-        raise LstmlmError(f"cannot read corpus file {path}: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise LstmlmError(f"corpus file {path} is not UTF-8 (bad byte at offset {error.start})") from None
-    if not text.strip():
-        raise LstmlmError(f"corpus file {path} is empty")
-    return text
+    return "".join(file_lines(path, keep_ends=True))
 
 
 class Vocabulary:

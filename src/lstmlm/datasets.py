@@ -7,7 +7,6 @@ import os
 import shutil
 import tarfile
 import zipfile
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from .errors import LstmlmError
+from .files import replacing_folder
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,6 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def sha256_of(path: Path) -> str:
-    return file_digest(path)
-
-
 def line_count(path: Path) -> int:
     """Newlines in a file, as `wc -l` counts them."""
     with open(path, "rb") as handle:
@@ -134,7 +130,7 @@ def _verify(folder: Path, spec: DatasetSpec, record: bool = False) -> None:
     for name, expected in _expected_sums(folder, spec).items():
         if expected is None and not record:
             continue
-        actual = sha256_of(folder / name)
+        actual = file_digest(folder / name)
         if expected is None:
             with open(folder / RECORDED_SUMS, "a", encoding="utf-8") as handle:
                 handle.write(f"{actual}  {name}\n")
@@ -166,45 +162,37 @@ def download(spec: DatasetSpec, root: Path, *, show_progress: bool = True) -> Pa
 
     The mirrors are tried in turn until one serves an archive whose checksum matches.
     Everything is written to a temporary folder inside `root` first and renamed into place only
-    when every checksum matches, so a failure or interrupt leaves no partial files behind.
+    when every checksum matches, so a failure or interrupt leaves no partial files behind (an
+    incomplete folder left by hand is replaced by the verified copy).
     """
-    root.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in spec.mirrors():
-        staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
         try:
-            extracted = _fetch_verified(spec, url, staging, show_progress)
-            target = root / spec.name
-            if target.exists():  # an incomplete folder left by hand; the verified copy replaces it
-                shutil.rmtree(target)
-            os.replace(extracted, target)
-            return target
+            with replacing_folder(root / spec.name) as folder:
+                _fetch_verified(spec, url, folder, show_progress)
+            return root / spec.name
         except LstmlmError as error:
             failures.append(str(error))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     if len(failures) == 1:
         raise LstmlmError(failures[0])
     raise LstmlmError(f"every mirror of {spec.name} failed: " + "; ".join(failures))
 
 
-def _fetch_verified(spec: DatasetSpec, url: str, staging: Path, show_progress: bool) -> Path:
-    """Download from one URL into `staging` and return the folder of verified files."""
-    extracted = staging / spec.name
+def _fetch_verified(spec: DatasetSpec, url: str, folder: Path, show_progress: bool) -> None:
+    """Download from one URL and leave the verified files in `folder` (and nothing else)."""
     if spec.archive_dir is None:
-        extracted.mkdir()
-        _fetch(url, extracted / next(iter(spec.sha256)), show_progress)
+        _fetch(url, folder / next(iter(spec.sha256)), show_progress)
     else:
-        archive = staging / "archive"
+        archive = folder / ".archive"
         _fetch(url, archive, show_progress)
         if spec.archive_md5 is not None:
             actual = file_digest(archive, "md5")
             if actual != spec.archive_md5:
                 raise LstmlmError(f"checksum mismatch for the archive from {url}: expected md5 "
                                   f"{spec.archive_md5}, got {actual}")
-        _extract(archive, spec, extracted)
-    _verify(extracted, spec, record=True)
-    return extracted
+        _extract(archive, spec, folder)
+        archive.unlink()
+    _verify(folder, spec, record=True)
 
 
 def _fetch(url: str, destination: Path, show_progress: bool) -> None:
@@ -228,7 +216,6 @@ def _fetch(url: str, destination: Path, show_progress: bool) -> None:
 
 def _extract(archive: Path, spec: DatasetSpec, destination: Path) -> None:
     """Copy the dataset's files out of a tar or zip archive, refusing unsafe member names."""
-    destination.mkdir()
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as bundle:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 
 def default_mode(directory: bool = False) -> int:
@@ -35,3 +37,20 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8) in one rename."""
     atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def replacing_folder(target: Path) -> Iterator[Path]:
+    """A new empty folder beside `target` to fill within the block. If the block ends without
+    an error, the folder is renamed over `target` (whose old contents go); if not, it is
+    removed, so `target` is never seen half-written."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

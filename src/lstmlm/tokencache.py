@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import cache_dir, file_digest
+from .files import replacing_folder
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -61,24 +60,15 @@ def load(key: str) -> tuple[list[str], dict[str, np.ndarray]] | None:
 
 def store(key: str, words: list[str], arrays: dict[str, np.ndarray]) -> None:
     """Write entry `key` whole (a staging folder renamed into place), replacing a bad one."""
-    root = tokens_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
-        manifest = {"format": FORMAT_VERSION, "vocabulary": len(words), "arrays": {}}
-        for split, ids in arrays.items():
-            np.save(staging / f"{split}.npy", np.asarray(ids, dtype=np.int32))
-            manifest["arrays"][split] = {"length": len(ids),
-                                         "sha256": file_digest(staging / f"{split}.npy")}
-        (staging / WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        target = root / key
-        if target.exists():  # an entry that failed its manifest
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if load(key) is None:  # not another process's complete entry, written meanwhile
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with replacing_folder(tokens_dir() / key) as staging:
+            manifest = {"format": FORMAT_VERSION, "vocabulary": len(words), "arrays": {}}
+            for split, ids in arrays.items():
+                np.save(staging / f"{split}.npy", np.asarray(ids, dtype=np.int32))
+                manifest["arrays"][split] = {"length": len(ids),
+                                             "sha256": file_digest(staging / f"{split}.npy")}
+            (staging / WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    except OSError:
+        if load(key) is None:  # not another process's complete entry, written meanwhile
+            raise
