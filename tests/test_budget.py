@@ -58,6 +58,40 @@ def test_the_schedule_is_laid_out_for_the_planned_epochs():
     assert budget.scaled_schedule(get_preset("small"), 2).max_epoch == 1
 
 
+def test_regularisation_follows_the_planned_length():
+    config = get_preset("cpu-fast")  # dropouts tuned for 34 epochs, short ones for 10
+    full = {"keep_prob": 0.65, "hidden_keep_prob": 0.8, "weight_drop": 0.2,
+            "embedding_dropout": 0.1}
+    short = {"keep_prob": 0.75, "hidden_keep_prob": 0.9, "weight_drop": 0.1,
+             "embedding_dropout": 0.05}
+    assert (config.budget_min_epochs, config.max_max_epoch) == (10, 34)
+    for epochs, expected in [(8, short), (10, short), (34, full), (38, full)]:
+        planned = budget.scaled_schedule(config, epochs)
+        assert {name: getattr(planned, name) for name in full} == expected
+    halfway = budget.scaled_schedule(config, 22)
+    assert halfway.keep_prob == pytest.approx(0.7) and halfway.weight_drop == pytest.approx(0.15)
+    assert budget.regularisation_line(halfway) == (
+        "regularisation for 22 epochs: keep_prob 0.7, hidden_keep_prob 0.85, weight_drop 0.15, "
+        "embedding_dropout 0.075")
+    # Fields it does not list, and configs without it, are left as they are.
+    assert halfway.ar_alpha == config.ar_alpha
+    small = budget.scaled_schedule(get_preset("small"), 5)
+    assert small.keep_prob == 1.0 and budget.regularisation_line(small) == ""
+
+
+@pytest.mark.parametrize("value, message", [
+    ("learning_rate=1", "takes name=value pairs of keep_prob"),
+    ("keep_prob", "got 'keep_prob'"),
+    ("keep_prob=lots", "bad value 'lots' for keep_prob"),
+    ("keep_prob=1.5", "keep_prob must be in"),
+])
+def test_bad_short_regularisation_is_a_config_error(value, message):
+    with pytest.raises(LstmlmError, match=message):
+        apply_overrides(get_preset("cpu-fast"), {"budget_short_regularisation": value})
+    with pytest.raises(LstmlmError, match="needs budget_min_epochs"):
+        apply_overrides(get_preset("small"), {"budget_short_regularisation": "keep_prob=0.9"})
+
+
 def flops_per_word(hidden_size: int, vocab: int = 10_000) -> float:
     """Training FLOPs per word of cpu-fast's tied two-layer LSTM (forward and backward)."""
     return 3 * (2 * 2 * 4 * hidden_size * 2 * hidden_size + 2 * hidden_size * vocab)

@@ -142,12 +142,32 @@ class Costs:
 
 def scaled_schedule(config, epochs: int):
     """`config` with `epochs` epochs and its epoch-counted schedule stretched or shrunk to match,
-    so a budgeted run gets the schedule's whole shape (warm-up, decay) rather than a cut-off."""
+    so a budgeted run gets the schedule's whole shape (warm-up, decay) rather than a cut-off.
+
+    With budget_short_regularisation, each field it lists moves on the line from its short
+    value (at budget_min_epochs epochs or fewer) to the config's own (at max_max_epoch or
+    more): a model that trains for fewer epochs overfits less, so needs less dropout."""
     ratio = epochs / config.max_max_epoch
     changes = {"max_max_epoch": epochs, "max_epoch": max(1, round(config.max_epoch * ratio))}
     if config.warmup_epochs:
         changes["warmup_epochs"] = config.warmup_epochs * ratio
+    short = config.short_regularisation()
+    if short:
+        span = config.max_max_epoch - config.budget_min_epochs
+        weight = min(1.0, max(0.0, (epochs - config.budget_min_epochs) / span)) if span > 0 else 1.0
+        for name, short_value in short.items():
+            changes[name] = round(short_value + weight * (getattr(config, name) - short_value), 6)
     return dataclasses.replace(config, **changes)
+
+
+def regularisation_line(config) -> str:
+    """The log line saying which regularisation a plan chose (empty without
+    budget_short_regularisation)."""
+    names = config.short_regularisation()
+    if not names:
+        return ""
+    values = ", ".join(f"{name} {getattr(config, name):g}" for name in names)
+    return f"regularisation for {plural(config.max_max_epoch)}: {values}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ from .generation import STRATEGIES
 from .model import CELLS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "ntasgd")
+# The fields whose best values depend on how long a model trains (budget_short_regularisation).
+REGULARISATION_FIELDS = ("keep_prob", "input_keep_prob", "hidden_keep_prob", "output_keep_prob",
+                         "embedding_dropout", "weight_drop", "ar_alpha", "tar_beta",
+                         "weight_decay")
 
 
 @dataclass
@@ -72,6 +76,10 @@ class Config:
     time_budget: float = field(default=0.0, metadata={"duration": True})
     budget_hidden_sizes: str = ""
     budget_min_epochs: int = 0
+    # Regularisation for a short schedule ("keep_prob=0.75 weight_drop=0.1"): the values tuned
+    # for budget_min_epochs epochs, where the config's own are tuned for max_max_epoch. A
+    # budgeted run planned in between takes each listed field on the line between the two.
+    budget_short_regularisation: str = ""
     # Stop when valid perplexity has not improved for this many epochs (0: never stop early).
     early_stopping_patience: int = 0
     learning_rate: float = 1.0
@@ -162,6 +170,7 @@ class Config:
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise LstmlmError(f"config: device must be auto, cpu or cuda[:N], got {self.device!r}")
         self.budget_sizes()
+        self.short_regularisation()
         self.cutoffs()
         return self
 
@@ -177,6 +186,25 @@ class Config:
             raise LstmlmError(f"config: budget_hidden_sizes must be positive integers separated "
                               f"by commas, got {self.budget_hidden_sizes!r}")
         return sizes
+
+    def short_regularisation(self) -> dict[str, float]:
+        """The fields and values of budget_short_regularisation, each checked as an override of
+        this config would be."""
+        items = self.budget_short_regularisation.replace(",", " ").split()
+        pairs = [item.split("=", 1) for item in items]
+        values = {}
+        for pair in pairs:
+            if len(pair) != 2 or pair[0] not in REGULARISATION_FIELDS:
+                raise LstmlmError(f"config: budget_short_regularisation takes "
+                                  f"name=value pairs of {', '.join(REGULARISATION_FIELDS)}, "
+                                  f"got {'='.join(pair)!r}")
+            values[pair[0]] = _parse_value(pair[0], float, pair[1])
+        if values:
+            if not self.budget_min_epochs:
+                raise LstmlmError("config: budget_short_regularisation needs budget_min_epochs "
+                                  "(the schedule length its values are tuned for)")
+            dataclasses.replace(self, budget_short_regularisation="", **values).validate()
+        return values
 
     def cutoffs(self, vocab_size: int | None = None) -> tuple[int, ...]:
         """The adaptive softmax's cutoffs (empty for the full softmax), checked against
@@ -293,7 +321,9 @@ PRESETS: dict[str, dict] = {
                 lr_decay=1.0, num_steps=70, variable_length=True, batch_size=20,
                 eval_batch_size=1, precision="auto"),
     # The best configuration found for PTB on 2 CPU cores in 2 hours (benchmarks/NOTES.md):
-    # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule.
+    # a tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule. Its
+    # dropouts are tuned for 34 epochs of 512 units (69.00 on an AVX512-BF16 CPU); the short
+    # ones for 10 epochs of 400 units (81.73 on an AVX2-only CPU in fp32).
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
                      tie_weights=True, variational_dropout=True, keep_prob=0.65,
                      hidden_keep_prob=0.8, embedding_dropout=0.1, weight_drop=0.2,
@@ -302,7 +332,9 @@ PRESETS: dict[str, dict] = {
                      max_grad_norm=0.25, lr_schedule="cosine", warmup_epochs=0.5,
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
                      precision="auto", time_budget=7200.0,
-                     budget_hidden_sizes="512,400,320,256", budget_min_epochs=10),
+                     budget_hidden_sizes="512,400,320,256", budget_min_epochs=10,
+                     budget_short_regularisation="keep_prob=0.75,hidden_keep_prob=0.9,"
+                                                 "weight_drop=0.1,embedding_dropout=0.05"),
     # The TensorFlow machine-learning cookbook's word-level Shakespeare model.
     "shakespeare": dict(data="shakespeare", clean_text=True, min_freq=6, vocab_size=100000,
                         hidden_size=128, embedding_size=128, num_layers=1, batch_size=100,

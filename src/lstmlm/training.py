@@ -229,7 +229,8 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
 def plan_budget(config: Config, corpus: Corpus, device: torch.device,
                 clock: Clock) -> tuple[Config, budget.Plan]:
     """Measure, then fit the run into what is left of its time budget: the hidden size (from
-    budget_hidden_sizes) and the number of epochs, the schedule stretched to match."""
+    budget_hidden_sizes) and the number of epochs, the schedule (and with
+    budget_short_regularisation the regularisation) laid out for that length."""
     words = (len(corpus.train), len(corpus.valid), len(corpus.test))
     seconds = budget.measuring_seconds(config.time_budget)
 
@@ -240,8 +241,11 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device,
     plan = budget.plan(config.time_budget, config.budget_sizes(), config.budget_min_epochs,
                        measure, words, clock.left)
     planned = budget.scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
-                                     plan.epochs)
-    return planned.validate(), plan
+                                     plan.epochs).validate()
+    regularisation = budget.regularisation_line(planned)
+    if regularisation:
+        plan = dataclasses.replace(plan, lines=plan.lines + (regularisation,))
+    return planned, plan
 
 
 def build_optimizer(config: Config, model: torch.nn.Module,
