@@ -67,10 +67,20 @@ def _model_part(tensors: dict) -> dict:
             if name.startswith("model.")}
 
 
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's random number generator states: the CPU's, and its GPU's on CUDA."""
+    states = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
 def save_training_state(path: Path, model, optimizer, state: dict, hidden=None,
-                        scaler_state: dict | None = None) -> None:
+                        scaler_state: dict | None = None,
+                        other_ranks_rng: list[dict[str, torch.Tensor]] = ()) -> None:
     """Everything needed to continue training exactly where it stopped, as one atomic file
-    (`scaler_state`: the fp16 gradient scaler's, plain numbers)."""
+    (`scaler_state`: the fp16 gradient scaler's, plain numbers). A distributed run's rank 0
+    saves it, with the random states of ranks 1, 2, ... (`other_ranks_rng`, rng_state's)."""
     tensors = {f"model.{name}": tensor for name, tensor in model_tensors(model).items()}
     optimizer_state = optimizer.state_dict()
     optimizer_plain = {"param_groups": optimizer_state["param_groups"], "state": {}}
@@ -84,6 +94,9 @@ def save_training_state(path: Path, model, optimizer, state: dict, hidden=None,
     if torch.cuda.is_available():
         for index, rng in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{index}"] = rng
+    for rank, states in enumerate(other_ranks_rng, start=1):
+        for kind, rng in states.items():
+            tensors[f"rng.rank{rank}.{kind}"] = rng
     if hidden is not None:
         for index, tensor in enumerate(hidden):
             tensors[f"hidden.{index}"] = tensor.detach().cpu().contiguous()
@@ -91,10 +104,10 @@ def save_training_state(path: Path, model, optimizer, state: dict, hidden=None,
                           "scaler": scaler_state})
 
 
-def load_training_state(path: Path, model, optimizer_for, device: torch.device):
-    """Restore what save_training_state wrote; `optimizer_for(state)` builds the optimizer the
-    saved state was using. Returns (state dict, hidden state or None, optimizer, the gradient
-    scaler's state or None)."""
+def load_training_state(path: Path, model, optimizer_for, device: torch.device, rank: int = 0):
+    """Restore what save_training_state wrote, with the random states of process `rank`;
+    `optimizer_for(state)` builds the optimizer the saved state was using. Returns (state dict,
+    hidden state or None, optimizer, the gradient scaler's state or None)."""
     tensors, metadata = _load(path)
     optimizer = optimizer_for(metadata["state"])
     load_model_tensors(model, _model_part(tensors), path)
@@ -107,10 +120,17 @@ def load_training_state(path: Path, model, optimizer_for, device: torch.device):
             _, index, key = name.split(".", 2)
             optimizer_state["state"].setdefault(int(index), {})[key] = tensor
     optimizer.load_state_dict(optimizer_state)
-    torch.set_rng_state(tensors["rng.cpu"])
-    cuda_states = [tensors[name] for name in sorted(tensors) if name.startswith("rng.cuda.")]
-    if cuda_states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda_states)
+    if rank == 0:
+        torch.set_rng_state(tensors["rng.cpu"])
+        cuda_states = [tensors[name] for name in sorted(tensors) if name.startswith("rng.cuda.")]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states)
+    else:
+        if f"rng.rank{rank}.cpu" not in tensors:
+            raise LstmlmError(f"{path} has no random state for rank {rank}")
+        torch.set_rng_state(tensors[f"rng.rank{rank}.cpu"])
+        if device.type == "cuda" and f"rng.rank{rank}.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors[f"rng.rank{rank}.cuda"], device)
     hidden_names = sorted((name for name in tensors if name.startswith("hidden.")),
                           key=lambda name: int(name.split(".")[1]))
     hidden = tuple(tensors[name].to(device) for name in hidden_names) or None

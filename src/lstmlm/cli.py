@@ -187,6 +187,8 @@ def run_train(args) -> None:
         config = apply_overrides(get_preset(args.preset), args.overrides)
         config = apply_overrides(config, overrides)
         result = train(config, runs_dir=args.runs_dir, echo=None if args.quiet else print)
+    if not result.main_process:
+        return  # rank 0 of a distributed run reports for all of them
     print(f"run: {result.run_dir}")
     print(f"valid perplexity: {result.valid_perplexity:.3f}")
     print(f"test perplexity: {result.test_perplexity:.3f}")

@@ -20,7 +20,6 @@ def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> tor
     return rows
 
 
-@torch.no_grad()
 def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: int = 1,
                       num_steps: int = 100) -> float:
     """exp(mean cross-entropy) of predicting every next id of `ids`, the state carried throughout.
@@ -28,8 +27,18 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
     With batch_size 1 this scores all `len(ids) - 1` targets, like the reference's eval config
     (batch 1, one step at a time); longer windows give the same number, faster.
     """
-    rows = stream_rows(ids, batch_size, model.device)
-    state = model.init_state(batch_size)
+    total_loss, total_targets = stream_nll(model, stream_rows(ids, batch_size, model.device),
+                                           num_steps)
+    return math.exp(total_loss.item() / total_targets)
+
+
+@torch.no_grad()
+def stream_nll(model: LSTMLanguageModel, rows: torch.Tensor,
+               num_steps: int = 100) -> tuple[torch.Tensor, int]:
+    """The summed negative log-likelihood (a float64 tensor) of every next id of each row of
+    `rows`, each row's state carried throughout, and the number of targets: the sums a
+    distributed evaluation adds up over processes before taking their ratio."""
+    state = model.init_state(rows.size(0))
     total_loss = torch.zeros((), dtype=torch.float64, device=model.device)
     total_targets = 0
     with evaluating(model):
@@ -37,7 +46,7 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
             loss, state = model.window_nll(inputs, targets, state)
             total_loss += loss.double()
             total_targets += targets.numel()
-    return math.exp(total_loss.item() / total_targets)
+    return total_loss, total_targets
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Training: truncated BPTT with the Zaremba et al. (2014) defaults (SGD, step-decayed learning
 rate) and the AWD-LSTM options (NT-ASGD, variable windows, AR/TAR), plateau and cosine
-schedules, mixed precision (bf16, or fp16 with a gradient scaler), and time budgets."""
+schedules, mixed precision (bf16, or fp16 with a gradient scaler), time budgets, and
+data-parallel training over processes started by torchrun."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from .config import Config, get_preset
 from .corpus import (UNK, Corpus, batchify, corpus_of, window_lengths, windows,
                      windows_of_lengths)
 from .datasets import DATASETS
+from .distributed import World, cpu_threads, join, leave, world_from_environment
 from .errors import LstmlmError
-from .evaluation import stream_perplexity
+from .evaluation import stream_nll, stream_perplexity, stream_rows
 from .generation import Generator, text_of
 from .hardware import (autocast, describe_machine, resolve_precision, select_device,
                        synchronize)
@@ -44,6 +46,8 @@ class TrainResult:
     # The test perplexity of the weights training ended with, where they are not the best ones
     # (the number the reference implementations report).
     last_test_perplexity: float | None = None
+    # False in the processes of a distributed run other than rank 0, which reports for all.
+    main_process: bool = True
 
 
 @dataclass
@@ -64,6 +68,7 @@ class TrainState:
     # What the time budget is kept with: the plan's estimate at first, then updated from each
     # validation pass.
     costs: Costs | None = None
+    world_size: int = 1  # the processes the run trains with (torchrun's WORLD_SIZE)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -133,11 +138,25 @@ def averaged_weights(optimizer: torch.optim.Optimizer):
                 parameter.copy_(original)
 
 
+class WindowLoss(torch.nn.Module):
+    """A window's summed loss, the last layer's outputs (before and after the output dropout)
+    and the state, in one forward call: the module DistributedDataParallel wraps, since it
+    synchronises gradients only for what runs through `forward`."""
+
+    def __init__(self, model: LSTMLanguageModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, hidden: State, targets: torch.Tensor):
+        features, dropped, hidden = self.model.outputs(inputs, hidden)
+        return self.model.summed_nll(dropped, targets), features, dropped, hidden
+
+
 def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                targets: torch.Tensor, hidden: State, *, max_grad_norm: float,
                loss_average: str = "batch", ar_alpha: float = 0.0, tar_beta: float = 0.0,
-               precision: str = "fp32",
-               scaler: torch.amp.GradScaler | None = None) -> tuple[torch.Tensor, State]:
+               precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
+               window_loss: torch.nn.Module | None = None) -> tuple[torch.Tensor, State]:
     """One truncated-BPTT update on a window; returns the summed loss over the window's
     targets and the detached state.
 
@@ -149,10 +168,12 @@ def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, input
     `precision` "bf16" or "fp16" the forward pass runs under autocast; the loss, the weights
     and the carried state stay in float32. fp16 needs `scaler`, which scales the loss so that
     small gradients survive float16 and skips steps whose gradients overflowed.
+    `window_loss` runs the forward pass (WindowLoss(model), or in a distributed run its
+    DistributedDataParallel wrapper, which averages the gradients over the processes).
     """
+    window_loss = window_loss or WindowLoss(model)
     with autocast(inputs.device.type, precision):
-        features, dropped, hidden = model.outputs(inputs, hidden)
-        total = model.summed_nll(dropped, targets)
+        total, features, dropped, hidden = window_loss(inputs, hidden, targets)
     if precision != "fp32":
         features, dropped = features.float(), dropped.float()
         hidden = tuple(tensor.float() for tensor in hidden)
@@ -226,12 +247,13 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
     return Throughput(timed_words / timed_seconds, len(sample) / eval_seconds)
 
 
-def plan_budget(config: Config, corpus: Corpus, device: torch.device,
-                clock: Clock) -> tuple[Config, budget.Plan]:
+def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clock,
+                processes: int = 1) -> tuple[Config, budget.Plan]:
     """Measure, then fit the run into what is left of its time budget: the hidden size (from
     budget_hidden_sizes) and the number of epochs, the schedule (and with
-    budget_short_regularisation the regularisation) laid out for that length."""
-    words = (len(corpus.train), len(corpus.valid), len(corpus.test))
+    budget_short_regularisation the regularisation) laid out for that length. With several
+    `processes` each trains and evaluates its share of the words at the speed measured here."""
+    words = tuple(len(split) // processes for split in (corpus.train, corpus.valid, corpus.test))
     seconds = budget.measuring_seconds(config.time_budget)
 
     def measure(size: int) -> Throughput:
@@ -286,55 +308,98 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     The precision (`auto` resolved for this machine) and, with a `time_budget`, the measured
     plan are settled before the run directory is created, so a request the machine cannot
     meet fails without leaving one; the saved config holds what was settled.
+
+    Started by torchrun (several processes), the processes train one model together with
+    DistributedDataParallel, each on its own block of `batch_size` rows; rank 0 alone writes
+    the run directory and the log.
     """
     clock = Clock()  # a time budget covers the whole call, reading the corpus included
+    world = world_from_environment()
     if resume is not None:
         run_dir = RunDir.open(resume)
         config = run_dir.load_config()
     else:
         config = (config or get_preset("small")).validate()
+        run_dir = None
         if config.data not in DATASETS and Path(config.data).exists():
             # An absolute path keeps `--resume` and `eval` working from any directory.
             config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
     if config.tensorboard:
         require_tensorboard()
-    device = select_device(config.device)
+    device = join(world, select_device(config.device))
+    try:
+        return _train(config, run_dir, world, device, clock, runs_dir=runs_dir, echo=echo,
+                      progress_bar=progress_bar)
+    finally:
+        leave(world)
+
+
+def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.device,
+           clock: Clock, *, runs_dir: str | Path, echo: Callable[[str], None] | None,
+           progress_bar: bool | None) -> TrainResult:
+    """train() once its process has joined the others: `run_dir` is the run to resume, or
+    None for a new one."""
+    resuming = run_dir is not None
+    first_lines = []
+    if world.distributed:
+        first_lines.append(f"distributed: {world.size} processes, batch_size {config.batch_size} "
+                           f"each ({world.size * config.batch_size} rows in all)")
+    threads = cpu_threads(world) if device.type == "cpu" else None
+    if threads:
+        first_lines.append(threads)
     # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
     precision = resolve_precision(config.precision, device, config.cell)
     config = dataclasses.replace(config, precision=precision.precision)
+    first_lines.insert(0, f"precision {precision.precision} ({precision.reason})")
     clock.budget = config.time_budget
-    if resume is not None:
-        corpus = corpus_of(config, run_dir.load_vocab())
-    else:
+
+    def read_corpus() -> Corpus:
+        if resuming:
+            return corpus_of(config, run_dir.load_vocab())
         corpus = corpus_of(config)
-        check_corpus_fits(corpus, config)
-    first_lines, costs = [f"precision {precision.precision} ({precision.reason})"], None
-    if resume is None:
+        check_corpus_fits(corpus, config, world.size)
+        return corpus
+
+    # Rank 0 first, so that one process downloads and fills the caches the others then read.
+    corpus = world.main_first(read_corpus)
+    costs = None
+    if not resuming:
         if config.time_budget:
-            config, plan = plan_budget(config, corpus, device, clock)
+            config, plan = world.from_main(
+                lambda: plan_budget(config, corpus, device, clock, world.size))
             first_lines.extend(plan.lines)
             costs = plan.costs
-        run_dir = RunDir.create(runs_dir, config.preset)
-        run_dir.save_config(config)
-        run_dir.save_vocab(corpus.vocab)
-    if progress_bar is None:
-        progress_bar = echo is not None and sys.stderr.isatty()
-    log = RunLog(run_dir / RunDir.LOG, echo and (tqdm.write if progress_bar else echo))
+        run_dir = RunDir(world.from_main(lambda: str(new_run_dir(runs_dir, config, corpus).path)))
+    if world.is_main:
+        if progress_bar is None:
+            progress_bar = echo is not None and sys.stderr.isatty()
+        log = RunLog(run_dir / RunDir.LOG, echo and (tqdm.write if progress_bar else echo))
+    else:
+        progress_bar, log = False, lambda line: None
     trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
-                      costs=costs)
-    return trainer.run(resume is not None, first_lines)
+                      costs=costs, world=world)
+    return trainer.run(resuming, first_lines)
 
 
-def check_corpus_fits(corpus: Corpus, config: Config) -> None:
-    """Raise LstmlmError if a split is too short for the config's batches, or the adaptive
-    softmax's cutoffs do not fit the vocabulary."""
+def new_run_dir(runs_dir: str | Path, config: Config, corpus: Corpus) -> RunDir:
+    """A new run directory holding the resolved config and the vocabulary."""
+    run_dir = RunDir.create(runs_dir, config.preset)
+    run_dir.save_config(config)
+    run_dir.save_vocab(corpus.vocab)
+    return run_dir
+
+
+def check_corpus_fits(corpus: Corpus, config: Config, processes: int = 1) -> None:
+    """Raise LstmlmError if a split is too short for the config's batches (of every one of
+    `processes` processes), or the adaptive softmax's cutoffs do not fit the vocabulary."""
     config.cutoffs(len(corpus.vocab))
-    if not window_lengths(len(corpus.train), config.batch_size, config.num_steps,
+    rows = config.batch_size * processes
+    if not window_lengths(len(corpus.train), rows, config.num_steps,
                           config.variable_length, config.seed):
         raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
-                          f"batch_size={config.batch_size} x num_steps={config.num_steps}")
+                          f"{rows} rows x num_steps={config.num_steps}")
     for split in ("valid", "test"):
-        if len(corpus.split(split)) // config.eval_batch_size < 2:
+        if len(corpus.split(split)) // (config.eval_batch_size * processes) < 2:
             raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")
 
 
@@ -345,10 +410,13 @@ def best_epoch(history: list[EpochMetrics]) -> int:
 
 class EpochProgress:
     """The running totals of the epoch being trained: its summed loss (kept on the device, so
-    no step waits for a transfer), the per-word losses not yet saved, and its training time."""
+    no step waits for a transfer), the per-word losses not yet saved, and its training time.
+    In a distributed run the totals it reports are those of all processes."""
 
-    def __init__(self, lengths: list[int], state: TrainState, device: torch.device):
+    def __init__(self, lengths: list[int], state: TrainState, device: torch.device,
+                 world: World = World()):
         self.lengths = lengths
+        self.world = world
         self.cost = torch.tensor(state.epoch_cost, dtype=torch.float64, device=device)
         self.pending_losses: list[torch.Tensor] = []
         self.start_step = self.done = state.step
@@ -371,20 +439,24 @@ class EpochProgress:
         return self.seconds_before + time.perf_counter() - self.since_checkpoint
 
     def words(self, batch_size: int) -> int:
-        return sum(self.lengths[:self.done]) * batch_size
+        """Words trained so far this epoch, by all processes (`batch_size` rows each)."""
+        return sum(self.lengths[:self.done]) * batch_size * self.world.size
 
     def perplexity(self, batch_size: int) -> float:
-        return math.exp(self.cost.item() / self.words(batch_size))
+        return math.exp(self.world.sum(self.cost).item() / self.words(batch_size))
 
     def flush(self, state: TrainState) -> None:
-        """Move the pending losses into the state (one transfer for all of them)."""
+        """Move the pending losses (averaged over the processes) into the state, in one
+        transfer."""
         if self.pending_losses:
-            state.step_losses.extend(torch.stack(self.pending_losses).tolist())
+            losses = self.world.sum(torch.stack(self.pending_losses)) / self.world.size
+            state.step_losses.extend(losses.tolist())
             self.pending_losses.clear()
 
     def checkpointed(self, state: TrainState) -> None:
         """Record the position in the state before a mid-epoch checkpoint."""
         self.flush(state)
+        # Each process keeps its own share of the cost; perplexity() adds them up.
         state.step, state.epoch_cost, state.epoch_seconds = self.done, self.cost.item(), self.seconds()
         self.seconds_before, self.since_checkpoint = state.epoch_seconds, time.perf_counter()
 
@@ -392,10 +464,11 @@ class EpochProgress:
 class Trainer:
     """The training loop of one run; all its progress is in `self.state`, so it can be saved."""
 
-    def __init__(self, config: Config, corpus: Corpus, run_dir: RunDir, log: RunLog,
-                 progress_bar: bool, *, clock: Clock, device: torch.device,
-                 costs: Costs | None = None):
+    def __init__(self, config: Config, corpus: Corpus, run_dir: RunDir,
+                 log: Callable[[str], None], progress_bar: bool, *, clock: Clock,
+                 device: torch.device, costs: Costs | None = None, world: World = World()):
         self.config = config
+        self.world = world
         self.corpus = corpus
         self.run_dir = run_dir
         self.log = log
@@ -404,13 +477,32 @@ class Trainer:
         self.device = device
         torch.manual_seed(config.seed)
         self.model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(self.device)
+        self.window_loss = WindowLoss(self.model)
+        if world.distributed:
+            # Every process starts from the same weights (the same seed); the others draw
+            # their own dropout masks.
+            torch.manual_seed(config.seed + world.rank)
+            # The adaptive softmax leaves the clusters no target of a window falls in unused.
+            self.window_loss = torch.nn.parallel.DistributedDataParallel(
+                self.window_loss, device_ids=[device] if device.type == "cuda" else None,
+                find_unused_parameters=config.softmax == "adaptive")
         self.optimizer = build_optimizer(config, self.model)
         self.scaler = new_scaler(config, self.device)
-        self.train_rows = batchify(corpus.train, config.batch_size).to(self.device)
-        self.state = TrainState(costs=costs)
+        # The training stream cut into batch_size rows per process; this process's block.
+        self.train_rows = self.own_rows(batchify(corpus.train, self.rows()), config.batch_size)
+        self.state = TrainState(costs=costs, world_size=world.size)
         self.hidden = None
         self.generator = Generator(self.model, corpus.vocab, config.clean_text)
         self.tensorboard: TensorBoardLog | None = None
+
+    def rows(self, batch_size: int | None = None) -> int:
+        """Rows of all processes together, for `batch_size` (default: the config's) each."""
+        return (batch_size or self.config.batch_size) * self.world.size
+
+    def own_rows(self, rows: torch.Tensor, batch_size: int, dim: int = 0) -> torch.Tensor:
+        """This process's block of `batch_size` rows (along `dim`) of all processes' rows."""
+        start = self.world.rank * batch_size
+        return rows.narrow(dim, start, batch_size).to(self.device)
 
     def run(self, resuming: bool, first_lines: list[str] = ()) -> TrainResult:
         """Train until the last epoch, early stopping or the end of the time budget, then
@@ -428,7 +520,7 @@ class Trainer:
         if self.config.time_budget and resuming:
             self.log(f"time budget {format_duration(self.config.time_budget)}: "
                      f"{format_duration(self.clock.spent_before)} spent before this resume")
-        if self.config.tensorboard:
+        if self.config.tensorboard and self.world.is_main:
             self.tensorboard = TensorBoardLog(self.run_dir / RunDir.TENSORBOARD,
                                               self.state.global_step)
         while (self.state.epoch < self.config.max_max_epoch and not self.state.out_of_time
@@ -439,16 +531,24 @@ class Trainer:
     def restore(self) -> None:
         """Continue from the run's last.safetensors: weights, optimizer, RNG and position."""
         last_path = self.run_dir / RunDir.LAST
-        state, self.hidden, self.optimizer, scaler_state = checkpoint.load_training_state(
-            last_path, self.model, self.optimizer_for, self.device)
+        state, hidden, self.optimizer, scaler_state = checkpoint.load_training_state(
+            last_path, self.model, self.optimizer_for, self.device, self.world.rank)
+        saved_size = state.get("world_size", 1)
+        if saved_size != self.world.size:
+            raise LstmlmError(f"{self.run_dir} was trained by {saved_size} "
+                              f"process{'es' if saved_size > 1 else ''}; resume it with the "
+                              f"same number (this is {self.world.size})")
         self.state = TrainState.from_dict(state)
         if self.scaler is not None and scaler_state:
             self.scaler.load_state_dict(scaler_state)
         self.clock.spent_before = self.state.elapsed_seconds
-        expected = [tensor.shape for tensor in self.model.init_state(self.config.batch_size)]
-        if self.hidden is not None and [tensor.shape for tensor in self.hidden] != expected:
+        expected = [tensor.shape for tensor in self.model.init_state(self.rows())]
+        if hidden is not None and [tensor.shape for tensor in hidden] != expected:
             raise LstmlmError(f"{last_path}: its recurrent state does not fit this model "
                               f"(saved by another version of lstmlm?)")
+        # The saved state holds every process's rows (dimension 1 of each tensor).
+        self.hidden = hidden and tuple(self.own_rows(tensor, self.config.batch_size, dim=1)
+                                       for tensor in hidden)
         self.log(f"resuming {self.run_dir} at epoch {self.state.epoch + 1} step {self.state.step}")
 
     def optimizer_for(self, state: dict) -> torch.optim.Optimizer:
@@ -473,14 +573,15 @@ class Trainer:
         validation and the final evaluation."""
         config, state = self.config, self.state
         epoch = state.epoch
-        lengths = window_lengths(len(self.corpus.train), config.batch_size, config.num_steps,
+        # The same lengths in every process: they depend on the seed and the epoch only.
+        lengths = window_lengths(len(self.corpus.train), self.rows(), config.num_steps,
                                  config.variable_length, seed=config.seed * 1000 + epoch)
         epoch_lr = learning_rate(config, epoch, state.valid_perplexities())
         if state.step == 0:
             self.log(f"Epoch: {epoch + 1} Learning rate: {epoch_lr:.3f}")
         self.model.train()
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
-        progress = EpochProgress(lengths, state, self.device)
+        progress = EpochProgress(lengths, state, self.device, self.world)
         bar = tqdm(total=len(lengths), initial=progress.done, desc=f"epoch {epoch + 1}",
                    disable=not self.progress_bar, leave=False, file=sys.stderr)
         for inputs, targets in windows_of_lengths(self.train_rows, lengths, progress.done):
@@ -515,7 +616,9 @@ class Trainer:
         window = progress.window_seconds()
         if window is None:
             window = costs.epoch / len(progress.lengths)
-        return self.clock.left() < costs.reserve() + window
+        # Decided for all processes at once: one that stopped alone would leave the others
+        # waiting for its gradients.
+        return self.world.any(self.clock.left() < costs.reserve() + window, self.device)
 
     def scheduled_lr(self, progress: EpochProgress) -> float:
         """The schedule's learning rate at the epoch's current position."""
@@ -531,7 +634,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr * inputs.size(1) / config.num_steps
         loss, hidden = train_step(self.model, self.optimizer, inputs, targets, hidden,
-                                  scaler=self.scaler, **step_options(config))
+                                  scaler=self.scaler, window_loss=self.window_loss,
+                                  **step_options(config))
         progress.add(loss, targets.numel())
         self.state.global_step += 1
         return hidden
@@ -551,7 +655,7 @@ class Trainer:
                                           "train/perplexity": perplexity,
                                           "train/learning_rate": self.scheduled_lr(progress),
                                           "train/words_per_sec": words_per_sec}, global_step)
-        if config.sample_every and global_step % config.sample_every == 0:
+        if config.sample_every and global_step % config.sample_every == 0 and self.world.is_main:
             self.log_samples(global_step)
         if config.checkpoint_every and global_step % config.checkpoint_every == 0 \
                 and progress.done < len(progress.lengths):
@@ -572,7 +676,7 @@ class Trainer:
             self.log(f"Epoch: {metrics.epoch} Train Perplexity: {metrics.train_ppl:.3f}")
             self.log(f"Epoch: {metrics.epoch} Valid Perplexity: {metrics.valid_ppl:.3f}")
             state.history.append(metrics)
-            if best_epoch(state.history) == metrics.epoch:
+            if best_epoch(state.history) == metrics.epoch and self.world.is_main:
                 checkpoint.save_weights(self.run_dir / RunDir.BEST, self.model,
                                         {"epoch": metrics.epoch, "valid_ppl": metrics.valid_ppl})
         if config.optimizer == "ntasgd" and not state.averaging_since \
@@ -589,7 +693,8 @@ class Trainer:
         state.epoch, state.step, state.epoch_cost, state.epoch_seconds = metrics.epoch, 0, 0.0, 0.0
         state.step_losses = []
         self.hidden = None
-        self.run_dir.write_metrics(state.history, state.losses)
+        if self.world.is_main:
+            self.run_dir.write_metrics(state.history, state.losses)
         self.save_last(None)
 
     def log_samples(self, global_step: int) -> None:
@@ -624,15 +729,30 @@ class Trainer:
         self.log(f"wrote {config.sample_words} sampled words to {path}")
 
     def save_last(self, hidden: State | None) -> None:
-        """Write the resumable state, recording the time spent so far."""
+        """Write the resumable state, recording the time spent so far. In a distributed run
+        rank 0 writes it, with every process's rows of the recurrent state and random states."""
         self.state.elapsed_seconds = self.clock.elapsed()
-        checkpoint.save_training_state(self.run_dir / RunDir.LAST, self.model, self.optimizer,
-                                       self.state.to_dict(), hidden,
-                                       self.scaler.state_dict() if self.scaler else None)
+        if hidden is not None:
+            hidden = tuple(self.world.gather_rows(tensor, dim=1) for tensor in hidden)
+        other_ranks_rng = ()
+        if self.world.distributed:
+            other_ranks_rng = self.world.gather_objects(
+                {kind: rng.cpu() for kind, rng in checkpoint.rng_state(self.device).items()})[1:]
+        if self.world.is_main:
+            checkpoint.save_training_state(self.run_dir / RunDir.LAST, self.model, self.optimizer,
+                                           self.state.to_dict(), hidden,
+                                           self.scaler.state_dict() if self.scaler else None,
+                                           other_ranks_rng)
 
     def evaluate(self, split: str) -> float:
-        return stream_perplexity(self.model, self.corpus.split(split),
-                                 self.config.eval_batch_size, self.config.eval_num_steps)
+        """Perplexity of a split streamed in eval_batch_size rows per process, from the summed
+        losses and counts of all processes."""
+        batch_size = self.config.eval_batch_size
+        rows = self.own_rows(stream_rows(self.corpus.split(split), self.rows(batch_size), "cpu"),
+                             batch_size)
+        total_loss, total_targets = stream_nll(self.model, rows, self.config.eval_num_steps)
+        totals = self.world.sum(torch.stack([total_loss, total_loss.new_tensor(total_targets)]))
+        return math.exp((totals[0] / totals[1]).item())
 
     def finish(self) -> TrainResult:
         """Evaluate the best-on-valid weights on valid and test (and the last weights on test
@@ -642,27 +762,34 @@ class Trainer:
         last_test_ppl = None
         if best != history[-1].epoch:
             last_test_ppl = self.evaluate("test")
-        checkpoint.load_weights(self.run_dir / RunDir.BEST, self.model)
+        if self.world.is_main:
+            checkpoint.load_weights(self.run_dir / RunDir.BEST, self.model)
+        self.world.broadcast_module(self.model)
         valid_ppl, test_ppl = self.evaluate("valid"), self.evaluate("test")
         self.log(f"Valid Perplexity: {valid_ppl:.3f}")
         self.log(f"Test Perplexity: {test_ppl:.3f}")
         if last_test_ppl is not None:
             self.log(f"Test Perplexity of the last weights (epoch {history[-1].epoch}; the best "
                      f"are from epoch {best}): {last_test_ppl:.3f}")
-        from .plotting import plot_runs  # matplotlib is loaded only when a run ends
+        if self.world.is_main:
+            from .plotting import plot_runs  # matplotlib is loaded only when a run ends
 
-        plot_runs([self.run_dir], self.run_dir / RunDir.CURVES)
-        if self.config.sample_words:
-            self.write_sample()
+            plot_runs([self.run_dir], self.run_dir / RunDir.CURVES)
+            if self.config.sample_words:
+                self.write_sample()
         elapsed = self.clock.elapsed()
-        results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl, "best_epoch": best,
-                   "elapsed_seconds": round(elapsed, 2), "machine": describe_machine()}
-        if last_test_ppl is not None:
-            results["last_test_ppl"] = last_test_ppl
-        self.run_dir.write_results(results)
+        if self.world.is_main:
+            results = {"valid_ppl": valid_ppl, "test_ppl": test_ppl, "best_epoch": best,
+                       "elapsed_seconds": round(elapsed, 2), "machine": describe_machine()}
+            if self.world.distributed:
+                results["processes"] = self.world.size
+            if last_test_ppl is not None:
+                results["last_test_ppl"] = last_test_ppl
+            self.run_dir.write_results(results)
         budget_note = (f" of the {format_duration(self.config.time_budget)} time budget"
                        if self.config.time_budget else "")
         self.log(f"Finished in {format_duration(elapsed)}{budget_note}")
         if self.tensorboard:
             self.tensorboard.close()
-        return TrainResult(self.run_dir.path, history, valid_ppl, test_ppl, last_test_ppl)
+        return TrainResult(self.run_dir.path, history, valid_ppl, test_ppl, last_test_ppl,
+                           main_process=self.world.is_main)
