@@ -436,6 +436,23 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
         apply_overrides(config, {"max_max_epoch": 9, "warmup_epochs": 3.0}), 8))
 
 
+def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,
+                                                                    monkeypatch):
+    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
+    fake_speed(monkeypatch, train_words / 100, 1e9)  # 9 epochs of 100 s fit in 1000 s
+    FakeClock(monkeypatch, per_step=0.0)
+    # keep_prob 0.8 is for 17 epochs, 1.0 for 1: 9 epochs are halfway.
+    config = apply_overrides(tiny_config, {"time_budget": 1000, "max_max_epoch": 17,
+                                           "budget_min_epochs": 1,
+                                           "budget_short_regularisation": "keep_prob=1.0"})
+    lines = []
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    saved = json.loads((result.run_dir / "config.json").read_text())
+    assert (saved["max_max_epoch"], saved["keep_prob"]) == (9, 0.9)
+    assert "regularisation for 9 epochs: keep_prob 0.9" in lines
+    assert lstmlm.load(result.run_dir).config.keep_prob == 0.9
+
+
 def test_a_slower_machine_ends_the_epoch_early_and_still_evaluates(tmp_path, tiny_config,
                                                                    monkeypatch):
     train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)

@@ -20,9 +20,10 @@ import torch.distributed as dist
 from .errors import LstmlmError
 
 # How long a collective operation waits for the other processes (seconds; the environment
-# variable LSTMLM_DIST_TIMEOUT overrides it): a process that died or hangs makes the others fail
-# with an error after this long rather than wait forever.
-DEFAULT_TIMEOUT_SECONDS = 300.0
+# variable LSTMLM_DIST_TIMEOUT overrides it): a process that hangs makes the others fail with an
+# error after this long rather than wait forever. It is long because the others wait while rank
+# 0 alone downloads and tokenises a corpus; a process that dies is noticed by torchrun at once.
+DEFAULT_TIMEOUT_SECONDS = 1800.0
 
 Value = TypeVar("Value")
 
