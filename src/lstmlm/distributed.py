@@ -119,11 +119,12 @@ def world_from_environment() -> World:
     return World(*values)
 
 
-def join(world: World, device: torch.device) -> torch.device:
-    """Open the process group of a distributed `world` (nothing for one process) and return the
-    device this process trains on: its own GPU (cuda:LOCAL_RANK) for a CUDA run."""
+def join(world: World, device: torch.device) -> tuple[torch.device, bool]:
+    """Open the process group of a distributed `world` (nothing for one process, or where the
+    caller has opened it already). Returns the device this process trains on (its own GPU,
+    cuda:LOCAL_RANK, for a CUDA run) and whether the group was opened here."""
     if not world.distributed:
-        return device
+        return device, False
     if device.type == "cuda":
         if world.local_rank >= torch.cuda.device_count():
             raise LstmlmError(f"local rank {world.local_rank} has no GPU ({torch.cuda.device_count()} "
@@ -134,19 +135,13 @@ def join(world: World, device: torch.device) -> torch.device:
         timeout = float(os.environ.get("LSTMLM_DIST_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
     except ValueError:
         raise LstmlmError("LSTMLM_DIST_TIMEOUT must be a number of seconds") from None
-    if not dist.is_initialized():
-        # CPU tensors (the checkpoint's random states) go through gloo in a CUDA run too.
-        backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend,
-                                timeout=datetime.timedelta(seconds=timeout),
-                                device_id=device if device.type == "cuda" else None)
-    return device
-
-
-def leave(world: World) -> None:
-    """Close the process group `join` opened."""
-    if world.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+    if dist.is_initialized():
+        return device, False
+    # CPU tensors (the checkpoint's random states) go through gloo in a CUDA run too.
+    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout),
+                            device_id=device if device.type == "cuda" else None)
+    return device, True
 
 
 def cpu_threads(world: World) -> str | None:

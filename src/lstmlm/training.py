@@ -24,7 +24,7 @@ from .config import Config, get_preset
 from .corpus import (UNK, Corpus, batchify, corpus_of, window_lengths, windows,
                      windows_of_lengths)
 from .datasets import DATASETS
-from .distributed import World, cpu_threads, join, leave, world_from_environment
+from .distributed import World, cpu_threads, join, world_from_environment
 from .errors import LstmlmError
 from .evaluation import stream_nll, stream_perplexity, stream_rows
 from .generation import Generator, text_of
@@ -326,12 +326,13 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
             config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
     if config.tensorboard:
         require_tensorboard()
-    device = join(world, select_device(config.device))
+    device, opened = join(world, select_device(config.device))
     try:
         return _train(config, run_dir, world, device, clock, runs_dir=runs_dir, echo=echo,
                       progress_bar=progress_bar)
     finally:
-        leave(world)
+        if opened:
+            torch.distributed.destroy_process_group()
 
 
 def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.device,
@@ -479,8 +480,8 @@ class Trainer:
         self.model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(self.device)
         self.window_loss = WindowLoss(self.model)
         if world.distributed:
-            # Every process starts from the same weights (the same seed); the others draw
-            # their own dropout masks.
+            # Every process starts from the same weights (the same seed), then seeds its own
+            # dropout masks with seed + rank.
             torch.manual_seed(config.seed + world.rank)
             # The adaptive softmax leaves the clusters no target of a window falls in unused.
             self.window_loss = torch.nn.parallel.DistributedDataParallel(
