@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from lstmlm import cli, distributed
 from lstmlm.distributed import World
@@ -152,3 +153,17 @@ def test_one_process_is_a_world_of_one_whose_operations_do_nothing(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(distributed.LstmlmError, match="must be integers"):
         distributed.world_from_environment()
+
+
+def test_a_world_without_torchrun_s_rendezvous_is_a_one_line_error(monkeypatch):
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0"),
+                        ("LOCAL_WORLD_SIZE", "2"), ("LSTMLM_DIST_TIMEOUT", "5")):
+        monkeypatch.setenv(name, value)
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    world = distributed.world_from_environment()
+    with pytest.raises(distributed.LstmlmError, match="cannot join the other 1 processes"):
+        distributed.join(world, torch.device("cpu"))
+    monkeypatch.setenv("LSTMLM_DIST_TIMEOUT", "soon")
+    with pytest.raises(distributed.LstmlmError, match="LSTMLM_DIST_TIMEOUT must be a number"):
+        distributed.join(world, torch.device("cpu"))

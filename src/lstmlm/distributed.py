@@ -139,8 +139,14 @@ def join(world: World, device: torch.device) -> tuple[torch.device, bool]:
         return device, False
     # CPU tensors (the checkpoint's random states) go through gloo in a CUDA run too.
     backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout),
-                            device_id=device if device.type == "cuda" else None)
+    try:
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout),
+                                device_id=device if device.type == "cuda" else None)
+    except (ValueError, RuntimeError) as error:
+        # e.g. WORLD_SIZE set by hand, without the rendezvous address torchrun also sets.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise LstmlmError(f"cannot join the other {world.size - 1} processes (start them with "
+                          f"torchrun): {first_line}") from None
     return device, True
 
 
