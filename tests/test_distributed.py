@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstmlm import cli, distributed
+from lstmlm import LstmlmError, cli, distributed
 from lstmlm.distributed import World
 
 from .conftest import write_corpus
@@ -151,7 +151,7 @@ def test_one_process_is_a_world_of_one_whose_operations_do_nothing(monkeypatch):
     assert world.from_main(lambda: 5) == 5 and world.main_first(lambda: 6) == 6
     assert distributed.cpu_threads(world) is None
     monkeypatch.setenv("WORLD_SIZE", "two")
-    with pytest.raises(distributed.LstmlmError, match="must be integers"):
+    with pytest.raises(LstmlmError, match="must be integers"):
         distributed.world_from_environment()
 
 
@@ -162,8 +162,8 @@ def test_a_world_without_torchrun_s_rendezvous_is_a_one_line_error(monkeypatch):
     for name in ("MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)
     world = distributed.world_from_environment()
-    with pytest.raises(distributed.LstmlmError, match="cannot join the other 1 processes"):
+    with pytest.raises(LstmlmError, match="cannot join the other 1 processes"):
         distributed.join(world, torch.device("cpu"))
     monkeypatch.setenv("LSTMLM_DIST_TIMEOUT", "soon")
-    with pytest.raises(distributed.LstmlmError, match="LSTMLM_DIST_TIMEOUT must be a number"):
+    with pytest.raises(LstmlmError, match="LSTMLM_DIST_TIMEOUT must be a number"):
         distributed.join(world, torch.device("cpu"))

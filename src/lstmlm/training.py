@@ -222,6 +222,7 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
         model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device)
         optimizer = build_optimizer(config, model)
         scaler = new_scaler(config, device)
+        window_loss = WindowLoss(model)
         rows = batchify(corpus.train, config.batch_size).to(device)
         hidden = model.init_state(config.batch_size)
         model.train()
@@ -229,6 +230,7 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
         for inputs, targets in windows(rows, config.num_steps):
             began = time.perf_counter()
             _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
+                                   window_loss=window_loss,
                                    **step_options(config))
             synchronize(device)
             timings.append((time.perf_counter() - began, targets.numel()))
@@ -341,17 +343,16 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
     """train() once its process has joined the others: `run_dir` is the run to resume, or
     None for a new one."""
     resuming = run_dir is not None
-    first_lines = []
-    if world.distributed:
-        first_lines.append(f"distributed: {world.size} processes, batch_size {config.batch_size} "
-                           f"each ({world.size * config.batch_size} rows in all)")
     threads = cpu_threads(world) if device.type == "cpu" else None
-    if threads:
-        first_lines.append(threads)
     # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
     precision = resolve_precision(config.precision, device, config.cell)
     config = dataclasses.replace(config, precision=precision.precision)
-    first_lines.insert(0, f"precision {precision.precision} ({precision.reason})")
+    first_lines = [f"precision {precision.precision} ({precision.reason})"]
+    if world.distributed:
+        first_lines.append(f"distributed: {world.size} processes, batch_size {config.batch_size} "
+                           f"each ({world.size * config.batch_size} rows in all)")
+    if threads:
+        first_lines.append(threads)
     clock.budget = config.time_budget
 
     def read_corpus() -> Corpus:
