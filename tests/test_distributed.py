@@ -28,7 +28,10 @@ SETTINGS = ["hidden_size=12", "num_layers=2", "num_steps=6", "max_epoch=1", "max
 
 
 def train_args(corpus: Path, runs: Path, batch: int, eval_batch: int) -> list[str]:
-    args = ["train", "--preset", "test", "--data", str(corpus), "--runs-dir", str(runs)]
+    # The CPU, with gloo, on every machine: on a GPU machine "auto" would give each process a
+    # GPU of its own, which a one-GPU machine does not have.
+    args = ["train", "--preset", "test", "--data", str(corpus), "--runs-dir", str(runs),
+            "--device", "cpu"]
     for setting in SETTINGS + [f"batch_size={batch}", f"eval_batch_size={eval_batch}"]:
         args += ["--set", setting]
     return args
