@@ -1,0 +1,412 @@
+"""Roofline: each workload's speed as a fraction of this machine's own limit, beside a plain loop.
+
+    LSTMLM_DATA_DIR=../shared/data python benchmarks/roofline.py [--device cpu] [--seconds 15]
+
+Measured in one run on the machine it runs on:
+
+- the roofs: the matmul peak (fp32; bf16 and fp16 where the device computes them natively; fp64
+  in NumPy for the NumPy RNN) and the read bandwidth for a working set the size of a model's
+  weights (so that weights that stay in cache are credited with the cache's speed);
+- each workload's FLOPs per word from the model's shapes: 2 per weight of every matrix a word
+  goes through (the recurrent layers' input and hidden weights, any projection, the decoder),
+  three times that for training (the backward pass multiplies by each matrix twice);
+- the bytes of weights read per word: the hidden-to-hidden weights once per time step, shared by
+  the batch's rows; the other matrices once per window, shared by every word in it;
+- the ceiling, min(peak / FLOPs per word, bandwidth / bytes per word), and the fraction of it
+  that lstmlm achieves;
+- the same workload in a plain PyTorch loop (the loop a user writes: nn.Embedding, nn.LSTM,
+  nn.Linear, F.cross_entropy, clip_grad_norm_, torch.optim.SGD), and lstmlm's ratio to it.
+
+Every model is freshly initialised (speed does not depend on the weights' values) and reads
+real PTB text.
+"""
+
+import argparse
+import dataclasses
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common import machine
+from lstmlm import get_preset, load_corpus
+from lstmlm.corpus import batchify, split_files
+from lstmlm.evaluation import stream_perplexity
+from lstmlm.generation import generate_ids
+from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
+from lstmlm.model import LSTMLanguageModel
+from lstmlm.numpy_rnn import RNNNumpy
+from lstmlm.scoring import score_sentences
+from lstmlm.training import measure_throughput
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def timed(call: Callable[[], None], device: torch.device) -> float:
+    """Seconds one call takes, the device's queue drained."""
+    synchronize(device)
+    began = time.perf_counter()
+    call()
+    synchronize(device)
+    return time.perf_counter() - began
+
+
+def best_rate(call: Callable[[], None], work: float, device: torch.device,
+              seconds: float = 1.0, repeats: int = 3) -> float:
+    """The highest `work` per second over repeated calls (after a warm-up), for about `seconds`."""
+    call()
+    best, spent, count = 0.0, 0.0, 0
+    while count < repeats or spent < seconds:
+        took = timed(call, device)
+        best, spent, count = max(best, work / took), spent + took, count + 1
+    return best
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
+    """FLOP/s of the fastest large square matrix product, the compute roof."""
+    peak = 0.0
+    for size in (1024, 2048):
+        left = torch.randn(size, size, device=device).to(dtype)
+        right = torch.randn(size, size, device=device).to(dtype)
+        peak = max(peak, best_rate(lambda: torch.mm(left, right), 2 * size ** 3, device))
+    return peak
+
+
+def numpy_fp64_peak() -> float:
+    """FLOP/s of NumPy's float64 matrix product, the NumPy RNN's compute roof."""
+    rng = np.random.default_rng(0)
+    left, right = rng.standard_normal((1024, 1024)), rng.standard_normal((1024, 1024))
+    return best_rate(lambda: left @ right, 2 * 1024 ** 3, torch.device("cpu"))
+
+
+def read_bandwidth(device: torch.device, working_set_bytes: int) -> float:
+    """Bytes/s of summing a float32 tensor of the working set's size again and again: the
+    cache's bandwidth where the set fits in it, memory's where it does not."""
+    values = torch.ones(max(working_set_bytes // 4, 1024), device=device)
+    return best_rate(lambda: values.sum(), values.numel() * 4, device, seconds=0.5, repeats=20)
+
+
+def matrices(model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The weight matrices a word is multiplied by: (hidden-to-hidden ones, all the others).
+    The embedding is a lookup, not a product; a tied decoder is counted once, as the decoder."""
+    recurrent, others = [], []
+    for module in model.modules():
+        if isinstance(module, nn.RNNBase):
+            for name, weight in module.named_parameters():
+                if name.startswith("weight_hh"):
+                    recurrent.append(weight)
+                elif name.startswith("weight_ih"):
+                    others.append(weight)
+        elif isinstance(module, nn.Linear):
+            others.append(module.weight)
+    return recurrent, others
+
+
+@dataclasses.dataclass(frozen=True)
+class Roofs:
+    """The machine's limits, measured once."""
+    device: torch.device
+    peaks: dict[str, float]  # FLOP/s by precision
+    bandwidths: dict[int, float] = dataclasses.field(default_factory=dict)  # bytes/s by set size
+
+    def bandwidth(self, working_set_bytes: int) -> float:
+        if working_set_bytes not in self.bandwidths:
+            self.bandwidths[working_set_bytes] = read_bandwidth(self.device, working_set_bytes)
+        return self.bandwidths[working_set_bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Ceiling:
+    flops: float  # per item (word, or step of the NumPy RNN)
+    words_per_sec: float
+    bound: str  # "compute" or "memory"
+
+
+def ceiling(model: nn.Module, roofs: Roofs, precision: str, *, rows: int, steps: int,
+            training: bool) -> Ceiling:
+    """The fastest a workload of `model` can go: `rows` sequences advanced `steps` words per
+    window, forward only or forward and backward."""
+    recurrent, others = matrices(model)
+    passes = 3 if training else 1
+    weights = sum(weight.numel() for weight in recurrent + others)
+    flops = 2 * passes * weights
+    bytes_per_weight = DTYPES[precision].itemsize
+    bytes_per_word = passes * bytes_per_weight * (
+        sum(weight.numel() for weight in recurrent) / rows
+        + sum(weight.numel() for weight in others) / (rows * steps))
+    compute = roofs.peaks[precision] / flops
+    memory = roofs.bandwidth(weights * bytes_per_weight) / bytes_per_word
+    return Ceiling(flops, min(compute, memory), "compute" if compute <= memory else "memory")
+
+
+class PlainLM(nn.Module):
+    """The language model a user writes first: embedding, a multi-layer nn.LSTM over
+    (steps, batch) input with dropout between layers, a linear decoder."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 tied: bool = False):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, num_layers, dropout=dropout)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+        if tied:
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, ids, hidden):
+        output, hidden = self.lstm(self.dropout(self.embedding(ids)), hidden)
+        return self.decoder(self.dropout(output)), hidden
+
+    def init_hidden(self, batch_size: int):
+        shape = (self.lstm.num_layers, batch_size, self.lstm.hidden_size)
+        weight = self.decoder.weight
+        return weight.new_zeros(shape), weight.new_zeros(shape)
+
+
+def plain_model(config, vocab_size: int, device: torch.device) -> PlainLM:
+    return PlainLM(vocab_size, config.hidden_size, config.num_layers, 1 - config.keep_prob,
+                   config.tie_weights).to(device)
+
+
+def seq_first_windows(ids: torch.Tensor, batch_size: int, num_steps: int):
+    """The plain loop's batching, as pytorch/examples does it: (steps, batch) windows."""
+    rows = batchify(ids, batch_size).t().contiguous()
+    for start in range(0, rows.size(0) - 1, num_steps):
+        length = min(num_steps, rows.size(0) - 1 - start)
+        yield rows[start:start + length], rows[start + 1:start + 1 + length]
+
+
+def words_per_sec(step: Callable[[torch.Tensor, torch.Tensor], None], batches, seconds: float,
+                  device: torch.device) -> float:
+    """Words/sec of `step` over (inputs, targets) batches, two untimed first, for at least
+    `seconds` and three timed batches, or until the batches run out."""
+    spent, words = 0.0, 0
+    for index, (inputs, targets) in enumerate(batches):
+        took = timed(lambda: step(inputs, targets), device)
+        if index >= 2:
+            spent, words = spent + took, words + targets.numel()
+            if index >= 4 and spent >= seconds:
+                break
+    return words / spent
+
+
+def plain_training(config, corpus, device: torch.device, seconds: float) -> float:
+    """Words/sec of the plain training loop on `config`'s shape (fp32)."""
+    model = plain_model(config, len(corpus.vocab), device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    hidden = [model.init_hidden(config.batch_size)]
+
+    def step(inputs, targets):
+        logits, state = model(inputs.to(device), hidden[0])
+        hidden[0] = tuple(tensor.detach() for tensor in state)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.to(device).view(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+
+    batches = seq_first_windows(corpus.train, config.batch_size, config.num_steps)
+    return words_per_sec(step, batches, seconds, device)
+
+
+def plain_evaluation(config, ids: torch.Tensor, device: torch.device, num_steps: int) -> float:
+    """Words/sec of the plain batch-1 evaluation loop over all of `ids`."""
+    model = plain_model(config, int(ids.max()) + 1, device).eval()
+    hidden = [model.init_hidden(1)]
+    total = [0.0]
+
+    @torch.no_grad()
+    def step(inputs, targets):
+        logits, hidden[0] = model(inputs.to(device), hidden[0])
+        total[0] += F.cross_entropy(logits.view(-1, logits.size(-1)), targets.to(device).view(-1),
+                                    reduction="sum").item()
+
+    return words_per_sec(step, seq_first_windows(ids, 1, num_steps), math.inf, device)
+
+
+def plain_generation_ms(config, vocab_size: int, device: torch.device, words: int) -> float:
+    """Milliseconds per word of the plain sampling loop."""
+    model = plain_model(config, vocab_size, device).eval()
+
+    @torch.no_grad()
+    def generate():
+        hidden = model.init_hidden(1)
+        word = torch.zeros(1, 1, dtype=torch.long, device=device)
+        for _ in range(words):
+            logits, hidden = model(word, hidden)
+            word = torch.multinomial(torch.softmax(logits[-1], dim=-1), 1)
+
+    return 1000 / best_rate(generate, words, device, seconds=0, repeats=2)
+
+
+def plain_scoring(config, corpus, sentences: list[list[str]], device: torch.device) -> float:
+    """Words/sec of the plain scoring loop: one sentence at a time from a fresh state."""
+    model = plain_model(config, len(corpus.vocab), device).eval()
+    eos = corpus.vocab.ids["<eos>"]
+    encoded = [torch.tensor([eos] + corpus.vocab.encode(words).tolist() + [eos]).view(-1, 1)
+               for words in sentences]
+
+    @torch.no_grad()
+    def score():
+        for ids in encoded:
+            ids = ids.to(device)
+            logits, _ = model(ids[:-1], model.init_hidden(1))
+            F.cross_entropy(logits.view(-1, logits.size(-1)), ids[1:].view(-1),
+                            reduction="sum").item()
+
+    return best_rate(score, sum(len(ids) - 1 for ids in encoded), device, seconds=0, repeats=1)
+
+
+def native_precisions(device: torch.device) -> list[str]:
+    """fp32, and the half precisions the device computes in hardware."""
+    precisions = ["fp32"]
+    if native_bf16(device)[0]:
+        precisions.append("bf16")
+    if device.type == "cuda" or cpu_flags() & {"avx512_fp16", "amx_fp16"}:
+        precisions.append("fp16")
+    return precisions
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    workload: str
+    precision: str
+    ceiling: Ceiling
+    achieved: float  # items/sec (words, or steps of the NumPy RNN)
+    plain: float | None = None  # items/sec of the plain loop
+    unit: str = "words/s"  # or "ms/word", "ms/step": the time per item
+
+    def speed(self, per_sec: float) -> str:
+        if self.unit.startswith("ms/"):
+            return f"{1000 / per_sec:.2f} {self.unit}"
+        return f"{per_sec:,.0f} {self.unit}"
+
+    def markdown(self) -> str:
+        plain = "—" if self.plain is None else self.speed(self.plain)
+        ratio = "—" if self.plain is None else f"{self.achieved / self.plain:.2f}x"
+        return (f"| {self.workload} | {self.precision} | {self.ceiling.flops / 1e6:.1f} M | "
+                f"{self.ceiling.bound} | {self.speed(self.ceiling.words_per_sec)} | "
+                f"{self.speed(self.achieved)} | {self.achieved / self.ceiling.words_per_sec:.2f} | "
+                f"{plain} | {ratio} |")
+
+
+def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, plain: bool) -> list[Row]:
+    """The preset's training in fp32 and, if different, in the precision `auto` picks."""
+    config = get_preset(preset)
+    auto = resolve_precision("auto", roofs.device, config.cell).precision
+    rows = []
+    for precision in dict.fromkeys(["fp32", auto]):
+        shaped = dataclasses.replace(config, precision=precision, time_budget=0.0)
+        model = LSTMLanguageModel.from_config(shaped, len(corpus.vocab))
+        bound = ceiling(model, roofs, precision, rows=shaped.batch_size, steps=shaped.num_steps,
+                        training=True)
+        achieved = measure_throughput(shaped, corpus, roofs.device, seconds).train_words_per_sec
+        baseline = plain_training(shaped, corpus, roofs.device, seconds) \
+            if plain and precision == "fp32" else None
+        rows.append(Row(f"train {preset} ({shaped.hidden_size} units)", precision, bound,
+                        achieved, baseline))
+    return rows
+
+
+def inference_rows(corpus, roofs: Roofs, words: int) -> list[Row]:
+    """Batch-1 stream evaluation of the PTB test split, generation and sentence scoring, on
+    the small shape in fp32."""
+    device = roofs.device
+    config = get_preset("small")
+    torch.manual_seed(0)
+    model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device).eval()
+    rows = []
+
+    ids = corpus.test
+    steps = config.eval_num_steps
+    took = timed(lambda: stream_perplexity(model, ids, 1, steps), device)
+    rows.append(Row(f"eval, batch 1, PTB test ({len(ids) - 1:,} words)", "fp32",
+                    ceiling(model, roofs, "fp32", rows=1, steps=steps, training=False),
+                    (len(ids) - 1) / took, plain_evaluation(config, ids, device, steps)))
+
+    def generate():
+        stream = generate_ids(model, [corpus.vocab.ids["<eos>"]],
+                              generator=torch.Generator().manual_seed(0))
+        for _ in range(words):
+            next(stream)
+        stream.close()
+
+    rows.append(Row(f"generate {words} words, sampled", "fp32",
+                    ceiling(model, roofs, "fp32", rows=1, steps=1, training=False),
+                    best_rate(generate, words, device, seconds=0, repeats=2),
+                    1000 / plain_generation_ms(config, len(corpus.vocab), device, words),
+                    unit="ms/word"))
+
+    sentences = [line.split() for line in split_files("ptb")["test"]]
+    scored = sum(len(words) + 1 for words in sentences)  # each word and the closing <eos>
+    rows.append(Row(f"score {len(sentences):,} PTB test sentences", "fp32",
+                    ceiling(model, roofs, "fp32", rows=64, steps=round(scored / len(sentences)),
+                            training=False),
+                    best_rate(lambda: score_sentences(model, corpus.vocab, sentences), scored,
+                              device, seconds=0, repeats=1),
+                    plain_scoring(config, corpus, sentences, device)))
+    return rows
+
+
+def numpy_rnn_row() -> Row:
+    """The NumPy RNN's SGD step on the tutorial's shape (8000 x 100, 45 words, truncation 4)
+    against its float64 compute roof, beside the tutorial's per-time-step loop."""
+    vocab, hidden, length, truncate = 8000, 100, 45, 4
+    rng = np.random.default_rng(0)
+    model = RNNNumpy(vocab, hidden, bptt_truncate=truncate, seed=0)
+    x, y = rng.integers(0, vocab, length), rng.integers(0, vocab, length)
+    # Per word: the output layer forward, its weight gradient and the gradient back into the
+    # state (3 x 2VH); the recurrence forward and, over the truncation, backward (2H^2 each).
+    flops = length * (6 * vocab * hidden + 2 * hidden ** 2 * (1 + 2 * truncate))
+    cpu = torch.device("cpu")
+    peak = numpy_fp64_peak()
+
+    def loop_step():
+        dU, dV, dW = model.bptt_loop(x, y)
+        model.U -= 0.005 * dU
+        model.V -= 0.005 * dV
+        model.W -= 0.005 * dW
+
+    achieved = best_rate(lambda: model.sgd_step(x, y, 0.005), 1, cpu, seconds=1, repeats=10)
+    plain = best_rate(loop_step, 1, cpu, seconds=0, repeats=3)
+    return Row("NumPy RNN SGD step (8000 x 100, 45 words, truncation 4)", "fp64 (NumPy)",
+               Ceiling(flops, peak / flops, "compute"), achieved, plain, unit="ms/step")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="training time per measurement")
+    parser.add_argument("--presets", nargs="+", default=["small", "medium", "cpu-fast"])
+    parser.add_argument("--words", type=int, default=300, help="words to generate")
+    args = parser.parse_args()
+    device = select_device(args.device)
+    torch.manual_seed(0)
+    corpus = load_corpus("ptb")
+    roofs = Roofs(device, {precision: matmul_peak(device, DTYPES[precision])
+                           for precision in native_precisions(device)})
+    print(f"machine: {machine()}; device {device}")
+    print("matmul peak: " + ", ".join(f"{precision} {peak / 1e9:,.1f} GFLOP/s"
+                                      for precision, peak in roofs.peaks.items()))
+    rows = []
+    for preset in args.presets:
+        rows += training_rows(preset, corpus, roofs, args.seconds, plain=preset != "cpu-fast")
+    rows += inference_rows(corpus, roofs, args.words)
+    if device.type == "cpu":
+        rows.append(numpy_rnn_row())
+    print("read bandwidth: " + ", ".join(f"{size / 2 ** 20:.1f} MiB set {speed / 1e9:.1f} GB/s"
+                                         for size, speed in sorted(roofs.bandwidths.items())))
+    print("| workload | precision | FLOPs per item | bound | ceiling | lstmlm | of ceiling | "
+          "plain loop | lstmlm/plain |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row.markdown())
+
+
+if __name__ == "__main__":
+    main()
