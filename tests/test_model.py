@@ -260,3 +260,34 @@ def test_adaptive_softmax_options_are_checked():
     with pytest.raises(ValueError, match="tied weights need the full softmax"):
         LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
                           adaptive_cutoffs=(10,))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("tied", [False, True])
+def test_one_word_at_a_time_equals_the_whole_window(cell, tied):
+    # A one-word window takes other kernels (no oneDNN, the decoder's transposed copy).
+    model = make_model(cell=cell, tie_weights=tied)
+    inputs = torch.randint(0, 30, (1, 7))
+    with torch.no_grad(), evaluating(model):
+        full, full_state = model(inputs, model.init_state(1))
+        state, steps = model.init_state(1), []
+        for position in range(inputs.size(1)):
+            logits, state = model(inputs[:, position:position + 1], state)
+            steps.append(logits)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+    for stepped, direct in zip(state, full_state):
+        torch.testing.assert_close(stepped, direct)
+    assert torch.backends.mkldnn.enabled
+
+
+def test_single_row_logits_follow_a_changed_decoder_weight():
+    model = make_model().eval()
+    features = torch.randn(1, 1, 6)
+    with torch.no_grad():
+        before = model.logits(features)
+        model.decoder.weight.mul_(2)  # in place, as an optimizer step
+        after = model.logits(features)
+        torch.testing.assert_close(after, model.decoder(features))
+        assert not torch.allclose(before, after)
+        model.decoder.weight = torch.nn.Parameter(torch.randn(30, 6))  # replaced
+        torch.testing.assert_close(model.logits(features), model.decoder(features))
