@@ -15,7 +15,10 @@ Measured in one run on the machine it runs on:
 - the ceiling, min(peak / FLOPs per word, bandwidth / bytes per word), and the fraction of it
   that lstmlm achieves;
 - the same workload in a plain PyTorch loop (the loop a user writes: nn.Embedding, nn.LSTM,
-  nn.Linear, F.cross_entropy, clip_grad_norm_, torch.optim.SGD), and lstmlm's ratio to it.
+  nn.Linear, F.cross_entropy, clip_grad_norm_, torch.optim.SGD), and lstmlm's ratio to it;
+- for training on the CPU, the share of a window's wall time spent in the matrix kernels (GEMMs
+  and oneDNN's RNN layers, from torch.profiler), for lstmlm and for the plain loop: a loop that
+  does the same products can be at most 1 / (the plain loop's share) times faster than it.
 
 Every model is freshly initialised (speed does not depend on the weights' values) and reads
 real PTB text.
@@ -34,14 +37,15 @@ from torch import nn
 
 from common import machine
 from lstmlm import get_preset, load_corpus
-from lstmlm.corpus import batchify, split_files
+from lstmlm.corpus import batchify, split_files, windows
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
 from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
 from lstmlm.model import LSTMLanguageModel
 from lstmlm.numpy_rnn import RNNNumpy
 from lstmlm.scoring import score_sentences
-from lstmlm.training import measure_throughput
+from lstmlm.training import (WindowLoss, build_optimizer, measure_throughput, new_scaler,
+                             step_options, train_step)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -180,8 +184,8 @@ def seq_first_windows(ids: torch.Tensor, batch_size: int, num_steps: int):
         yield rows[start:start + length], rows[start + 1:start + 1 + length]
 
 
-def words_per_sec(step: Callable[[torch.Tensor, torch.Tensor], None], batches, seconds: float,
-                  device: torch.device) -> float:
+def words_per_sec(step: Callable[[torch.Tensor, torch.Tensor], None], batches,
+                  seconds: float, device: torch.device) -> float:
     """Words/sec of `step` over (inputs, targets) batches, two untimed first, for at least
     `seconds` and three timed batches, or until the batches run out."""
     spent, words = 0.0, 0
@@ -194,8 +198,8 @@ def words_per_sec(step: Callable[[torch.Tensor, torch.Tensor], None], batches, s
     return words / spent
 
 
-def plain_training(config, corpus, device: torch.device, seconds: float) -> float:
-    """Words/sec of the plain training loop on `config`'s shape (fp32)."""
+def plain_training_step(config, corpus, device: torch.device):
+    """The plain training loop on `config`'s shape (fp32): its step and its batches."""
     model = plain_model(config, len(corpus.vocab), device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     hidden = [model.init_hidden(config.batch_size)]
@@ -209,8 +213,40 @@ def plain_training(config, corpus, device: torch.device, seconds: float) -> floa
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
 
-    batches = seq_first_windows(corpus.train, config.batch_size, config.num_steps)
-    return words_per_sec(step, batches, seconds, device)
+    return step, seq_first_windows(corpus.train, config.batch_size, config.num_steps)
+
+
+def lstmlm_training_step(config, corpus, device: torch.device):
+    """lstmlm's training step (`lstmlm.training.train_step`) on `config`: step and batches."""
+    model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device).train()
+    optimizer = build_optimizer(config, model)
+    scaler, window_loss = new_scaler(config, device), WindowLoss(model)
+    hidden = [model.init_state(config.batch_size)]
+
+    def step(inputs, targets):
+        _, hidden[0] = train_step(model, optimizer, inputs, targets, hidden[0], scaler=scaler,
+                                  window_loss=window_loss, **step_options(config))
+
+    return step, windows(batchify(corpus.train, config.batch_size).to(device), config.num_steps)
+
+
+# The kernels that do a workload's matrix products: GEMMs and oneDNN's RNN layers.
+MATRIX_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_rnn_layer",
+                  "aten::mkldnn_rnn_layer_backward"}
+
+
+def matrix_share(step, batches, device: torch.device, count: int = 4) -> float | None:
+    """The fraction of a training window's wall time spent in the matrix kernels (CPU only:
+    the profiler sees CUDA kernels asynchronously)."""
+    if device.type != "cpu":
+        return None
+    batches = iter(batches)
+    step(*next(batches))  # warm-up
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        took = sum(timed(lambda: step(*next(batches)), device) for _ in range(count))
+    matrix = sum(event.self_cpu_time_total for event in profile.key_averages()
+                 if event.key in MATRIX_KERNELS)
+    return matrix / 1e6 / took
 
 
 def plain_evaluation(config, ids: torch.Tensor, device: torch.device, num_steps: int) -> float:
@@ -271,6 +307,10 @@ def native_precisions(device: torch.device) -> list[str]:
     return precisions
 
 
+def share_text(share: float | None) -> str:
+    return "—" if share is None else f"{share:.0%}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     workload: str
@@ -279,6 +319,7 @@ class Row:
     achieved: float  # items/sec (words, or steps of the NumPy RNN)
     plain: float | None = None  # items/sec of the plain loop
     unit: str = "words/s"  # or "ms/word", "ms/step": the time per item
+    shares: tuple[float | None, float | None] = (None, None)  # in matrix kernels: lstmlm, plain
 
     def speed(self, per_sec: float) -> str:
         if self.unit.startswith("ms/"):
@@ -291,24 +332,28 @@ class Row:
         return (f"| {self.workload} | {self.precision} | {self.ceiling.flops / 1e6:.1f} M | "
                 f"{self.ceiling.bound} | {self.speed(self.ceiling.words_per_sec)} | "
                 f"{self.speed(self.achieved)} | {self.achieved / self.ceiling.words_per_sec:.2f} | "
-                f"{plain} | {ratio} |")
+                f"{plain} | {ratio} | {' / '.join(share_text(share) for share in self.shares)} |")
 
 
 def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, plain: bool) -> list[Row]:
     """The preset's training in fp32 and, if different, in the precision `auto` picks."""
     config = get_preset(preset)
     auto = resolve_precision("auto", roofs.device, config.cell).precision
+    device = roofs.device
     rows = []
     for precision in dict.fromkeys(["fp32", auto]):
         shaped = dataclasses.replace(config, precision=precision, time_budget=0.0)
         model = LSTMLanguageModel.from_config(shaped, len(corpus.vocab))
         bound = ceiling(model, roofs, precision, rows=shaped.batch_size, steps=shaped.num_steps,
                         training=True)
-        achieved = measure_throughput(shaped, corpus, roofs.device, seconds).train_words_per_sec
-        baseline = plain_training(shaped, corpus, roofs.device, seconds) \
-            if plain and precision == "fp32" else None
+        achieved = measure_throughput(shaped, corpus, device, seconds).train_words_per_sec
+        share = matrix_share(*lstmlm_training_step(shaped, corpus, device), device)
+        baseline = plain_share = None
+        if plain and precision == "fp32":
+            baseline = words_per_sec(*plain_training_step(shaped, corpus, device), seconds, device)
+            plain_share = matrix_share(*plain_training_step(shaped, corpus, device), device)
         rows.append(Row(f"train {preset} ({shaped.hidden_size} units)", precision, bound,
-                        achieved, baseline))
+                        achieved, baseline, shares=(share, plain_share)))
     return rows
 
 
@@ -402,8 +447,8 @@ def main() -> None:
     print("read bandwidth: " + ", ".join(f"{size / 2 ** 20:.1f} MiB set {speed / 1e9:.1f} GB/s"
                                          for size, speed in sorted(roofs.bandwidths.items())))
     print("| workload | precision | FLOPs per item | bound | ceiling | lstmlm | of ceiling | "
-          "plain loop | lstmlm/plain |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "plain loop | lstmlm/plain | in matrix kernels (lstmlm / plain) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.markdown())
 
