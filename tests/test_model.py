@@ -265,7 +265,7 @@ def test_adaptive_softmax_options_are_checked():
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
 @pytest.mark.parametrize("tied", [False, True])
 def test_one_word_at_a_time_equals_the_whole_window(cell, tied):
-    # A one-word window takes other kernels (no oneDNN, the decoder's transposed copy).
+    # A one-word window takes other kernels (no oneDNN's RNN layer).
     model = make_model(cell=cell, tie_weights=tied)
     inputs = torch.randint(0, 30, (1, 7))
     with torch.no_grad(), evaluating(model):
@@ -280,9 +280,11 @@ def test_one_word_at_a_time_equals_the_whole_window(cell, tied):
     assert torch.backends.mkldnn.enabled
 
 
-def test_single_row_logits_follow_a_changed_decoder_weight():
+@pytest.mark.parametrize("shape", [(1, 1, 6), (2, 3, 6)])
+def test_inference_logits_follow_a_changed_decoder_weight(shape):
+    # CPU inference multiplies by a transposed copy of the decoder's weight.
     model = make_model().eval()
-    features = torch.randn(1, 1, 6)
+    features = torch.randn(*shape)
     with torch.no_grad():
         before = model.logits(features)
         model.decoder.weight.mul_(2)  # in place, as an optimizer step
