@@ -94,7 +94,7 @@ def read_bandwidth(device: torch.device, working_set_bytes: int) -> float:
     """Bytes/s of summing a float32 tensor of the working set's size again and again: the
     cache's bandwidth where the set fits in it, memory's where it does not."""
     values = torch.ones(max(working_set_bytes // 4, 1024), device=device)
-    return best_rate(lambda: values.sum(), values.numel() * 4, device, seconds=0.5, repeats=20)
+    return best_rate(lambda: values.sum(), values.numel() * 4, device, seconds=1.0, repeats=20)
 
 
 def matrices(model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
