@@ -130,7 +130,7 @@ class RNNNumpy:
             s[t] = np.tanh(self.U[:, x[t]] + self.W @ s[t - 1])
         logits = s[:steps] @ self.V.T  # all output steps in one product
         logits -= logits.max(axis=1, keepdims=True)
-        o = np.exp(logits, out=logits)  # in place: no second T x vocab array to allocate
+        o = np.exp(logits)
         o /= o.sum(axis=1, keepdims=True)
         return o, s
 
