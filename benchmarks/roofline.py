@@ -28,9 +28,10 @@ initialised (speed does not depend on the weights' values) and reads real PTB te
 
 import argparse
 import dataclasses
+import itertools
 import math
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -39,15 +40,14 @@ from torch import nn
 
 from common import machine
 from lstmlm import get_preset, load_corpus
-from lstmlm.corpus import batchify, split_files, windows
+from lstmlm.corpus import batchify, split_files
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
 from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
 from lstmlm.model import LSTMLanguageModel
 from lstmlm.numpy_rnn import RNNNumpy
 from lstmlm.scoring import score_sentences
-from lstmlm.training import (WindowLoss, build_optimizer, measure_throughput, new_scaler,
-                             step_options, train_step)
+from lstmlm.training import measure_throughput, throwaway_training
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -187,50 +187,38 @@ def seq_first_windows(ids: torch.Tensor, batch_size: int, num_steps: int):
         yield rows[start:start + length], rows[start + 1:start + 1 + length]
 
 
-def words_per_sec(step: Callable[[torch.Tensor, torch.Tensor], None], batches,
-                  seconds: float, device: torch.device) -> float:
-    """Words/sec of `step` over (inputs, targets) batches, two untimed first, for at least
-    `seconds` and three timed batches, or until the batches run out."""
+def words_per_sec(steps: Iterator[int], seconds: float, device: torch.device) -> float:
+    """Words/sec of an iterator that runs a window at each `next` and yields its number of
+    targets: two windows untimed, then at least `seconds` and three windows, or until the
+    windows run out."""
     spent, words = 0.0, 0
-    for index, (inputs, targets) in enumerate(batches):
-        took = timed(lambda: step(inputs, targets), device)
+    for index in itertools.count():
+        began = time.perf_counter()
+        count = next(steps, None)
+        synchronize(device)
+        if count is None:
+            break
         if index >= 2:
-            spent, words = spent + took, words + targets.numel()
+            spent, words = spent + time.perf_counter() - began, words + count
             if index >= 4 and spent >= seconds:
                 break
     return words / spent
 
 
-def plain_training_step(config, corpus, device: torch.device):
-    """The plain training loop on `config`'s shape (fp32): its step and its batches."""
+def plain_training(config, corpus, device: torch.device) -> Iterator[int]:
+    """The plain training loop on `config`'s shape (fp32), a window at each `next`."""
     model = plain_model(config, len(corpus.vocab), device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-    hidden = [model.init_hidden(config.batch_size)]
-
-    def step(inputs, targets):
-        logits, state = model(inputs.to(device), hidden[0])
-        hidden[0] = tuple(tensor.detach() for tensor in state)
+    hidden = model.init_hidden(config.batch_size)
+    for inputs, targets in seq_first_windows(corpus.train, config.batch_size, config.num_steps):
+        logits, hidden = model(inputs.to(device), hidden)
+        hidden = tuple(tensor.detach() for tensor in hidden)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.to(device).view(-1))
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
-
-    return step, seq_first_windows(corpus.train, config.batch_size, config.num_steps)
-
-
-def lstmlm_training_step(config, corpus, device: torch.device):
-    """lstmlm's training step (`lstmlm.training.train_step`) on `config`: step and batches."""
-    model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device).train()
-    optimizer = build_optimizer(config, model)
-    scaler, window_loss = new_scaler(config, device), WindowLoss(model)
-    hidden = [model.init_state(config.batch_size)]
-
-    def step(inputs, targets):
-        _, hidden[0] = train_step(model, optimizer, inputs, targets, hidden[0], scaler=scaler,
-                                  window_loss=window_loss, **step_options(config))
-
-    return step, windows(batchify(corpus.train, config.batch_size).to(device), config.num_steps)
+        yield targets.numel()
 
 
 # The kernels that do a workload's matrix products: GEMMs and oneDNN's RNN layers.
@@ -238,33 +226,31 @@ MATRIX_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_rnn_laye
                   "aten::mkldnn_rnn_layer_backward"}
 
 
-def matrix_share(step, batches, device: torch.device, count: int = 4) -> float | None:
-    """The fraction of a training window's wall time spent in the matrix kernels (CPU only:
-    the profiler sees CUDA kernels asynchronously)."""
+def matrix_share(steps: Iterator[int], device: torch.device, count: int = 4) -> float | None:
+    """The fraction of the wall time of `count` training windows (after one untimed) spent in
+    the matrix kernels (CPU only: the profiler sees CUDA kernels asynchronously)."""
     if device.type != "cpu":
         return None
-    batches = iter(batches)
-    step(*next(batches))  # warm-up
+    next(steps)  # warm-up
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-        took = sum(timed(lambda: step(*next(batches)), device) for _ in range(count))
+        took = sum(timed(lambda: next(steps), device) for _ in range(count))
     matrix = sum(event.self_cpu_time_total for event in profile.key_averages()
                  if event.key in MATRIX_KERNELS)
     return matrix / 1e6 / took
 
 
-def plain_evaluation(config, ids: torch.Tensor, device: torch.device, num_steps: int) -> float:
-    """Words/sec of the plain batch-1 evaluation loop over all of `ids`."""
+def plain_evaluation(config, ids: torch.Tensor, device: torch.device,
+                     num_steps: int) -> Iterator[int]:
+    """The plain batch-1 evaluation loop over `ids`, a window at each `next`."""
     model = plain_model(config, int(ids.max()) + 1, device).eval()
-    hidden = [model.init_hidden(1)]
-    total = [0.0]
-
-    @torch.no_grad()
-    def step(inputs, targets):
-        logits, hidden[0] = model(inputs.to(device), hidden[0])
-        total[0] += F.cross_entropy(logits.view(-1, logits.size(-1)), targets.to(device).view(-1),
-                                    reduction="sum").item()
-
-    return words_per_sec(step, seq_first_windows(ids, 1, num_steps), math.inf, device)
+    hidden = model.init_hidden(1)
+    total = 0.0
+    with torch.no_grad():
+        for inputs, targets in seq_first_windows(ids, 1, num_steps):
+            logits, hidden = model(inputs.to(device), hidden)
+            total += F.cross_entropy(logits.view(-1, logits.size(-1)),
+                                     targets.to(device).view(-1), reduction="sum").item()
+            yield targets.numel()
 
 
 def plain_generation(config, vocab_size: int, device: torch.device, words: int) -> float:
@@ -363,11 +349,11 @@ def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, rounds: int
         measures = [lambda: measure_throughput(shaped, corpus, device, seconds).train_words_per_sec]
         with_plain = plain and precision == "fp32"
         if with_plain:
-            measures.append(lambda: words_per_sec(*plain_training_step(shaped, corpus, device),
+            measures.append(lambda: words_per_sec(plain_training(shaped, corpus, device),
                                                   seconds, device))
         achieved, *baseline = best_of_rounds(measures, rounds)
-        shares = (matrix_share(*lstmlm_training_step(shaped, corpus, device), device),
-                  matrix_share(*plain_training_step(shaped, corpus, device), device)
+        shares = (matrix_share(throwaway_training(shaped, corpus, device)[1], device),
+                  matrix_share(plain_training(shaped, corpus, device), device)
                   if with_plain else None)
         rows.append(Row(f"train {preset} ({shaped.hidden_size} units)", precision, bound,
                         achieved, baseline[0] if baseline else None, shares=shares))
@@ -386,7 +372,8 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
     ids, steps = corpus.test, config.eval_num_steps
     speeds = best_of_rounds([
         lambda: (len(ids) - 1) / timed(lambda: stream_perplexity(model, ids, 1, steps), device),
-        lambda: plain_evaluation(config, ids, device, steps)], rounds)
+        lambda: words_per_sec(plain_evaluation(config, ids, device, steps), math.inf,
+                              device)], rounds)
     rows.append(Row(f"eval, batch 1, PTB test ({len(ids) - 1:,} words)", "fp32",
                     ceiling(model, roofs, "fp32", rows=1, steps=steps, training=False), *speeds))
 

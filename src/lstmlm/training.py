@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
@@ -214,29 +214,43 @@ WARMUP_WINDOWS, MIN_TIMED_WINDOWS = 2, 3
 EVAL_SAMPLE_WORDS = 5000
 
 
+def throwaway_training(config: Config, corpus: Corpus,
+                       device: torch.device) -> tuple[LSTMLanguageModel, Iterator[int]]:
+    """A fresh model of `config`'s shape, and an iterator that trains it on the next window of
+    the training split at each `next` (the device's queue drained) and yields the window's
+    number of targets: what measuring a training speed times."""
+    model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device)
+    optimizer = build_optimizer(config, model)
+    scaler = new_scaler(config, device)
+    window_loss = WindowLoss(model)
+    rows = batchify(corpus.train, config.batch_size).to(device)
+
+    def steps() -> Iterator[int]:
+        hidden = model.init_state(config.batch_size)
+        model.train()
+        for inputs, targets in windows(rows, config.num_steps):
+            _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
+                                   window_loss=window_loss, **step_options(config))
+            synchronize(device)
+            yield targets.numel()
+
+    return model, steps()
+
+
 def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
                        seconds: float) -> Throughput:
     """Train a throwaway model of `config`'s shape for about `seconds` and stream part of the
     valid split through it, timing both. The caller's model and random state are untouched."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device)
-        optimizer = build_optimizer(config, model)
-        scaler = new_scaler(config, device)
-        window_loss = WindowLoss(model)
-        rows = batchify(corpus.train, config.batch_size).to(device)
-        hidden = model.init_state(config.batch_size)
-        model.train()
+        model, steps = throwaway_training(config, corpus, device)
         timings = []  # (seconds, words) of each window
-        for inputs, targets in windows(rows, config.num_steps):
-            began = time.perf_counter()
-            _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
-                                   window_loss=window_loss,
-                                   **step_options(config))
-            synchronize(device)
-            timings.append((time.perf_counter() - began, targets.numel()))
+        began = time.perf_counter()
+        for words in steps:
+            timings.append((time.perf_counter() - began, words))
             timed = timings[WARMUP_WINDOWS:]
             if len(timed) >= MIN_TIMED_WINDOWS and sum(took for took, _ in timed) >= seconds:
                 break
+            began = time.perf_counter()
         timed = timings[WARMUP_WINDOWS:] or timings  # a corpus of a few windows: time them all
         timed_seconds, timed_words = (sum(values) for values in zip(*timed))
         sample = corpus.valid[:EVAL_SAMPLE_WORDS * config.eval_batch_size]
