@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -45,24 +46,29 @@ print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
 
 
-def write_split(path: Path, words: int, vocab: int, rng: np.random.Generator) -> None:
-    """`words` Zipf-distributed words (<eos> counted) as lines of `w<rank>` tokens."""
+def zipf(vocab: int) -> np.ndarray:
+    """p(rank) ~ 1/rank over `vocab` ranks."""
     probabilities = 1.0 / np.arange(1, vocab + 1)
-    probabilities /= probabilities.sum()
+    return probabilities / probabilities.sum()
+
+
+def write_split(out: TextIO, words: int, vocab: int, rng: np.random.Generator) -> None:
+    """Write `words` Zipf-distributed words (<eos> counted) to `out` as lines of `w<rank>`
+    tokens."""
+    probabilities = zipf(vocab)
     names = [f"w{rank}" for rank in range(vocab)]
-    with open(path, "w", encoding="utf-8") as out:
-        left = words
-        while left > 0:
-            lengths = rng.integers(0, 2 * MEAN_LINE + 1, size=10_000)
-            ids = rng.choice(vocab, size=int(lengths.sum()), p=probabilities).tolist()
-            start = 0
-            for length in lengths:
-                if left <= 0:
-                    break
-                length = min(int(length), left - 1)
-                out.write(" ".join(map(names.__getitem__, ids[start:start + length])) + "\n")
-                start += length
-                left -= length + 1
+    left = words
+    while left > 0:
+        lengths = rng.integers(0, 2 * MEAN_LINE + 1, size=10_000)
+        ids = rng.choice(vocab, size=int(lengths.sum()), p=probabilities).tolist()
+        start = 0
+        for length in lengths:
+            if left <= 0:
+                break
+            length = min(int(length), left - 1)
+            out.write(" ".join(map(names.__getitem__, ids[start:start + length])) + "\n")
+            start += length
+            left -= length + 1
 
 
 def read_in_child(script: str, *args: str, env: dict) -> dict:
@@ -85,7 +91,8 @@ def main() -> None:
         rng = np.random.default_rng(0)
         started = time.perf_counter()
         for split, words in sizes.items():
-            write_split(folder / f"{split}.txt", words, args.vocab, rng)
+            with open(folder / f"{split}.txt", "w", encoding="utf-8") as out:
+                write_split(out, words, args.vocab, rng)
         marker.write_text(json.dumps([sizes, args.vocab]))
         print(f"wrote the corpus in {time.perf_counter() - started:.0f} s")
     size_mb = sum((folder / f"{split}.txt").stat().st_size for split in sizes) / 1e6

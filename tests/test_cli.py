@@ -120,12 +120,13 @@ def test_presets_lists_every_preset():
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["small", "medium", "large", "medium-tied", "large-tied", "awd",
-                                "cpu-fast", "shakespeare", "tutorial", "test"]
+                                "cpu-fast", "wt103", "shakespeare", "tutorial", "test"]
     hidden = next(line for line in lines if line.startswith("hidden_size "))
-    assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "1150", "512", "128", "1024",
-                                  "2"]
+    assert hidden.split()[1:] == ["200", "650", "1500", "650", "1500", "1150", "512", "2048", "128",
+                                  "1024", "2"]
     sizes = next(line for line in lines if line.startswith("budget_hidden_sizes "))
-    assert sizes.split() == ["budget_hidden_sizes", "512,400,320,256"]  # whole, not cut short
+    # whole, not cut short
+    assert sizes.split() == ["budget_hidden_sizes", "512,400,320,256", "2048,1536,1024"]
 
 
 @pytest.fixture(scope="module")

@@ -42,13 +42,27 @@ def test_tied_presets_are_zaremba_plus_tied_weights(name):
 
 def test_presets_that_want_speed_pick_their_precision_and_zaremba_stays_fp32():
     assert {name for name in PRESETS if get_preset(name).precision == "auto"} == \
-        {"medium-tied", "large-tied", "awd", "cpu-fast"}
+        {"medium-tied", "large-tied", "awd", "cpu-fast", "wt103"}
 
 
 def test_cpu_fast_is_a_two_hour_budget_sized_from_the_machine():
     config = get_preset("cpu-fast")
     assert config.time_budget == 2 * 3600
     assert config.budget_sizes() == [512, 400, 320, 256] and config.budget_min_epochs == 10
+
+
+def test_wt103_is_a_twelve_hour_budget_with_the_adaptive_softmax_at_its_vocabulary():
+    config = get_preset("wt103")
+    assert config.data == "wikitext-103" and config.time_budget == 12 * 3600
+    assert config.budget_sizes() == [2048, 1536, 1024] and config.budget_min_epochs == 8
+    assert (config.num_layers, config.embedding_size, config.tie_weights) == (3, 400, False)
+    # WikiText-103's vocabulary: 267,735 words and <eos>; the last cluster still has units.
+    assert config.cutoffs(267_736) == (20000, 40000, 200000)
+    assert config.hidden_size // config.adaptive_div_value ** 3 >= 16
+    for size in config.budget_sizes():
+        apply_overrides(config, {"hidden_size": size}).cutoffs(267_736)
+    with pytest.raises(LstmlmError, match="below the vocabulary size"):
+        config.cutoffs(33_278)  # WikiText-2's vocabulary needs its own cutoffs
 
 
 def test_recipe_presets():
