@@ -1,8 +1,10 @@
 import dataclasses
 
 import pytest
+import torch
 
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
+from lstmlm.model import LSTMLanguageModel
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
     "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20),
@@ -18,6 +20,13 @@ COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_st
 def test_every_preset_builds(name):
     config = get_preset(name)
     assert config.preset == name and config == Config.from_dict(config.to_dict())
+    # Its model, at every width its time budget may choose, on the meta device (shapes only, no
+    # memory), for WikiText-103's vocabulary, above every preset's adaptive-softmax cutoffs.
+    for hidden_size in sorted({config.hidden_size, *config.budget_sizes()}):
+        with torch.device("meta"):
+            model = LSTMLanguageModel.from_config(
+                dataclasses.replace(config, hidden_size=hidden_size), vocab_size=267_737)
+        assert model.layer_sizes[0] == hidden_size
 
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
