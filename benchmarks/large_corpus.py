@@ -46,16 +46,11 @@ print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
 
 
-def zipf(vocab: int) -> np.ndarray:
-    """p(rank) ~ 1/rank over `vocab` ranks."""
-    probabilities = 1.0 / np.arange(1, vocab + 1)
-    return probabilities / probabilities.sum()
-
-
 def write_split(out: TextIO, words: int, vocab: int, rng: np.random.Generator) -> None:
     """Write `words` Zipf-distributed words (<eos> counted) to `out` as lines of `w<rank>`
     tokens."""
-    probabilities = zipf(vocab)
+    probabilities = 1.0 / np.arange(1, vocab + 1)
+    probabilities /= probabilities.sum()
     names = [f"w{rank}" for rank in range(vocab)]
     left = words
     while left > 0:

@@ -67,7 +67,7 @@ def test_wt103_is_a_twelve_hour_budget_with_the_adaptive_softmax_at_its_vocabula
     assert (config.num_layers, config.embedding_size, config.tie_weights) == (3, 400, False)
     # WikiText-103's vocabulary: 267,735 words and <eos>; the last cluster still has units.
     assert config.cutoffs(267_736) == (20000, 40000, 200000)
-    assert config.hidden_size // config.adaptive_div_value ** 3 >= 16
+    assert min(config.budget_sizes()) // config.adaptive_div_value ** 3 >= 16
     for size in config.budget_sizes():
         apply_overrides(config, {"hidden_size": size}).cutoffs(267_736)
     with pytest.raises(LstmlmError, match="below the vocabulary size"):

@@ -336,10 +336,10 @@ PRESETS: dict[str, dict] = {
                      budget_short_regularisation="keep_prob=0.75,hidden_keep_prob=0.9,"
                                                  "weight_drop=0.1,embedding_dropout=0.05"),
     # WikiText-103 on one GPU in 12 hours, the budget of Merity et al. (2018), whose 4-layer
-    # QRNN reached 33.0 test: three LSTM layers over a 400-wide embedding (OpenSeq2Seq's
-    # WikiText-103 LSTM), the adaptive softmax at Grave et al.'s cutoffs, Adam with a cosine
-    # schedule, and the light dropout AWD-LSTM uses there (103M words overfit little). The
-    # budget measures the device and takes the widest of 2048/1536/1024 that fits 8 epochs.
+    # QRNN reached 33.0 test: their recipe on three LSTM layers over a 400-wide embedding, the
+    # adaptive softmax at Grave et al.'s cutoffs, Adam with a cosine schedule, and light
+    # dropout (103M words overfit little). The budget measures the device and takes the
+    # widest of 2048/1536/1024 that fits 8 epochs (an estimate, see benchmarks/NOTES.md).
     "wt103": dict(data="wikitext-103", num_layers=3, embedding_size=400, hidden_size=2048,
                   softmax="adaptive", adaptive_cutoffs="20000,40000,200000",
                   adaptive_div_value=4.0, keep_prob=0.9, variational_dropout=True,
