@@ -2,6 +2,8 @@ import random
 from pathlib import Path
 
 import pytest
+import safetensors
+import safetensors.torch
 import torch
 
 import lstmlm
@@ -49,6 +51,34 @@ def tiny_config(tiny_corpus):
         "preset": "tiny", "data": str(tiny_corpus), "hidden_size": 8, "num_layers": 2,
         "keep_prob": 0.8, "batch_size": 4, "num_steps": 5, "max_epoch": 1, "max_max_epoch": 3,
         "max_grad_norm": 5.0, "vocab_size": 50, "eval_num_steps": 7, "seed": 7})
+
+
+def train_worse_after_first_epoch(config, runs_dir: Path, echo=None,
+                                  **later: float) -> lstmlm.TrainResult:
+    """A finished run of `config` (on the toy grammar) whose epochs after the first validate
+    worse than the first by construction, not by which way training happens to round.
+
+    After the first epoch the resumable weights get +30 on `<unk>`'s output bias. The toy
+    grammar's valid and test splits hold no `<unk>`, so every target there loses probability.
+    The run then resumes at a learning rate of 1e-30, which cannot move a weight, for
+    `max_max_epoch` epochs in all (2 unless `later` says otherwise; `later` may set other
+    fields of the resumed config too)."""
+    first = lstmlm.train(apply_overrides(config, {"max_max_epoch": 1}), runs_dir=runs_dir,
+                         echo=None)
+    run_dir = first.run_dir
+    vocab = lstmlm.load(run_dir).vocab
+    corpus = corpus_of(config, vocab)
+    assert vocab.unk_id not in corpus.valid.tolist() + corpus.test.tolist()  # the premise
+    last = str(run_dir / "last.safetensors")
+    with safetensors.safe_open(last, framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = safetensors.torch.load_file(last)
+    tensors["model.decoder.bias"][vocab.unk_id] += 30.0
+    safetensors.torch.save_file(tensors, last, metadata=metadata)
+    resumed = dict({"max_max_epoch": 2}, **later, learning_rate=1e-30, lr_decay=1.0)
+    apply_overrides(lstmlm.Config.load(run_dir / "config.json"), resumed).save(
+        run_dir / "config.json")
+    return lstmlm.train(resume=run_dir, echo=echo)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
 from lstmlm.training import (averaged_weights, build_optimizer, learning_rate, plateaus,
                              should_average, train_step)
 
-from .conftest import untrained_perplexity
+from .conftest import train_worse_after_first_epoch, untrained_perplexity
 
 PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
 # tiny_config's numbers (torch 2.13.0 CPU, one thread), before the options of issue #5 existed.
@@ -70,9 +70,10 @@ def test_run_directory_holds_everything_and_eval_reproduces_it(tmp_path, tiny_co
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [entry["epoch"] for entry in metrics] == [1, 2, 3]
     assert [entry["lr"] for entry in metrics] == [1.0, 0.5, 0.25]
-    # It learns the toy grammar: better than the same model untrained, and better each epoch.
-    assert metrics[-1]["valid_ppl"] < metrics[0]["valid_ppl"] < untrained_perplexity(tiny_config,
-                                                                                     "valid")
+    # It learns the toy grammar: every epoch validates well below the same model untrained
+    # (no order between epochs is assumed: that depends on how a machine rounds).
+    untrained = untrained_perplexity(tiny_config, "valid")
+    assert all(entry["valid_ppl"] < 0.95 * untrained for entry in metrics)
     assert all(entry["words_per_sec"] > 0 and entry["seconds"] > 0 for entry in metrics)
     model = lstmlm.load(run_dir)
     assert model.evaluate("test") == pytest.approx(result.test_perplexity, rel=1e-9)
@@ -245,13 +246,10 @@ def test_zaremba_path_numbers_are_pinned(tmp_path, tiny_config):
 
 
 def test_early_stopping_after_patience_epochs_without_improvement(tmp_path, tiny_config):
-    # A learning rate this large makes validation worse after the first epoch.
-    config = apply_overrides(tiny_config, {"learning_rate": 30.0, "lr_decay": 1.0,
-                                           "max_max_epoch": 6, "early_stopping_patience": 2})
     lines = []
-    result = train(config, runs_dir=tmp_path, echo=lines.append)
-    best = min(result.history, key=lambda entry: entry.valid_ppl).epoch
-    assert len(result.history) == best + 2 < 6
+    result = train_worse_after_first_epoch(tiny_config, tmp_path, echo=lines.append,
+                                           max_max_epoch=6, early_stopping_patience=2)
+    assert [entry.epoch for entry in result.history] == [1, 2, 3]  # best 1, then 2 without
     assert any(line.startswith("Early stopping") for line in lines)
 
 
@@ -315,22 +313,19 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     assert torch.equal(model.decoder.weight, trajectory[-1])  # restored after the block
 
 
-def ntasgd_config(tiny_config):
-    # lr 30 makes validation worse after the first epochs, so the switch happens early.
-    return apply_overrides(tiny_config, {"optimizer": "ntasgd", "nonmono": 0, "learning_rate": 30.0,
-                                         "lr_decay": 1.0, "max_max_epoch": 4,
-                                         "checkpoint_every": 25})
-
-
 def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_config,
                                                                  monkeypatch):
-    config = ntasgd_config(tiny_config)
+    # The trigger fires after the second epoch whatever the perplexities (its arithmetic is
+    # tested above), so the switch does not depend on how a machine rounds.
+    monkeypatch.setattr(training, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
+    config = apply_overrides(tiny_config, {"optimizer": "ntasgd", "lr_decay": 1.0,
+                                           "max_max_epoch": 4, "checkpoint_every": 25})
     lines = []
     reference = train(config, runs_dir=tmp_path / "reference", echo=lines.append)
     switches = [line for line in lines if line.startswith("Switching to averaged SGD")]
     assert len(switches) == 1
     switched_after = int(switches[0].split("after epoch ")[1].split(":")[0])
-    assert switched_after < 4
+    assert switched_after == 2
     # The epoch's valid perplexity is that of the averaged weights ASGD keeps in its state.
     model = lstmlm.load(reference.run_dir).network
     tensors = load_file(str(reference.run_dir / RunDir.LAST))
