@@ -12,7 +12,7 @@ import time
 
 import lstmlm
 from common import machine
-from lstmlm.corpus import corpus_of
+from lstmlm.builders import build_corpus
 from lstmlm.export import onnx_perplexity
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("folder")
     args = parser.parse_args()
     model = lstmlm.load(args.folder, device="cpu")
-    ids = corpus_of(model.config, model.vocab).test
+    ids = build_corpus(model.config, model.vocab).test
     began = time.perf_counter()
     torch_ppl = model.evaluate("test")
     torch_seconds = time.perf_counter() - began

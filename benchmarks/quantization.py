@@ -13,12 +13,12 @@ import torch
 
 import lstmlm
 from common import machine
-from lstmlm.corpus import corpus_of
+from lstmlm.builders import build_corpus
 
 
 def measure(path: str, quantize: str | None, words: int) -> dict:
     model = lstmlm.load(path, device="cpu", quantize=quantize)
-    test_words = len(corpus_of(model.config, model.vocab).test) - 1
+    test_words = len(build_corpus(model.config, model.vocab).test) - 1
     began = time.perf_counter()
     perplexity = model.evaluate("test")
     eval_seconds = time.perf_counter() - began

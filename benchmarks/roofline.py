@@ -44,7 +44,7 @@ from lstmlm.corpus import batchify, split_files
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
 from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
-from lstmlm.model import LSTMLanguageModel
+from lstmlm.builders import build_model
 from lstmlm.numpy_rnn import RNNNumpy
 from lstmlm.scoring import score_sentences
 from lstmlm.training import measure_throughput, throwaway_training
@@ -343,7 +343,7 @@ def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, rounds: int
     rows = []
     for precision in dict.fromkeys(["fp32", auto]):
         shaped = dataclasses.replace(config, precision=precision, time_budget=0.0)
-        model = LSTMLanguageModel.from_config(shaped, len(corpus.vocab))
+        model = build_model(shaped, len(corpus.vocab))
         bound = ceiling(model, roofs, precision, rows=shaped.batch_size, steps=shaped.num_steps,
                         training=True)
         measures = [lambda: measure_throughput(shaped, corpus, device, seconds).train_words_per_sec]
@@ -366,7 +366,7 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
     device = roofs.device
     config = get_preset("small")
     torch.manual_seed(0)
-    model = LSTMLanguageModel.from_config(config, len(corpus.vocab)).to(device).eval()
+    model = build_model(config, len(corpus.vocab)).to(device).eval()
     rows = []
 
     ids, steps = corpus.test, config.eval_num_steps

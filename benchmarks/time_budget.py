@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from common import machine
-from lstmlm.budget import parse_duration
+from lstmlm.config import parse_duration
 from lstmlm.rundir import RunDir
 
 LSTMLM = str(Path(sys.executable).with_name("lstmlm"))

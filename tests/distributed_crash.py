@@ -4,10 +4,11 @@ number $LSTMLM_TEST_CRASH_AT: how tests make a process of a distributed run fail
 import os
 import sys
 
-from lstmlm import cli, training
+from lstmlm import cli
+from lstmlm.training import step
 
 crash_at = int(os.environ["LSTMLM_TEST_CRASH_AT"])
-real_step, windows = training.train_step, 0
+real_step, windows = step.train_step, 0
 
 
 def crashing_step(*args, **kwargs):
@@ -18,5 +19,5 @@ def crashing_step(*args, **kwargs):
     return real_step(*args, **kwargs)
 
 
-training.train_step = crashing_step
+step.train_step = crashing_step
 sys.exit(cli.main(sys.argv[1:]))

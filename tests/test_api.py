@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lstmlm
-from lstmlm import DynamicEvaluation, LstmlmError, NeuralCache, apply_overrides, train
+from lstmlm import DynamicEvaluation, LstmlmError, NeuralCache, train
 
 from .conftest import train_worse_after_first_epoch, untrained_perplexity
 

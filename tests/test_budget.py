@@ -4,7 +4,9 @@
 import pytest
 
 from lstmlm import LstmlmError, apply_overrides, budget, get_preset
-from lstmlm.budget import Clock, Costs, Throughput, format_duration, parse_duration
+from lstmlm.budget import Clock, Costs, Throughput, format_duration
+from lstmlm.config import parse_duration
+from lstmlm.training import regularisation_line, scaled_schedule
 
 PTB_WORDS = (929_589, 73_760, 82_430)  # train, valid, test as lstmlm reads them
 
@@ -33,8 +35,10 @@ def test_config_takes_a_duration_and_lists_of_sizes():
     assert config.budget_sizes() == [200]
     config = apply_overrides(config, {"budget_hidden_sizes": "300, 200"})
     assert config.budget_sizes() == [300, 200]
-    with pytest.raises(LstmlmError, match="budget_hidden_sizes must be positive integers"):
+    with pytest.raises(LstmlmError, match="bad value '300,big' for budget_hidden_sizes"):
         apply_overrides(config, {"budget_hidden_sizes": "300,big"})
+    with pytest.raises(LstmlmError, match="budget_hidden_sizes must be positive integers"):
+        apply_overrides(config, {"budget_hidden_sizes": "300,0"})
     with pytest.raises(LstmlmError, match="time_budget must be >= 0"):
         apply_overrides(config, {"time_budget": -1.0})
 
@@ -50,12 +54,12 @@ def test_epochs_fit_with_the_finish_and_the_safety_margin_kept_free():
 
 
 def test_the_schedule_is_laid_out_for_the_planned_epochs():
-    cosine = budget.scaled_schedule(get_preset("cpu-fast"), 17)
+    cosine = scaled_schedule(get_preset("cpu-fast"), 17)
     assert cosine.max_max_epoch == 17
     assert cosine.warmup_epochs == pytest.approx(0.5 * 17 / get_preset("cpu-fast").max_max_epoch)
-    step = budget.scaled_schedule(get_preset("small"), 26)  # Zaremba: decay after epoch 4 of 13
+    step = scaled_schedule(get_preset("small"), 26)  # Zaremba: decay after epoch 4 of 13
     assert (step.max_max_epoch, step.max_epoch) == (26, 8)
-    assert budget.scaled_schedule(get_preset("small"), 2).max_epoch == 1
+    assert scaled_schedule(get_preset("small"), 2).max_epoch == 1
 
 
 def test_regularisation_follows_the_planned_length():
@@ -66,17 +70,17 @@ def test_regularisation_follows_the_planned_length():
              "embedding_dropout": 0.05}
     assert (config.budget_min_epochs, config.max_max_epoch) == (10, 34)
     for epochs, expected in [(8, short), (10, short), (34, full), (38, full)]:
-        planned = budget.scaled_schedule(config, epochs)
+        planned = scaled_schedule(config, epochs)
         assert {name: getattr(planned, name) for name in full} == expected
-    halfway = budget.scaled_schedule(config, 22)
+    halfway = scaled_schedule(config, 22)
     assert halfway.keep_prob == pytest.approx(0.7) and halfway.weight_drop == pytest.approx(0.15)
-    assert budget.regularisation_line(halfway) == (
+    assert regularisation_line(halfway) == (
         "regularisation for 22 epochs: keep_prob 0.7, hidden_keep_prob 0.85, weight_drop 0.15, "
         "embedding_dropout 0.075")
     # Fields it does not list, and configs without it, are left as they are.
     assert halfway.ar_alpha == config.ar_alpha
-    small = budget.scaled_schedule(get_preset("small"), 5)
-    assert small.keep_prob == 1.0 and budget.regularisation_line(small) == ""
+    small = scaled_schedule(get_preset("small"), 5)
+    assert small.keep_prob == 1.0 and regularisation_line(small) == ""
 
 
 @pytest.mark.parametrize("value, message", [

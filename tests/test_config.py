@@ -1,10 +1,12 @@
 import dataclasses
+import json
 
 import pytest
 import torch
 
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
-from lstmlm.model import LSTMLanguageModel
+from lstmlm.config import format_value
+from lstmlm.builders import build_model
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
     "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20),
@@ -24,7 +26,7 @@ def test_every_preset_builds(name):
     # memory), for WikiText-103's vocabulary, above every preset's adaptive-softmax cutoffs.
     for hidden_size in sorted({config.hidden_size, *config.budget_sizes()}):
         with torch.device("meta"):
-            model = LSTMLanguageModel.from_config(
+            model = build_model(
                 dataclasses.replace(config, hidden_size=hidden_size), vocab_size=267_737)
         assert model.layer_sizes[0] == hidden_size
 
@@ -81,8 +83,8 @@ def test_recipe_presets():
     assert (shakespeare.optimizer, shakespeare.learning_rate, shakespeare.max_grad_norm) == \
         ("adam", 0.001, 4.5)
     assert (shakespeare.sample_every, shakespeare.checkpoint_every, shakespeare.min_freq) == (50, 500, 6)
-    assert shakespeare.sample_primes.split("|") == ["thou art more", "to be or not to",
-                                                    "wherefore art thou"]
+    assert shakespeare.sample_primes == ("thou art more", "to be or not to",
+                                         "wherefore art thou")
     assert shakespeare.sample_strategy == "greedy"  # the cookbook logs argmax continuations
     tutorial = get_preset("tutorial")
     assert (tutorial.embedding_size, tutorial.hidden_size, tutorial.num_layers) == (128, 1024, 1)
@@ -155,9 +157,39 @@ def test_unknown_preset_lists_known_ones():
         get_preset("huge")
 
 
+def test_typed_fields_parse_from_the_command_line_and_format_back():
+    config = apply_overrides(get_preset("small"), [
+        "softmax=adaptive", "adaptive_cutoffs=2000, 6000", "sample_primes=the cat|to be",
+        "budget_hidden_sizes=300,200", "budget_min_epochs=3",
+        "budget_short_regularisation=keep_prob=0.9 weight_drop=0.1"])
+    assert config.adaptive_cutoffs == (2000, 6000) and config.budget_hidden_sizes == (300, 200)
+    assert config.sample_primes == ("the cat", "to be")
+    assert config.budget_short_regularisation == {"keep_prob": 0.9, "weight_drop": 0.1}
+    for name in ("adaptive_cutoffs", "sample_primes", "budget_hidden_sizes",
+                 "budget_short_regularisation"):
+        text = format_value(name, getattr(config, name))
+        assert apply_overrides(config, [f"{name}={text}"]) == config
+    assert format_value("budget_short_regularisation", config.budget_short_regularisation) == \
+        "keep_prob=0.9,weight_drop=0.1"
+    # JSON holds them as lists and objects; a dict or list of Python values works too.
+    saved = json.loads(config.to_json())
+    assert saved["adaptive_cutoffs"] == [2000, 6000] and saved["sample_primes"] == ["the cat",
+                                                                                    "to be"]
+    assert Config.from_dict(saved) == config
+    assert apply_overrides(config, {"adaptive_cutoffs": [10, 20]}).adaptive_cutoffs == (10, 20)
+    with pytest.raises(LstmlmError, match=r"bad value \['ten'\] for adaptive_cutoffs"):
+        Config.from_dict(dict(saved, adaptive_cutoffs=["ten"]))
+
+
+def test_every_field_has_a_one_line_description():
+    for config_field in dataclasses.fields(Config):
+        description = config_field.metadata.get("help", "")
+        assert description and "\n" not in description, config_field.name
+
+
 def test_config_round_trips_through_json(tmp_path):
     config = apply_overrides(get_preset("large"), ["seed=3"])
-    config.save(tmp_path / "config.json")
+    (tmp_path / "config.json").write_text(config.to_json())
     assert Config.load(tmp_path / "config.json") == config
     assert dataclasses.asdict(Config.load(tmp_path / "config.json"))["lr_decay"] == 1 / 1.15
 
@@ -172,7 +204,7 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path):
     ({"softmax": "adaptive"}, "softmax=adaptive needs adaptive_cutoffs"),
     ({"softmax": "adaptive", "adaptive_cutoffs": "2000,1000"}, "increasing positive integers"),
     ({"softmax": "adaptive", "adaptive_cutoffs": "0,10"}, "increasing positive integers"),
-    ({"softmax": "adaptive", "adaptive_cutoffs": "ten"}, "increasing positive integers"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "ten"}, "bad value 'ten' for adaptive_cutoffs"),
     ({"adaptive_cutoffs": "2000"}, "adaptive_cutoffs needs softmax=adaptive"),
     ({"softmax": "sampled"}, "softmax must be one of full, adaptive"),
     ({"softmax": "adaptive", "adaptive_cutoffs": "2000", "tie_weights": True},

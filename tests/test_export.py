@@ -7,8 +7,8 @@ import safetensors.torch
 import torch
 
 import lstmlm
-from lstmlm import LstmlmError, apply_overrides, train
-from lstmlm.corpus import corpus_of
+from lstmlm import LstmlmError, apply_overrides
+from lstmlm.builders import build_corpus
 from lstmlm.export import (FORMAT_VERSION, export, export_onnx, onnx_names, onnx_perplexity,
                            training_command)
 
@@ -142,7 +142,7 @@ def test_the_stream_perplexity_through_onnxruntime_equals_lstmlm_eval(finished_r
     pytest.importorskip("onnxruntime", reason="pip install -e \".[onnx]\"")
     folder = export(finished_run.run_dir, tmp_path / "model", onnx=True)
     model = lstmlm.load(folder)
-    ids = corpus_of(model.config, model.vocab).test
+    ids = build_corpus(model.config, model.vocab).test
     assert onnx_perplexity(folder, ids, model.config.eval_num_steps) == \
         pytest.approx(model.evaluate("test"), rel=1e-4)
     with pytest.raises(LstmlmError, match="has no model.onnx"):
@@ -186,6 +186,6 @@ def test_onnx_of_an_adaptive_softmax_gives_its_log_probabilities(adaptive_model,
     folder = export(adaptive_model.path, tmp_path / "model", onnx=True)
     assert "adaptive softmax (cutoffs 4,10, div_value 2; its logits are log-probabilities)" in \
         (folder / "README.md").read_text()
-    ids = corpus_of(adaptive_model.config, adaptive_model.vocab).test
+    ids = build_corpus(adaptive_model.config, adaptive_model.vocab).test
     assert onnx_perplexity(folder, ids, 7) == pytest.approx(adaptive_model.evaluate("test"),
                                                              rel=1e-4)

@@ -145,7 +145,7 @@ def test_bf16_training_on_a_cpu_that_runs_it(tmp_path, tiny_config):
     assert first.test_perplexity != fp32.test_perplexity
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_training_on_cuda_in_each_precision(tmp_path, tiny_config, precision):
     if precision == "bf16" and not hardware.native_bf16(torch.device("cuda"))[0]:

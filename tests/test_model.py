@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lstmlm import LSTMLanguageModel, apply_overrides, get_preset
+from lstmlm import LSTMLanguageModel
 from lstmlm.model import detach_state, evaluating
 
 
@@ -229,16 +229,6 @@ def test_evaluating_switches_to_eval_mode_and_restores_the_mode_on_an_error():
     with evaluating(model.eval()):
         pass
     assert not model.training
-
-
-def test_from_config_resolves_each_keep_probability_from_keep_prob():
-    config = apply_overrides(get_preset("medium"), {"output_keep_prob": 0.9})
-    model = LSTMLanguageModel.from_config(config, vocab_size=30)
-    assert model.input_dropout.p == pytest.approx(0.5) and model.lstm.dropout == pytest.approx(0.5)
-    assert model.output_dropout.p == pytest.approx(0.1)
-    assert model.device == torch.device("cpu")
-    with pytest.raises(TypeError):
-        LSTMLanguageModel(30, 6, 2)  # options are keywords
 
 
 def test_adaptive_softmax_logits_are_log_probabilities_and_its_loss_reads_only_the_targets():

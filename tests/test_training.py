@@ -10,19 +10,21 @@ from safetensors.torch import load_file
 
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, get_preset, train
-from lstmlm import budget, training
+from lstmlm import budget
+from lstmlm.training import planning, step, trainer
 from lstmlm.generation import text_of
 from lstmlm.model import LSTMLanguageModel
-from lstmlm.corpus import corpus_of, window_lengths
+from lstmlm.builders import build_corpus
+from lstmlm.corpus import window_lengths
 from lstmlm.rundir import RunDir
 from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
-from lstmlm.training import (averaged_weights, build_optimizer, learning_rate, plateaus,
+from lstmlm.training import (averaged_weights, optimizer_of, plateaus, schedule_of,
                              should_average, train_step)
 
 from .conftest import train_worse_after_first_epoch, untrained_perplexity
 
 PPL_KEYS = ("epoch", "lr", "train_ppl", "valid_ppl")
-# tiny_config's numbers (torch 2.13.0 CPU, one thread), before the options of issue #5 existed.
+# tiny_config's numbers (torch 2.13.0 CPU, one thread).
 PINNED_TRAIN_PPL = [15.146398, 14.674488, 14.502296]
 PINNED_TEST_PPL = 14.318119
 # Another BLAS build or CPU kind sums in another order: float32 rounding (~1e-7 a step) grows
@@ -33,7 +35,7 @@ PINNED_RELATIVE_TOLERANCE = 1e-5
 
 def test_learning_rate_schedule_of_the_small_preset():
     config = get_preset("small")
-    rates = [learning_rate(config, epoch) for epoch in range(13)]
+    rates = [schedule_of(config).rate(epoch) for epoch in range(13)]
     assert rates[:4] == [1.0] * 4
     assert rates[4:7] == [0.5, 0.25, 0.125]
     assert rates[12] == 0.5 ** 9
@@ -41,9 +43,9 @@ def test_learning_rate_schedule_of_the_small_preset():
 
 def test_learning_rate_schedule_of_the_large_preset():
     config = get_preset("large")
-    assert learning_rate(config, 13) == 1.0
-    assert learning_rate(config, 14) == pytest.approx(1 / 1.15)
-    assert learning_rate(config, 54) == pytest.approx(1.15 ** -41)
+    assert schedule_of(config).rate(13) == 1.0
+    assert schedule_of(config).rate(14) == pytest.approx(1 / 1.15)
+    assert schedule_of(config).rate(54) == pytest.approx(1.15 ** -41)
 
 
 def test_train_step_clips_the_global_gradient_norm():
@@ -54,8 +56,8 @@ def test_train_step_clips_the_global_gradient_norm():
     inputs = torch.randint(0, 20, (3, 6))
     loss, state = train_step(model, optimizer, inputs, torch.randint(0, 20, (3, 6)),
                              model.init_state(3), max_grad_norm=0.01)
-    step = torch.cat([(after - old).flatten() for after, old in zip(model.parameters(), before)])
-    assert step.norm().item() == pytest.approx(0.01, rel=1e-4)  # lr 1 x clipped norm
+    update = torch.cat([(after - old).flatten() for after, old in zip(model.parameters(), before)])
+    assert update.norm().item() == pytest.approx(0.01, rel=1e-4)  # lr 1 x clipped norm
     assert loss.requires_grad is False and state[0].requires_grad is False
     assert loss.item() > 6 * 2.5  # summed over 6 steps of roughly ln(20) each
 
@@ -110,7 +112,7 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_confi
 
 def train_killed_at_step(config, runs_dir, kill_at_step: int, monkeypatch):
     """Start a run that is interrupted just before its `kill_at_step`-th update; its folder."""
-    real_step, calls = training.train_step, []
+    real_step, calls = step.train_step, []
 
     def killed_step(*args, **kwargs):
         calls.append(1)
@@ -118,10 +120,10 @@ def train_killed_at_step(config, runs_dir, kill_at_step: int, monkeypatch):
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_step", killed_step)
+    monkeypatch.setattr(step, "train_step", killed_step)
     with pytest.raises(KeyboardInterrupt):
         train(config, runs_dir=runs_dir, echo=None)
-    monkeypatch.setattr(training, "train_step", real_step)
+    monkeypatch.setattr(step, "train_step", real_step)
     (run_dir,) = runs_dir.iterdir()
     return run_dir
 
@@ -274,11 +276,11 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     config = apply_overrides(get_preset("cpu-fast"), {"learning_rate": 30.0, "warmup_epochs": 2,
                                                       "max_max_epoch": 12})
-    assert learning_rate(config, 0.0) == 0.0
-    assert learning_rate(config, 1.0) == pytest.approx(15.0)
-    assert learning_rate(config, 2.0) == pytest.approx(30.0)
-    assert learning_rate(config, 7.0) == pytest.approx(15.0)  # half way through the decay
-    assert learning_rate(config, 12.0) == pytest.approx(0.0, abs=1e-12)
+    assert schedule_of(config).rate(0.0) == 0.0
+    assert schedule_of(config).rate(1.0) == pytest.approx(15.0)
+    assert schedule_of(config).rate(2.0) == pytest.approx(30.0)
+    assert schedule_of(config).rate(7.0) == pytest.approx(15.0)  # half way through the decay
+    assert schedule_of(config).rate(12.0) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_plateau_schedule_decays_after_each_epoch_without_improvement():
@@ -286,7 +288,7 @@ def test_plateau_schedule_decays_after_each_epoch_without_improvement():
                                                    "learning_rate": 20.0})
     valid_ppls = [150.0, 140.0, 141.0, 139.0, 139.0]
     assert [plateaus(valid_ppls[:count]) for count in range(6)] == [0, 0, 0, 1, 1, 2]
-    assert learning_rate(config, 5, valid_ppls) == pytest.approx(20.0 * 0.25 ** 2)
+    assert schedule_of(config).rate(5, valid_ppls) == pytest.approx(20.0 * 0.25 ** 2)
 
 
 def test_nt_asgd_trigger():
@@ -300,7 +302,7 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     config = apply_overrides(get_preset("small"), {"optimizer": "ntasgd", "learning_rate": 0.5})
     torch.manual_seed(0)
     model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=1)
-    optimizer = build_optimizer(config, model, averaging=True)
+    optimizer = optimizer_of(config, model, averaging=True)
     inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
     hidden, trajectory = model.init_state(2), []
     for _ in range(4):
@@ -317,7 +319,7 @@ def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_
                                                                  monkeypatch):
     # The trigger fires after the second epoch whatever the perplexities (its arithmetic is
     # tested above), so the switch does not depend on how a machine rounds.
-    monkeypatch.setattr(training, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
+    monkeypatch.setattr(trainer, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
     config = apply_overrides(tiny_config, {"optimizer": "ntasgd", "lr_decay": 1.0,
                                            "max_max_epoch": 4, "checkpoint_every": 25})
     lines = []
@@ -333,7 +335,7 @@ def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_
                 for index in [name.split(".")[1]] if name.endswith(".ax")}
     for index, parameter in enumerate(model.parameters()):
         parameter.data.copy_(averages[str(index)])
-    corpus = corpus_of(config)
+    corpus = build_corpus(config)
     assert stream_perplexity(model, corpus.valid, 1, config.eval_num_steps) == \
         pytest.approx(reference.history[-1].valid_ppl, rel=1e-9)
     # A run killed after the switch resumes with ASGD and its averages.
@@ -349,15 +351,15 @@ def test_variable_windows_scale_the_learning_rate_and_resume_exactly(tmp_path, t
                                                                      monkeypatch):
     config = apply_overrides(tiny_config, {"variable_length": True, "num_steps": 10,
                                            "checkpoint_every": 9, "lr_decay": 1.0})
-    real_step, seen = training.train_step, []
+    real_step, seen = step.train_step, []
 
     def recording_step(model, optimizer, inputs, *args, **kwargs):
         seen.append((inputs.size(1), optimizer.param_groups[0]["lr"]))
         return real_step(model, optimizer, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(training, "train_step", recording_step)
+    monkeypatch.setattr(step, "train_step", recording_step)
     reference = train(config, runs_dir=tmp_path / "reference", echo=None)
-    monkeypatch.setattr(training, "train_step", real_step)
+    monkeypatch.setattr(step, "train_step", real_step)
     assert len({length for length, _ in seen}) > 3
     assert all(lr == pytest.approx(1.0 * length / 10) for length, lr in seen)
     run_dir = train_killed_at_step(config, tmp_path / "killed", 50, monkeypatch)
@@ -392,7 +394,7 @@ def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
 
 def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float) -> None:
     """Make the budget's measurement report these speeds instead of timing the machine."""
-    monkeypatch.setattr(training, "measure_throughput",
+    monkeypatch.setattr(planning, "measure_throughput",
                         lambda *args: budget.Throughput(train_words_per_sec, eval_words_per_sec))
 
 
@@ -401,14 +403,14 @@ class FakeClock:
 
     def __init__(self, monkeypatch, per_step: float):
         self.now = 0.0
-        real_step = training.train_step
+        real_step = step.train_step
 
         def timed_step(*args, **kwargs):
             self.now += per_step
             return real_step(*args, **kwargs)
 
         monkeypatch.setattr(budget, "monotonic", lambda: self.now)
-        monkeypatch.setattr(training, "train_step", timed_step)
+        monkeypatch.setattr(step, "train_step", timed_step)
 
 
 def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tiny_config,
@@ -427,8 +429,8 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
     assert saved["time_budget"] == 1000
     assert lines[2].startswith("time budget 16m 40s, hidden_size 8: measured")
     assert lines[3].startswith("plan: 9 epochs of hidden_size 8 fit in 16m 40s")
-    assert result.history[-1].lr == pytest.approx(learning_rate(
-        apply_overrides(config, {"max_max_epoch": 9, "warmup_epochs": 3.0}), 8))
+    assert result.history[-1].lr == pytest.approx(schedule_of(
+        apply_overrides(config, {"max_max_epoch": 9, "warmup_epochs": 3.0})).rate(8))
 
 
 def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,
@@ -496,7 +498,7 @@ def test_measuring_throughput_leaves_the_random_state_alone(tiny_config):
     corpus = lstmlm.load_corpus(tiny_config.data, 50)
     torch.manual_seed(3)
     before = torch.get_rng_state()
-    speed = training.measure_throughput(tiny_config, corpus, torch.device("cpu"), 0.01)
+    speed = planning.measure_throughput(tiny_config, corpus, torch.device("cpu"), 0.01)
     assert speed.train_words_per_sec > 0 and speed.eval_words_per_sec > 0
     assert torch.equal(torch.get_rng_state(), before)
 

@@ -8,7 +8,8 @@ from typing import Iterator
 import torch
 
 from .config import Config
-from .corpus import Vocabulary, clean_lines, corpus_of, words_of_lines
+from .builders import build_corpus
+from .corpus import Vocabulary, clean_lines, words_of_lines
 from .errors import LstmlmError
 from .evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity, dynamic_perplexity,
                          stream_perplexity)
@@ -55,7 +56,7 @@ class LanguageModel:
         if dynamic is not None and self.quantized:
             raise LstmlmError(f"dynamic evaluation trains the weights: it cannot run on a model "
                               f"quantised to {self.quantized}")
-        ids = corpus_of(self.config, self.vocab, data).split(split)
+        ids = build_corpus(self.config, self.vocab, data).split(split)
         if dynamic is not None:
             return dynamic_perplexity(self.network, ids, dynamic)
         if cache is not None:

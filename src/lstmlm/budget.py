@@ -1,21 +1,19 @@
-"""Time budgets: durations, the clock of a run, and how many epochs fit in what is left.
+"""Time budgets: the clock of a run, and how many epochs of a measured speed fit in what is
+left of it.
 
-The arithmetic lives here, apart from the trainer, so that planning can be tested with any
-throughput (a fast bfloat16 CPU, a slow float32 one) without training anything.
+Pure arithmetic on durations and speeds, apart from the trainer, so that planning can be tested
+with any throughput (a fast bfloat16 CPU, a slow float32 one) without training anything.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from .errors import LstmlmError
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 # Kept free at the end of a budget for what estimates miss (checkpoint writes, a slower
 # machine): a share of the budget plus a few seconds.
 SAFETY_FRACTION = 0.02
@@ -27,23 +25,6 @@ RESERVE_MARGIN = 0.25
 FINISH_SECONDS = 3.0
 # Measuring a model's speed takes this share of the budget, within these bounds (seconds).
 MEASURING_FRACTION, MEASURING_BOUNDS = 0.002, (2.0, 20.0)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `text`: "90s", "45m", "2h", "1h30m", "1.5h" or a plain number of seconds."""
-    cleaned = str(text).strip().lower().replace(" ", "")
-    try:
-        seconds = float(cleaned)
-    except ValueError:
-        match = _DURATION.fullmatch(cleaned)
-        if not cleaned or not match or not any(match.groups()):
-            raise LstmlmError(f"bad duration {text!r} (expected e.g. 90s, 45m, 2h, 1h30m or "
-                              f"seconds)") from None
-        hours, minutes, secs = (float(group or 0) for group in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    if seconds < 0 or not math.isfinite(seconds):
-        raise LstmlmError(f"bad duration {text!r} (must be >= 0)")
-    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -73,11 +54,13 @@ def monotonic() -> float:
 
 
 class Clock:
-    """Seconds a run has spent, counting what earlier processes spent before a resume."""
+    """A run's time budget (seconds; 0: none) and the seconds it has spent since `started` (a
+    `monotonic()` reading; default now), counting what earlier processes spent before a
+    resume. The one place a running run keeps its budget."""
 
-    def __init__(self, budget: float = 0.0):
+    def __init__(self, budget: float = 0.0, started: float | None = None):
         self.budget = budget
-        self.started = monotonic()
+        self.started = monotonic() if started is None else started
         self.spent_before = 0.0
 
     def elapsed(self) -> float:
@@ -138,36 +121,6 @@ class Costs:
     def describe(self) -> str:
         return (f"an epoch {format_duration(self.epoch)} + validation "
                 f"{format_duration(self.validation)}, final evaluation {format_duration(self.finish)}")
-
-
-def scaled_schedule(config, epochs: int):
-    """`config` with `epochs` epochs and its epoch-counted schedule stretched or shrunk to match,
-    so a budgeted run gets the schedule's whole shape (warm-up, decay) rather than a cut-off.
-
-    With budget_short_regularisation, each field it lists moves on the line from its short
-    value (at budget_min_epochs epochs or fewer) to the config's own (at max_max_epoch or
-    more): a model that trains for fewer epochs overfits less, so needs less dropout."""
-    ratio = epochs / config.max_max_epoch
-    changes = {"max_max_epoch": epochs, "max_epoch": max(1, round(config.max_epoch * ratio))}
-    if config.warmup_epochs:
-        changes["warmup_epochs"] = config.warmup_epochs * ratio
-    short = config.short_regularisation()
-    if short:
-        span = config.max_max_epoch - config.budget_min_epochs
-        weight = min(1.0, max(0.0, (epochs - config.budget_min_epochs) / span)) if span > 0 else 1.0
-        for name, short_value in short.items():
-            changes[name] = round(short_value + weight * (getattr(config, name) - short_value), 6)
-    return dataclasses.replace(config, **changes)
-
-
-def regularisation_line(config) -> str:
-    """The log line saying which regularisation a plan chose (empty without
-    budget_short_regularisation)."""
-    names = config.short_regularisation()
-    if not names:
-        return ""
-    values = ", ".join(f"{name} {getattr(config, name):g}" for name in names)
-    return f"regularisation for {plural(config.max_max_epoch)}: {values}"
 
 
 @dataclass(frozen=True)

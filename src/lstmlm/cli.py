@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api, datasets, numpy_rnn, rescoring
-from .config import PRESETS, Config, apply_overrides, get_preset
+from .config import PRESETS, Config, apply_overrides, format_value, get_preset
 from .corpus import read_lines
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
@@ -310,7 +310,7 @@ def run_presets(args) -> None:
     keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
     shown = [key for key in keys if any(key in values for values in PRESETS.values())]
     configs = [get_preset(name) for name in PRESETS]
-    cells = {key: [format_value(getattr(config, key)) for config in configs] for key in shown}
+    cells = {key: [table_value(key, getattr(config, key)) for config in configs] for key in shown}
     widths = [max(len(name), *(len(cells[key][column]) for key in shown)) + 2
               for column, name in enumerate(PRESETS)]
     print(f"{'':<20}" + "".join(f"{name:>{width}}" for name, width in zip(PRESETS, widths)))
@@ -318,8 +318,8 @@ def run_presets(args) -> None:
         print(f"{key:<20}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells[key], widths)))
 
 
-def format_value(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+def table_value(name: str, value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else format_value(name, value)
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

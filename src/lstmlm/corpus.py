@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -23,9 +23,6 @@ import torch
 from . import datasets, tokencache
 from .errors import LstmlmError
 from .files import atomic_write_text
-
-if TYPE_CHECKING:
-    from .config import Config
 
 EOS = "<eos>"
 UNK = "<unk>"
@@ -317,12 +314,6 @@ def _encode_splits(lines: dict[str, Iterable[str]], vocab_size: int, min_freq: i
         if split not in arrays:
             arrays[split] = vocab.encode_lines(lines[split])
     return vocab, arrays
-
-
-def corpus_of(config: Config, vocab: Vocabulary | None = None, data: str | None = None) -> Corpus:
-    """The corpus `config` trains on (or `data` instead), read with the config's text options."""
-    return load_corpus(data or config.data, config.vocab_size, config.min_freq, vocab,
-                       config.clean_text)
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .config import PRESETS, Config
+from .builders import build_model
+from .config import PRESETS, Config, format_value, get_preset
 from .corpus import Vocabulary
 from .budget import plural
 from .errors import LstmlmError
@@ -63,7 +64,7 @@ def load_parts(path: str | Path,
         return _read_folder(Path(path))
     run_dir = RunDir.open(path)
     config, vocab = run_dir.load_config(), run_dir.load_vocab()
-    network = LSTMLanguageModel.from_config(config, len(vocab))
+    network = build_model(config, len(vocab))
     if weights == "best":
         checkpoint.load_weights(run_dir / RunDir.BEST, network)
     else:
@@ -187,7 +188,7 @@ def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
                           f"format {FORMAT_VERSION} and older (upgrade lstmlm)")
     config = Config.from_dict(values)
     vocab = Vocabulary.load(folder / VOCAB)
-    network = LSTMLanguageModel.from_config(config, len(vocab))
+    network = build_model(config, len(vocab))
     checkpoint.load_weights(folder / WEIGHTS, network)
     return config, vocab, network.eval()
 
@@ -195,19 +196,21 @@ def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
 def training_command(config: Config) -> str:
     """The `lstmlm train` command that gives `config`: its preset and the fields it changes."""
     preset = config.preset if config.preset in PRESETS else "small"
-    base = Config(preset=preset, **PRESETS[preset])
+    base = get_preset(preset)
     changed = [field.name for field in fields(Config)
                if field.name != "preset" and getattr(config, field.name) != getattr(base, field.name)]
     return " ".join(["lstmlm train --preset", preset] +
-                    [f"--set {shlex.quote(f'{name}={getattr(config, name)}')}" for name in changed])
+                    [f"--set {shlex.quote(f'{name}={format_value(name, getattr(config, name))}')}"
+                     for name in changed])
 
 
 def softmax_description(config: Config) -> str:
     """The softmax layer in words; the adaptive one's logits are log-probabilities."""
     if config.softmax == "full":
         return "full softmax"
-    return (f"adaptive softmax (cutoffs {config.adaptive_cutoffs}, div_value "
-            f"{config.adaptive_div_value:g}; its logits are log-probabilities)")
+    cutoffs = format_value("adaptive_cutoffs", config.adaptive_cutoffs)
+    return (f"adaptive softmax (cutoffs {cutoffs}, div_value {config.adaptive_div_value:g}; its "
+            f"logits are log-probabilities)")
 
 
 def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTMLanguageModel,

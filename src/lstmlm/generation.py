@@ -12,11 +12,10 @@ from typing import Iterator
 
 import torch
 
+from .config import STRATEGIES
 from .corpus import EOS, UNK, Vocabulary, clean_line
 from .errors import LstmlmError
 from .model import LSTMLanguageModel, evaluating
-
-STRATEGIES = ("greedy", "sample")
 
 
 def check_options(strategy: str = "sample", temperature: float = 1.0, top_k: int = 0,

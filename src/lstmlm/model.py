@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-if TYPE_CHECKING:
-    from .config import Config
+from .config import Cell
 
 # The recurrent state, a flat tuple of tensors whose layout only the model reads: (h, c) of
 # shape (layers, batch, hidden) for the fused multi-layer module, or each layer's (h, c) in turn,
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
 # RNN has h only.
 State = tuple[torch.Tensor, ...]
 
-CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU,
              "rnn_tanh": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs),
              "rnn_relu": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="relu", **kwargs)}
@@ -36,12 +34,12 @@ class LSTMLanguageModel(nn.Module):
     replaced by an adaptive softmax (Grave et al. 2017, `nn.AdaptiveLogSoftmaxWithLoss`): the
     most frequent words (ids below the first cutoff, since the vocabulary is ordered by count)
     are scored by a small head and the rarer ones through clusters of lower dimension, which
-    makes training over a large vocabulary several times cheaper. `from_config` builds the model
-    a Config describes; every option is a keyword.
+    makes training over a large vocabulary several times cheaper. Every option is a keyword;
+    `builders.build_model` gives the model a Config describes.
     """
 
     def __init__(self, *, vocab_size: int, hidden_size: int, num_layers: int,
-                 embedding_size: int = 0, cell: str = "lstm", tie_weights: bool = False,
+                 embedding_size: int = 0, cell: Cell = "lstm", tie_weights: bool = False,
                  variational_dropout: bool = False, input_keep_prob: float = 1.0,
                  hidden_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
                  embedding_dropout: float = 0.0, weight_drop: float = 0.0,
@@ -96,18 +94,6 @@ class LSTMLanguageModel(nn.Module):
                 self.decoder.weight = self.embedding.weight
         self._decoder_columns: tuple[tuple[int, int], torch.Tensor] | None = None
         self.reset_parameters(init_scale, init_method)
-
-    @classmethod
-    def from_config(cls, config: Config, vocab_size: int) -> "LSTMLanguageModel":
-        """The model `config` describes, for a vocabulary of `vocab_size` words."""
-        return cls(vocab_size=vocab_size, hidden_size=config.hidden_size,
-                   num_layers=config.num_layers, embedding_size=config.embedding_size,
-                   cell=config.cell, tie_weights=config.tie_weights,
-                   variational_dropout=config.variational_dropout, **config.keep_probs(),
-                   embedding_dropout=config.embedding_dropout, weight_drop=config.weight_drop,
-                   adaptive_cutoffs=config.cutoffs(vocab_size),
-                   adaptive_div_value=config.adaptive_div_value,
-                   init_scale=config.init_scale, init_method=config.init_method)
 
     @property
     def device(self) -> torch.device:

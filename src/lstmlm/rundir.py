@@ -118,7 +118,7 @@ class RunDir:
         return Config.load(self / self.CONFIG)
 
     def save_config(self, config: Config) -> None:
-        config.save(self / self.CONFIG)
+        atomic_write_text(self / self.CONFIG, config.to_json())
 
     def load_vocab(self) -> Vocabulary:
         return Vocabulary.load(self / self.VOCAB)

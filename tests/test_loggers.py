@@ -1,4 +1,4 @@
-"""metrics.csv and TensorBoard event files."""
+"""The metrics a run writes: metrics.csv, and the TensorBoard logger's event files."""
 
 import csv
 import importlib.util

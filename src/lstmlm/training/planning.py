@@ -1,0 +1,166 @@
+"""Planning a run from its config, where the config becomes the values the library below takes:
+the schedule, the optimizer and the update's options; whether the corpus fits the batches; and,
+for a time budget, the measured speed, the width and the epochs that fit, and the schedule and
+regularisation laid out for them."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Iterator
+
+import torch
+
+from .. import budget
+from ..budget import Clock, Throughput, plural
+from ..builders import build_model
+from ..config import Config
+from ..corpus import Corpus, batchify, window_lengths, windows
+from ..errors import LstmlmError
+from ..evaluation import stream_perplexity
+from ..hardware import synchronize
+from ..model import LSTMLanguageModel
+from .schedule import LearningRateSchedule, build_optimizer
+from .step import WindowLoss, new_scaler, train_step
+
+
+def schedule_of(config: Config) -> LearningRateSchedule:
+    """The learning-rate schedule `config` sets."""
+    return LearningRateSchedule(config.lr_schedule, config.learning_rate, config.lr_decay,
+                                config.max_epoch, config.max_max_epoch, config.warmup_epochs)
+
+
+def optimizer_of(config: Config, model: torch.nn.Module,
+                 averaging: bool = False) -> torch.optim.Optimizer:
+    """The optimizer `config` sets for `model` (`averaging`: NT-ASGD's second phase)."""
+    return build_optimizer(model.parameters(), config.optimizer, config.learning_rate,
+                           config.weight_decay, averaging)
+
+
+def step_options(config: Config) -> dict:
+    """train_step's keyword options as `config` sets them."""
+    return dict(max_grad_norm=config.max_grad_norm, loss_average=config.loss_average,
+                ar_alpha=config.ar_alpha, tar_beta=config.tar_beta, precision=config.precision)
+
+
+# Measuring throughput: untimed windows first (allocations, oneDNN primitive creation), then at
+# least this many timed ones.
+WARMUP_WINDOWS, MIN_TIMED_WINDOWS = 2, 3
+# Words of the valid split streamed per evaluation batch row to time evaluation.
+EVAL_SAMPLE_WORDS = 5000
+
+
+def throwaway_training(config: Config, corpus: Corpus,
+                       device: torch.device) -> tuple[LSTMLanguageModel, Iterator[int]]:
+    """A fresh model of `config`'s shape, and an iterator that trains it on the next window of
+    the training split at each `next` (the device's queue drained) and yields the window's
+    number of targets: what measuring a training speed times."""
+    model = build_model(config, len(corpus.vocab)).to(device)
+    optimizer = optimizer_of(config, model)
+    scaler = new_scaler(config.precision, device)
+    window_loss = WindowLoss(model)
+    rows = batchify(corpus.train, config.batch_size).to(device)
+
+    def steps() -> Iterator[int]:
+        hidden = model.init_state(config.batch_size)
+        model.train()
+        for inputs, targets in windows(rows, config.num_steps):
+            _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
+                                   window_loss=window_loss, **step_options(config))
+            synchronize(device)
+            yield targets.numel()
+
+    return model, steps()
+
+
+def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
+                       seconds: float) -> Throughput:
+    """Train a throwaway model of `config`'s shape for about `seconds` and stream part of the
+    valid split through it, timing both. The caller's model and random state are untouched."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model, steps = throwaway_training(config, corpus, device)
+        timings = []  # (seconds, words) of each window
+        began = time.perf_counter()
+        for words in steps:
+            timings.append((time.perf_counter() - began, words))
+            timed = timings[WARMUP_WINDOWS:]
+            if len(timed) >= MIN_TIMED_WINDOWS and sum(took for took, _ in timed) >= seconds:
+                break
+            began = time.perf_counter()
+        timed = timings[WARMUP_WINDOWS:] or timings  # a corpus of a few windows: time them all
+        timed_seconds, timed_words = (sum(values) for values in zip(*timed))
+        sample = corpus.valid[:EVAL_SAMPLE_WORDS * config.eval_batch_size]
+        stream_perplexity(model, sample[:config.eval_num_steps * config.eval_batch_size + 1],
+                          config.eval_batch_size, config.eval_num_steps)  # warm-up
+        began = time.perf_counter()
+        stream_perplexity(model, sample, config.eval_batch_size, config.eval_num_steps)
+        synchronize(device)
+        eval_seconds = time.perf_counter() - began
+    return Throughput(timed_words / timed_seconds, len(sample) / eval_seconds)
+
+
+def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clock,
+                processes: int = 1) -> tuple[Config, budget.Plan]:
+    """Measure, then fit the run into what is left of the clock's budget: the hidden size (from
+    budget_hidden_sizes) and the number of epochs, the schedule (and with
+    budget_short_regularisation the regularisation) laid out for that length. With several
+    `processes` each trains and evaluates its share of the words at the speed measured here."""
+    words = tuple(len(split) // processes for split in (corpus.train, corpus.valid, corpus.test))
+    seconds = budget.measuring_seconds(clock.budget)
+
+    def measure(size: int) -> Throughput:
+        return measure_throughput(dataclasses.replace(config, hidden_size=size), corpus, device,
+                                  seconds)
+
+    plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
+                       measure, words, clock.left)
+    planned = scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
+                              plan.epochs).validate()
+    regularisation = regularisation_line(planned)
+    if regularisation:
+        plan = dataclasses.replace(plan, lines=plan.lines + (regularisation,))
+    return planned, plan
+
+
+def scaled_schedule(config: Config, epochs: int) -> Config:
+    """`config` with `epochs` epochs and its epoch-counted schedule stretched or shrunk to match,
+    so a budgeted run gets the schedule's whole shape (warm-up, decay) rather than a cut-off.
+
+    With budget_short_regularisation, each field it lists moves on the line from its short
+    value (at budget_min_epochs epochs or fewer) to the config's own (at max_max_epoch or
+    more): a model that trains for fewer epochs overfits less, so needs less dropout."""
+    ratio = epochs / config.max_max_epoch
+    changes = {"max_max_epoch": epochs, "max_epoch": max(1, round(config.max_epoch * ratio))}
+    if config.warmup_epochs:
+        changes["warmup_epochs"] = config.warmup_epochs * ratio
+    short = config.short_regularisation()
+    if short:
+        span = config.max_max_epoch - config.budget_min_epochs
+        weight = min(1.0, max(0.0, (epochs - config.budget_min_epochs) / span)) if span > 0 else 1.0
+        for name, short_value in short.items():
+            changes[name] = round(short_value + weight * (getattr(config, name) - short_value), 6)
+    return dataclasses.replace(config, **changes)
+
+
+def regularisation_line(config: Config) -> str:
+    """The log line saying which regularisation a plan chose (empty without
+    budget_short_regularisation)."""
+    names = config.short_regularisation()
+    if not names:
+        return ""
+    values = ", ".join(f"{name} {getattr(config, name):g}" for name in names)
+    return f"regularisation for {plural(config.max_max_epoch)}: {values}"
+
+
+def check_corpus_fits(corpus: Corpus, config: Config, processes: int = 1) -> None:
+    """Raise LstmlmError if a split is too short for the config's batches (of every one of
+    `processes` processes), or the adaptive softmax's cutoffs do not fit the vocabulary."""
+    config.cutoffs(len(corpus.vocab))
+    rows = config.batch_size * processes
+    if not window_lengths(len(corpus.train), rows, config.num_steps,
+                          config.variable_length, config.seed):
+        raise LstmlmError(f"training split too short ({len(corpus.train)} words) for one batch of "
+                          f"{rows} rows x num_steps={config.num_steps}")
+    for split in ("valid", "test"):
+        if len(corpus.split(split)) // (config.eval_batch_size * processes) < 2:
+            raise LstmlmError(f"{split} split too short ({len(corpus.split(split))} words)")

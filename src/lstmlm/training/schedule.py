@@ -1,0 +1,88 @@
+"""Learning-rate schedules, optimizers, and NT-ASGD's trigger and averaged weights."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+
+from ..config import OptimizerName, ScheduleName
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """The learning rate as a function of training progress (in epochs, counted from 0).
+
+    step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
+    times `lr_decay` for each finished epoch that did not improve on the best valid
+    perplexity before it; cosine: linear warm-up over `warmup_epochs`, then half a cosine down
+    to 0 at `max_max_epoch`.
+    """
+
+    kind: ScheduleName
+    learning_rate: float
+    lr_decay: float = 1.0
+    max_epoch: int = 1
+    max_max_epoch: int = 1
+    warmup_epochs: float = 0.0
+
+    def rate(self, progress: float, valid_ppls: Iterable[float] = ()) -> float:
+        """The rate `progress` epochs into training, after epochs of `valid_ppls`."""
+        if self.kind == "step":
+            return self.learning_rate * self.lr_decay ** max(int(progress) + 1 - self.max_epoch, 0)
+        if self.kind == "plateau":
+            return self.learning_rate * self.lr_decay ** plateaus(valid_ppls)
+        if progress < self.warmup_epochs:
+            return self.learning_rate * progress / self.warmup_epochs
+        fraction = (progress - self.warmup_epochs) / (self.max_max_epoch - self.warmup_epochs)
+        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
+
+
+def plateaus(valid_ppls: Iterable[float]) -> int:
+    """How many epochs did not improve on the best valid perplexity before them."""
+    count, best = 0, math.inf
+    for valid_ppl in valid_ppls:
+        if valid_ppl >= best:
+            count += 1
+        best = min(best, valid_ppl)
+    return count
+
+
+def should_average(valid_ppls: list[float], nonmono: int) -> bool:
+    """NT-ASGD's trigger (Merity et al. 2017): the last valid perplexity is worse than the best
+    of the epochs before the last `nonmono` ones."""
+    earlier = valid_ppls[:-1]
+    return len(earlier) > nonmono and valid_ppls[-1] > min(earlier[:len(earlier) - nonmono])
+
+
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], name: OptimizerName, lr: float,
+                    weight_decay: float = 0.0, averaging: bool = False) -> torch.optim.Optimizer:
+    """Plain SGD (the Zaremba presets, and NT-ASGD before it averages), Adam or AdamW;
+    `averaging` gives NT-ASGD's second phase: ASGD with `t0=0` and `lambd=0`, i.e. SGD that
+    keeps the running average of the weights since the switch."""
+    if averaging:
+        return torch.optim.ASGD(parameters, lr=lr, t0=0, lambd=0.0, weight_decay=weight_decay)
+    optimizers = {"sgd": torch.optim.SGD, "ntasgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                  "adamw": torch.optim.AdamW}
+    return optimizers[name](parameters, lr=lr, weight_decay=weight_decay)
+
+
+@contextmanager
+def averaged_weights(optimizer: torch.optim.Optimizer):
+    """Within the block, the parameters hold ASGD's running averages (no-op for other optimizers)."""
+    averages = [(parameter, optimizer.state[parameter]["ax"])
+                for group in optimizer.param_groups for parameter in group["params"]
+                if isinstance(optimizer, torch.optim.ASGD) and "ax" in optimizer.state[parameter]]
+    saved = [parameter.detach().clone() for parameter, _ in averages]
+    with torch.no_grad():
+        for parameter, average in averages:
+            parameter.copy_(average)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for (parameter, _), original in zip(averages, saved):
+                parameter.copy_(original)

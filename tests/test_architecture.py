@@ -1,0 +1,63 @@
+"""The package's layering, read from its imports, and the architecture page generated from it."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("generate_docs",
+                                                  ROOT / "scripts" / "generate_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generator = load_generator()
+
+
+def test_no_import_cycles_and_the_config_at_the_bottom():
+    graph = generator.import_graph()
+    layers = generator.layers(graph)  # raises on a cycle
+    assert graph["lstmlm.config"] == {"lstmlm.errors"}
+    assert layers["lstmlm.config"] == 1
+
+
+def test_a_cycle_is_found_and_named():
+    graph = {"lstmlm.a": {"lstmlm.b"}, "lstmlm.b": {"lstmlm.c"}, "lstmlm.c": {"lstmlm.a"}}
+    with pytest.raises(ValueError, match="import cycle: lstmlm.a -> lstmlm.b -> lstmlm.c -> "
+                                         "lstmlm.a"):
+        generator.layers(graph)
+
+
+def test_imports_inside_functions_and_under_type_checking_count(tmp_path, monkeypatch):
+    package = tmp_path / "lstmlm"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "low.py").write_text("from typing import TYPE_CHECKING\n"
+                                    "if TYPE_CHECKING:\n    from .high import Thing\n")
+    (package / "high.py").write_text("def make():\n    from . import low\n")
+    monkeypatch.setattr(generator, "PACKAGE", package)
+    graph = generator.import_graph()
+    assert graph["lstmlm.low"] == {"lstmlm.high"} and graph["lstmlm.high"] == {"lstmlm.low"}
+    with pytest.raises(ValueError, match="import cycle"):
+        generator.layers(graph)
+
+
+def test_training_modules_stay_short():
+    for path in (ROOT / "src" / "lstmlm" / "training").glob("*.py"):
+        assert len(path.read_text().splitlines()) <= 450, path.name
+
+
+@pytest.mark.docs
+def test_the_architecture_page_is_current_and_names_every_module():
+    assert generator.stale_pages(write=False) == []
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    prose = page.split("<!-- end: architecture -->")[1]
+    named = set(re.findall(r"`([\w.]+)`", prose))
+    modules = {generator.short(module) for module in generator.layers(generator.import_graph())}
+    assert modules - named == set()
