@@ -238,6 +238,15 @@ def test_numpy_rnn_bad_inputs(tmp_path):
         assert_clean_failure(run_cli(*args), message)
 
 
+def test_eval_of_standard_input(trained_run, tmp_path):
+    text = "the cat sees mary\njohn eats a ball\n" * 20
+    result = subprocess.run([LSTMLM, "eval", trained_run, "--data", "-"], input=text,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert printed_number("standard input perplexity", result.stdout) == \
+        pytest.approx(lstmlm.load(trained_run).perplexity(text), rel=1e-3)
+
+
 def test_eval_with_dynamic_evaluation(trained_run):
     static = run_cli("eval", trained_run, "--split", "test")
     dynamic = run_cli("eval", trained_run, "--split", "test", "--dynamic", "--dynamic-lr", "0.05",
@@ -305,7 +314,7 @@ def test_rescore_prints_every_hypothesis_or_the_best(trained_run, tmp_path):
     for utterance, score, lm_logprob, words, combined, _ in rows:
         assert float(combined) == pytest.approx(float(score) + 0.5 * float(lm_logprob), abs=1e-3)
     (tmp_path / "nbest.txt").write_text(nbest)
-    best = run_cli("rescore", trained_run, tmp_path / "nbest.txt", "--lm-weight", "0", "--best")
+    best = run_cli("rescore", trained_run, "--best", tmp_path / "nbest.txt", "--lm-weight", "0")
     assert [line.split("\t")[5] for line in best.stdout.splitlines()] == ["the cat sees",
                                                                           "john eats"]
     (tmp_path / "bad.txt").write_text("u1\t-1\tfine\nu2 -3 no tabs\n")
@@ -315,7 +324,8 @@ def test_rescore_prints_every_hypothesis_or_the_best(trained_run, tmp_path):
 
 def test_score_per_word_surprisal(trained_run, tmp_path):
     (tmp_path / "sentences.txt").write_text("the cat sees mary\njohn eats a zebra\n")
-    per_word = run_cli("score", trained_run, tmp_path / "sentences.txt", "--per-word")
+    # Options may come before an optional positional.
+    per_word = run_cli("score", trained_run, "--per-word", tmp_path / "sentences.txt")
     assert per_word.returncode == 0, per_word.stderr
     rows = [line.split("\t") for line in per_word.stdout.splitlines()]
     assert [(row[0], row[1], row[2]) for row in rows[:5]] == [

@@ -48,6 +48,12 @@ def test_learning_rate_schedule_of_the_large_preset():
     assert schedule_of(config).rate(54) == pytest.approx(1.15 ** -41)
 
 
+@pytest.mark.parametrize("rate, shown", [(1.0, "1.000"), (0.0625, "0.062"), (1e-3, "0.001"),
+                                         (3e-4, "0.0003"), (1.5e-5, "1.5e-05"), (30.0, "30.000")])
+def test_the_learning_rate_is_printed_so_that_it_shows(rate, shown):
+    assert trainer.format_rate(rate) == shown
+
+
 def test_train_step_clips_the_global_gradient_norm():
     torch.manual_seed(0)
     model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)

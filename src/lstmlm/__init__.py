@@ -5,6 +5,8 @@ the first time `lstmlm.train` or `lstmlm.TrainResult` is used, and matplotlib on
 is drawn.
 """
 
+from importlib import metadata
+
 from .api import LanguageModel, load
 from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import Corpus, Vocabulary, load_corpus
@@ -15,7 +17,7 @@ from .model import LSTMLanguageModel
 __all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",
            "LstmlmError", "NeuralCache", "PRESETS", "TrainResult", "Vocabulary",
            "apply_overrides", "get_preset", "load", "load_corpus", "train"]
-__version__ = "0.1.0"
+__version__ = metadata.version("lstmlm")
 
 _TRAINING = ("train", "TrainResult")
 

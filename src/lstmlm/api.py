@@ -36,11 +36,13 @@ class LanguageModel:
     def device(self) -> torch.device:
         return self.network.device
 
-    def perplexity(self, text: str) -> float:
-        """Perplexity of `text` (lines of words; each line ends with `<eos>`) as one stream."""
+    def perplexity(self, text: str, dynamic: DynamicEvaluation | None = None,
+                   cache: NeuralCache | None = None) -> float:
+        """Perplexity of `text` (lines of words; each line ends with `<eos>`) as one stream,
+        with dynamic evaluation or a neural cache as `evaluate` takes them."""
         lines = clean_lines(text.splitlines()) if self.config.clean_text else text.splitlines()
-        ids = self.vocab.encode(words_of_lines(lines))
-        return stream_perplexity(self.network, ids, 1, self.config.eval_num_steps)
+        return self._stream_perplexity(self.vocab.encode(words_of_lines(lines)), 1, dynamic,
+                                       cache)
 
     def evaluate(self, split: str = "test", data: str | None = None,
                  dynamic: DynamicEvaluation | None = None,
@@ -51,18 +53,24 @@ class LanguageModel:
         `dynamic` (`DynamicEvaluation()` for its defaults) adapts the model to the stream as it
         reads it; `cache` (`NeuralCache()`) adds a neural cache.
         """
+        ids = build_corpus(self.config, self.vocab, data).split(split)
+        return self._stream_perplexity(ids, self.config.eval_batch_size, dynamic, cache)
+
+    def _stream_perplexity(self, ids: torch.Tensor, batch_size: int,
+                           dynamic: DynamicEvaluation | None,
+                           cache: NeuralCache | None) -> float:
+        """Perplexity of an id stream: streamed in `batch_size` rows, or read one word at a
+        time with dynamic evaluation or a neural cache."""
         if dynamic is not None and cache is not None:
             raise LstmlmError("dynamic evaluation and the neural cache cannot be combined here")
         if dynamic is not None and self.quantized:
             raise LstmlmError(f"dynamic evaluation trains the weights: it cannot run on a model "
                               f"quantised to {self.quantized}")
-        ids = build_corpus(self.config, self.vocab, data).split(split)
         if dynamic is not None:
             return dynamic_perplexity(self.network, ids, dynamic)
         if cache is not None:
             return cache_perplexity(self.network, ids, cache)
-        return stream_perplexity(self.network, ids, self.config.eval_batch_size,
-                                 self.config.eval_num_steps)
+        return stream_perplexity(self.network, ids, batch_size, self.config.eval_num_steps)
 
     def generate(self, prime: str = "", words: int = 50, **options) -> str:
         """Generated text continuing `prime` (empty: a sentence start), `<eos>` as line breaks.

@@ -8,9 +8,11 @@ import json
 import os
 import sys
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import api, datasets, numpy_rnn, rescoring
 from .config import PRESETS, Config, apply_overrides, format_value, get_preset
@@ -25,15 +27,23 @@ DYNAMIC, CACHE = DynamicEvaluation(), NeuralCache()
 MODEL_HELP = "a run directory, or a model folder written by lstmlm export"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def version_text() -> str:
+    return f"lstmlm {metadata.version('lstmlm')} (torch {torch.__version__})"
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The `lstmlm` parser, and the parser of each command by its words ("numpy-rnn train")."""
     parser = argparse.ArgumentParser(
         prog="lstmlm", description="Train, evaluate and use word-level recurrent language models.")
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train a model (or --resume a run)")
     train_parser.add_argument("--preset", default="small", help=f"one of {', '.join(PRESETS)}")
-    train_parser.add_argument("--data", help="ptb (default), a folder with train/valid/test.txt, "
-                                             "or one text file split 90/5/5 by lines")
+    train_parser.add_argument("--data", help=f"{', '.join(datasets.DATASETS)} (downloaded and "
+                                             f"cached), a folder with train/valid/test.txt, or "
+                                             f"one text file split 90/5/5 by lines (default: "
+                                             f"the preset's)")
     train_parser.add_argument("--seed", type=int)
     train_parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     train_parser.add_argument("--time-budget", metavar="DURATION",
@@ -48,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = commands.add_parser("eval", help="perplexity of a trained run")
     eval_parser.add_argument("run_dir", help=MODEL_HELP)
     eval_parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary")
+    eval_parser.add_argument("--data", help="evaluate on other data with the run's vocabulary: "
+                                            "a dataset, folder or file as train --data takes, "
+                                            "or - for the text of standard input")
     eval_parser.add_argument("--device")
     add_weights_option(eval_parser)
     add_quantize_option(eval_parser)
@@ -154,7 +166,28 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    "numerical gradients")
     numpy_gradcheck.add_argument("--vocab", type=int, default=100)
     numpy_gradcheck.add_argument("--hidden", type=int, default=10)
-    return parser
+    by_words = {name: command for name, command in commands.choices.items()}
+    by_words.update({f"numpy-rnn {name}": command
+                     for name, command in numpy_commands.choices.items()})
+    return parser, by_words
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The arguments of a command line, with options and positionals in any order.
+
+    argparse cannot intermix them through subcommands, and a positional with a default
+    (`score RUN [FILE]`) stops taking words at the first option. So the command is found first,
+    then its own words are parsed with `parse_intermixed_args`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, commands = build_parser()
+    found, _ = parser.parse_known_args(argv)  # the command; -h and --version exit here
+    words = [found.command] + ([found.numpy_command] if found.command == "numpy-rnn" else [])
+    if words != argv[:len(words)]:
+        parser.error(f"the command ({' '.join(words)}) must come first")
+    return commands[" ".join(words)].parse_intermixed_args(
+        argv[len(words):], namespace=argparse.Namespace(command=found.command,
+                                                        numpy_command=getattr(
+                                                            found, "numpy_command", None)))
 
 
 def add_weights_option(parser: argparse.ArgumentParser) -> None:
@@ -204,8 +237,12 @@ def run_eval(args) -> None:
                                 method=args.dynamic_method) if args.dynamic else None
     cache = NeuralCache(window=args.cache_window, theta=args.cache_theta,
                         lambda_=args.cache_lambda) if args.cache else None
-    perplexity = model.evaluate(args.split, data=args.data, dynamic=dynamic, cache=cache)
     how = " (dynamic evaluation)" if args.dynamic else " (neural cache)" if args.cache else ""
+    if args.data == "-":
+        perplexity = model.perplexity(sys.stdin.read(), dynamic=dynamic, cache=cache)
+        print(f"standard input perplexity{how}: {perplexity:.3f}")
+        return
+    perplexity = model.evaluate(args.split, data=args.data, dynamic=dynamic, cache=cache)
     print(f"{args.split} perplexity{how}: {perplexity:.3f}")
 
 
@@ -327,7 +364,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "rescore": run_rescore, "plot": run_plot,
                 "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights,

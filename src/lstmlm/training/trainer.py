@@ -29,6 +29,13 @@ from .progress import EpochProgress, TrainResult, TrainState, best_epoch
 from .schedule import averaged_weights, should_average
 
 
+def format_rate(rate: float) -> str:
+    """A learning rate as the reference prints it (`1.000`, `0.062`) where three decimals show
+    it to 1%, else in three significant digits (`0.0003`, `1.5e-05`)."""
+    fixed = f"{rate:.3f}"
+    return fixed if abs(float(fixed) - rate) <= 0.01 * abs(rate) else f"{rate:.3g}"
+
+
 class Trainer:
     """The training loop of one run; all its progress is in `self.state`, so it can be saved."""
 
@@ -148,7 +155,7 @@ class Trainer:
                                  config.variable_length, seed=config.seed * 1000 + epoch)
         epoch_lr = self.schedule.rate(epoch, state.valid_perplexities())
         if state.step == 0:
-            self.log(f"Epoch: {epoch + 1} Learning rate: {epoch_lr:.3f}")
+            self.log(f"Epoch: {epoch + 1} Learning rate: {format_rate(epoch_lr)}")
         self.model.train()
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
         progress = EpochProgress(lengths, state, self.device, self.world)

@@ -1,0 +1,71 @@
+"""How the command line reads its arguments (parsed in this process; test_cli runs commands)."""
+
+import argparse
+from importlib import metadata
+
+import pytest
+
+from lstmlm import cli
+
+# Each command with its positionals and some options (a flag and an option with a value).
+COMMANDS = [
+    (["train"], [], ["--preset", "test", "--quiet"]),
+    (["eval"], ["RUN"], ["--split", "valid", "--dynamic", "--weights", "last"]),
+    (["download"], ["ptb"], []),
+    (["generate"], ["RUN"], ["--words", "5", "--stop-at-eos"]),
+    (["score"], ["RUN", "sentences.txt"], ["--per-word", "--format", "jsonl"]),
+    (["rescore"], ["RUN", "nbest.tsv"], ["--best", "--lm-weight", "0.5"]),
+    (["export"], ["RUN", "OUT"], ["--onnx", "--weights", "last"]),
+    (["plot"], ["RUN1", "RUN2"], ["--out", "curves.png"]),
+    (["presets"], [], []),
+    (["numpy-rnn", "train"], [], ["--data", "text.txt", "--epochs", "2"]),
+    (["numpy-rnn", "generate"], ["model.npz"], ["--sentences", "2"]),
+    (["numpy-rnn", "gradcheck"], [], ["--vocab", "5"]),
+]
+
+
+def orders(positionals: list[str], options: list[str]) -> list[list[str]]:
+    """The options before, between (after the first positional) and after the positionals."""
+    return [options + positionals, positionals[:1] + options + positionals[1:],
+            positionals + options]
+
+
+@pytest.mark.parametrize("words, positionals, options", COMMANDS,
+                         ids=[" ".join(words) for words, _, _ in COMMANDS])
+def test_options_and_positionals_in_any_order(words, positionals, options):
+    parsed = [cli.parse_args(words + order) for order in orders(positionals, options)]
+    assert all(vars(namespace) == vars(parsed[0]) for namespace in parsed)
+    assert parsed[0].command == words[0]
+
+
+def test_every_command_is_covered():
+    _, commands = cli.build_parser()
+    assert set(commands) == {" ".join(words) for words, _, _ in COMMANDS} | {"numpy-rnn"}
+
+
+def test_an_optional_positional_after_an_option_is_taken():
+    args = cli.parse_args(["score", "RUN", "--per-word", "sentences.txt"])
+    assert (args.run_dir, args.file, args.per_word) == ("RUN", "sentences.txt", True)
+    assert cli.parse_args(["rescore", "RUN", "--best"]).nbest == "-"  # standard input
+
+
+def test_bad_arguments_are_usage_errors(capsys):
+    for argv in (["score"], ["score", "RUN", "a", "b"], ["--preset", "test", "train"],
+                 ["evall", "RUN"], ["eval", "RUN", "--split", "dev"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.parse_args(argv)
+        assert exit_.value.code == 2, argv
+    assert "invalid choice: 'evall'" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.parse_args(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"lstmlm {metadata.version('lstmlm')} (torch ")
+
+
+def test_parse_args_returns_a_namespace_for_the_handlers():
+    args = cli.parse_args(["numpy-rnn", "generate", "model.npz"])
+    assert isinstance(args, argparse.Namespace)
+    assert (args.command, args.numpy_command, args.model) == ("numpy-rnn", "generate", "model.npz")
