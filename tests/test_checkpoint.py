@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from safetensors import SafetensorError
 
 from lstmlm import LSTMLanguageModel, LstmlmError
 from lstmlm import checkpoint
@@ -60,3 +61,17 @@ def test_unreadable_or_mismatched_files_are_one_line_errors(tmp_path):
     with pytest.raises(LstmlmError, match="does not match the model: size mismatch") as error:
         checkpoint.load_weights(tmp_path / "best.safetensors", wider)
     assert "\n" not in str(error.value)
+
+
+def test_a_checkpoint_the_disk_cannot_take_is_one_line_and_no_file(tmp_path, monkeypatch):
+    def full_disk(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"part")  # what safetensors had written when it failed
+        raise SafetensorError("Error while serializing: I/O error: No space left on device "
+                              "(os error 28)")
+
+    monkeypatch.setattr(checkpoint, "save_file", full_disk)
+    model = LSTMLanguageModel(vocab_size=10, hidden_size=4, num_layers=1)
+    with pytest.raises(LstmlmError) as error:
+        checkpoint.save_weights(tmp_path / "best.safetensors", model)
+    assert str(error.value) == f"cannot write {tmp_path / 'best.safetensors'}: No space left on device"
+    assert list(tmp_path.iterdir()) == []

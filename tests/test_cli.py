@@ -4,6 +4,8 @@ import json
 import math
 import os
 import re
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -342,3 +344,81 @@ def test_score_per_word_surprisal(trained_run, tmp_path):
     first = json.loads(as_json.stdout.splitlines()[0])
     assert first == {"sentence": 1, "position": 1, "word": "the", "oov": False,
                      "bits": pytest.approx(float(rows[0][4]), abs=1e-4)}
+
+
+class SmallDisk:
+    """A folder that takes `size` bytes: a tmpfs of that size where this process may mount one
+    (root), else one where a file stops growing at that size (RLIMIT_FSIZE, the signal it
+    sends ignored, so that the write fails with EFBIG). `grow()` lifts the limit."""
+
+    def __init__(self, path: Path, size: int):
+        self.path, self.size = path, size
+        path.mkdir()
+        self.mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                       str(path)], capture_output=True).returncode == 0
+        self.limited = not self.mounted
+
+    def run(self, *args) -> subprocess.CompletedProcess:
+        def limit_file_size():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.size, self.size))
+
+        return subprocess.run([LSTMLM, *map(str, args)], capture_output=True, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600,
+                              preexec_fn=limit_file_size if self.limited else None)
+
+    def grow(self) -> None:
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,size=64m", str(self.path)], check=True)
+        self.limited = False
+
+    def remove(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", str(self.path)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disks = []
+
+    def make(size: int) -> SmallDisk:
+        disks.append(SmallDisk(tmp_path / f"disk{len(disks)}", size))
+        return disks[-1]
+
+    yield make
+    for disk in disks:
+        disk.remove()
+
+
+def test_a_full_disk_ends_a_run_in_one_line_and_the_run_resumes(small_disk, tmp_path):
+    small_disk = small_disk(64 * 1024)
+    corpus = write_corpus(tmp_path / "corpus")
+    args = ["--preset", "test", "--data", corpus, "--set", "hidden_size=64",
+            "--set", "max_max_epoch=2", "--quiet"]
+    # A checkpoint of this model (about 140 KB) does not fit.
+    failed = small_disk.run("train", *args, "--runs-dir", small_disk.path)
+    cause = "No space left on device" if small_disk.mounted else "File too large"
+    assert_clean_failure(failed, f"best.safetensors: {cause}; `lstmlm train --resume")
+    (run_dir,) = small_disk.path.iterdir()
+    assert f"--resume {run_dir}` continues from the last complete checkpoint" in failed.stderr
+    assert not [path for path in run_dir.iterdir() if path.name.endswith(".tmp")]
+    small_disk.grow()
+    resumed = small_disk.run("train", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    uninterrupted = run_cli("train", *args, "--runs-dir", tmp_path / "runs")
+    assert printed_number("test perplexity", resumed.stdout) == \
+        printed_number("test perplexity", uninterrupted.stdout)
+
+
+def test_a_file_that_cannot_be_written_is_one_line(trained_run, tmp_path, small_disk):
+    small_disk = small_disk(4096)  # a page: the config fits, not the rest
+    exported = small_disk.run("export", trained_run, small_disk.path / "model")
+    cause = "No space left on device" if small_disk.mounted else "File too large"
+    assert_clean_failure(exported, cause)
+    assert list(small_disk.path.iterdir()) == []  # the folder appears whole or not at all
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    if os.access(read_only, os.W_OK):
+        return  # root may write anyway: the disk above is the test
+    assert_clean_failure(run_cli("generate", trained_run, "--out", read_only / "text.txt"),
+                         "Permission denied")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lstmlm import LstmlmError, LSTMLanguageModel
-from lstmlm.cli import build_parser
+from lstmlm.cli import parse_args
 from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity,
                                dynamic_perplexity, mix_with_cache, stream_perplexity)
 
@@ -41,7 +41,7 @@ def test_evaluation_restores_the_training_mode_on_an_error(model):
 
 
 def test_the_cli_defaults_are_the_library_defaults():
-    args = build_parser().parse_args(["eval", "RUN", "--dynamic", "--cache"])
+    args = parse_args(["eval", "RUN", "--dynamic", "--cache"])
     assert DynamicEvaluation(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
                              decay=args.dynamic_decay, method=args.dynamic_method) == \
         DynamicEvaluation()

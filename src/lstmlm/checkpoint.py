@@ -8,13 +8,14 @@ optimizer settings, the gradient scaler) into their JSON metadata. Where the fil
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import LstmlmError
+from .errors import LstmlmError, WriteError
 from .files import atomic_write
 
 
@@ -139,7 +140,19 @@ def load_training_state(path: Path, model, optimizer_for, device: torch.device, 
 
 def _save(path: Path, tensors: dict, metadata: dict) -> None:
     encoded = {key: json.dumps(value) for key, value in metadata.items()}
-    atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata=encoded))
+
+    def write(temp: Path) -> None:
+        try:
+            save_file(tensors, str(temp), metadata=encoded)
+        except SafetensorError as error:
+            # Its message wraps the operating system's ("I/O error: No space left on device
+            # (os error 28)"; older versions: IoError(Os { ..., message: "..." })).
+            cause = re.search(r'I/O error: (.+?) \(os error \d+\)|message: "([^"]+)"',
+                              str(error))
+            raise WriteError(f"cannot write {path}: "
+                             f"{next(filter(None, cause.groups())) if cause else error}") from None
+
+    atomic_write(path, write)
 
 
 def _load(path: Path) -> tuple[dict, dict]:

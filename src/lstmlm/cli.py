@@ -389,4 +389,10 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`lstmlm presets | head`); quiet the interpreter's final flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as error:
+        # The world failed (a full disk, a file that cannot be read or written) where the
+        # library did not say more: the file and the cause, on one line.
+        print(f"lstmlm: error: {error.filename or ''}{': ' if error.filename else ''}"
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
     return 0

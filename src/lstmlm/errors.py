@@ -6,3 +6,8 @@ class LstmlmError(Exception):
 
     The CLI prints its message on one line and exits with status 2; anything else is a bug.
     """
+
+
+class WriteError(LstmlmError):
+    """A write the file system refused (a full disk, no permission, a read-only file system);
+    the message names the file and the cause. What was there before the write is intact."""

@@ -32,7 +32,7 @@ from .config import PRESETS, Config, format_value, get_preset
 from .corpus import Vocabulary
 from .budget import plural
 from .errors import LstmlmError
-from .files import atomic_write_text, default_mode
+from .files import atomic_write_text, default_mode, writing
 from .model import LSTMLanguageModel, evaluating
 from .rundir import RunDir
 
@@ -88,8 +88,9 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
         raise LstmlmError(f"{run_dir} is already a model folder")
     config, vocab, network = load_parts(run_dir, weights)
     source = RunDir.open(run_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    with writing(out_dir):
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         atomic_write_text(staging / CONFIG, json.dumps(
             {"format_version": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")

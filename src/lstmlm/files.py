@@ -9,6 +9,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .errors import WriteError
+
+
+def write_error(path: Path, error: OSError) -> WriteError:
+    """The one-line error of a write to `path` that failed with `error`."""
+    return WriteError(f"cannot write {error.filename or path}: {error.strerror or error}")
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Within the block, an OSError (a full disk, no permission, a read-only file system)
+    becomes a WriteError naming the file and the cause."""
+    try:
+        yield
+    except OSError as error:
+        raise write_error(path, error) from None
+
 
 def default_mode(directory: bool = False) -> int:
     """The permissions a new file (or folder) gets from the process's umask."""
@@ -23,15 +40,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     The file ends with the permissions of a plainly created one (mkstemp's are owner-only).
     """
     path = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp_name))
-        os.chmod(temp_name, default_mode())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+        os.close(handle)
+        try:
+            write(Path(temp_name))
+            os.chmod(temp_name, default_mode())
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -45,8 +64,9 @@ def replacing_folder(target: Path) -> Iterator[Path]:
     an error, the folder is renamed over `target` (whose old contents go); if not, it is
     removed, so `target` is never seen half-written."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         yield staging
         if target.exists():

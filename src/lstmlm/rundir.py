@@ -30,7 +30,7 @@ from pathlib import Path
 from .config import Config
 from .corpus import Vocabulary
 from .errors import LstmlmError
-from .files import atomic_write_text
+from .files import atomic_write_text, write_error, writing
 
 
 @dataclass
@@ -79,7 +79,8 @@ class RunDir:
     def create(cls, runs_dir: str | Path, name: str) -> "RunDir":
         """A fresh directory `runs_dir/name-<timestamp>`; never reuses an existing one."""
         runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        with writing(runs_dir):
+            runs_dir.mkdir(parents=True, exist_ok=True)
         stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         for attempt in range(1000):
             candidate = runs_dir / (stem if attempt == 0 else f"{stem}-{attempt}")
@@ -88,6 +89,8 @@ class RunDir:
                 return cls(candidate)
             except FileExistsError:
                 continue
+            except OSError as error:
+                raise write_error(candidate, error) from None
         raise LstmlmError(f"cannot create a new run directory in {runs_dir}")
 
     @classmethod

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import cache_dir, file_digest
-from .files import replacing_folder
+from .errors import WriteError
+from .files import replacing_folder, write_error
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -69,6 +70,7 @@ def store(key: str, words: list[str], arrays: dict[str, np.ndarray]) -> None:
                                              "sha256": file_digest(staging / f"{split}.npy")}
             (staging / WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    except OSError:
+    except (OSError, WriteError) as error:
         if load(key) is None:  # not another process's complete entry, written meanwhile
-            raise
+            raise (error if isinstance(error, WriteError)
+                   else write_error(tokens_dir() / key, error)) from None

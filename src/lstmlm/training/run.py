@@ -17,6 +17,8 @@ from ..config import Config, get_preset
 from ..corpus import Corpus
 from ..datasets import DATASETS
 from ..distributed import World, cpu_threads, join, world_from_environment
+from ..errors import WriteError
+from ..files import write_error, writing
 from ..hardware import resolve_precision, select_device
 from ..rundir import RunDir
 from .loggers import require_tensorboard
@@ -33,7 +35,7 @@ class RunLog:
         self.echo = echo
 
     def __call__(self, line: str) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with writing(self.path), open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
         if self.echo is not None:
             self.echo(line)
@@ -119,7 +121,12 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
         progress_bar, log = False, lambda line: None
     trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
                       costs=costs, world=world)
-    return trainer.run(resuming, first_lines)
+    try:
+        return trainer.run(resuming, first_lines)
+    except (WriteError, OSError) as error:
+        failure = error if isinstance(error, WriteError) else write_error(run_dir.path, error)
+        raise WriteError(f"{failure}; `lstmlm train --resume {run_dir}` continues from the last "
+                         f"complete checkpoint") from None
 
 
 def new_run_dir(runs_dir: str | Path, config: Config, corpus: Corpus) -> RunDir:
