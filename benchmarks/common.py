@@ -1,8 +1,36 @@
-"""Machine description shared by the benchmark scripts: CPU model and the flags that decide
-float speed (avx2, avx512f, avx512_bf16, amx), cores, torch and the GPU."""
+"""What the benchmark scripts share: the machine's description (CPU model and the flags that
+decide float speed, cores, torch, the GPU) and the result files they write.
 
-from lstmlm.hardware import describe_machine
+A result file is one JSON object in benchmarks/results/: the benchmark, the command that
+produced it, the machine, the torch version, the date, and its rows (one dict each)."""
+
+import datetime
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from lstmlm.hardware import cpu_model, describe_machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:
     return describe_machine()
+
+
+def write_result(benchmark: str, rows: list[dict], **extra) -> Path:
+    """Write the rows of a run of `benchmark` to benchmarks/results/BENCHMARK-CPU-DATE.json."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    result = {"benchmark": benchmark,
+              "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+              "machine": machine(), "torch": torch.__version__,
+              "date": now.strftime("%Y-%m-%d"), **extra, "rows": rows}
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
+    path = RESULTS / f"{benchmark}-{slug}-{now.strftime('%Y%m%d-%H%M%S')}.json"
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from lstmlm.evaluation import stream_perplexity
+from lstmlm import scoring
 from lstmlm.scoring import corpus_score, score_sentences
 
 
@@ -59,3 +60,26 @@ def test_surprisals_sum_to_the_sentence_log_probability(model):
     ids = model.vocab.encode(["<eos>", "the"])
     first = -math.log2(1 / stream_perplexity(model.network, ids))
     assert per_sentence[0][0].bits == pytest.approx(first, rel=1e-5)
+
+
+def test_a_long_sentence_is_scored_in_windows_of_bounded_logits(model, monkeypatch):
+    text = "the cat sees mary and john eats some bread " * 60
+    sentences = [" ".join(text.split()[:200]), text]
+    whole = model.surprisals(sentences)  # today's budget holds them at once
+    steps_seen = []
+    real_forward = type(model.network).forward
+
+    def recording_forward(network, input_ids, state):
+        steps_seen.append(input_ids.shape)
+        return real_forward(network, input_ids, state)
+
+    # A budget of 4 rows of logits: a batch of 2 sentences is read 2 steps at a time.
+    monkeypatch.setattr(scoring, "LOGIT_BUDGET", 4 * model.network.vocab_size)
+    monkeypatch.setattr(type(model.network), "forward", recording_forward)
+    windowed = model.surprisals(sentences)
+    assert {shape[1] for shape in steps_seen} <= {1, 2}
+    assert max(shape[0] * shape[1] for shape in steps_seen) <= 4
+    for left, right in zip(whole, windowed):
+        assert [word.word for word in left] == [word.word for word in right]
+        assert [word.bits for word in right] == pytest.approx([word.bits for word in left],
+                                                              rel=1e-6)

@@ -49,6 +49,11 @@ class WordSurprisal:
         return asdict(self)
 
 
+# The most logits held at once (floats; 64 MB): a long sentence is scored in windows of steps
+# that carry the state, so memory does not grow with its length.
+LOGIT_BUDGET = 1 << 24
+
+
 @torch.no_grad()
 def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
                    batch_size: int = 64) -> list[torch.Tensor]:
@@ -58,6 +63,8 @@ def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: lis
 
     Sentences are sorted by length and scored `batch_size` at a time, padded to the longest in
     the batch; the padding comes after each sentence, so it never affects the scored positions.
+    Each batch is read in windows of at most LOGIT_BUDGET logits, the state carried between
+    them.
     """
     eos = vocab.ids[EOS]
     encoded = [[eos] + vocab.encode(words).tolist() + [eos] for words in sentences]
@@ -70,17 +77,27 @@ def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: lis
             ids = torch.full((len(batch), longest), eos, dtype=torch.long)
             for row, index in enumerate(batch):
                 ids[row, :len(encoded[index])] = torch.tensor(encoded[index])
-            ids = ids.to(network.device)
-            logits, _ = network(ids[:, :-1], network.init_state(len(batch)))
-            targets = ids[:, 1:]
-            # One row per position: the softmax runs over contiguous rows (a transposed
-            # (batch, vocab, steps) layout costs a copy and a strided softmax, 30% of the time).
-            logprobs = -F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                        reduction="none").view_as(targets)
-            logprobs = logprobs.double().cpu()  # one transfer per batch
+            logprobs = window_logprobs(network, ids.to(network.device))
             for row, index in enumerate(batch):
                 results[index] = logprobs[row, :len(encoded[index]) - 1]
     return results
+
+
+def window_logprobs(network: LSTMLanguageModel, ids: torch.Tensor) -> torch.Tensor:
+    """The log-probability (float64, on the CPU) of each id of the (batch, steps) `ids` after
+    the first, given those before it in its row, from a fresh state."""
+    steps = max(1, LOGIT_BUDGET // (ids.size(0) * network.vocab_size))
+    state, pieces = network.init_state(ids.size(0)), []
+    for first in range(0, ids.size(1) - 1, steps):
+        window = ids[:, first:first + steps + 1]
+        logits, state = network(window[:, :-1], state)
+        targets = window[:, 1:]
+        # One row per position: the softmax runs over contiguous rows (a transposed
+        # (batch, vocab, steps) layout costs a copy and a strided softmax, 30% of the time).
+        logprobs = -F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                    reduction="none").view_as(targets)
+        pieces.append(logprobs.double().cpu())  # one transfer per window
+    return torch.cat(pieces, dim=1)
 
 
 def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
