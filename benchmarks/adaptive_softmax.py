@@ -3,14 +3,14 @@ perplexity after the same training on a real corpus.
 
     python benchmarks/adaptive_softmax.py speed [--vocab 267735] [--hidden 512] [--steps 5]
         [--cutoffs 20000,40000,200000]
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/adaptive_softmax.py quality [--data ptb]
+    python benchmarks/adaptive_softmax.py quality [--data ptb]
         [--cutoffs 2000,6000] [--set max_max_epoch=1 ...]
 
 `speed` trains a 2-layer LSTM language model (batch 20, 35 steps) on Zipf-distributed ids of
 the given vocabulary through lstmlm's train_step, each softmax in a fresh process, and reports
 words/sec after a warm-up step and the process's peak memory. `quality` trains the `small`
 preset with each softmax (same seed and schedule) and reports valid/test perplexity and wall
-time. WikiText-2 is the corpus the issue names; any corpus `--data` accepts works.
+time. WikiText-2 is the usual choice; any corpus `--data` accepts works.
 """
 
 import argparse

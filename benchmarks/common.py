@@ -25,8 +25,9 @@ def machine() -> str:
 def write_result(benchmark: str, rows: list[dict], **extra) -> Path:
     """Write the rows of a run of `benchmark` to benchmarks/results/BENCHMARK-CPU-DATE.json."""
     now = datetime.datetime.now(datetime.timezone.utc)
+    script = Path(sys.argv[0]).resolve().relative_to(RESULTS.parent.parent)
     result = {"benchmark": benchmark,
-              "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+              "command": " ".join(["python", str(script), *map(shlex.quote, sys.argv[1:])]),
               "machine": machine(), "torch": torch.__version__,
               "date": now.strftime("%Y-%m-%d"), **extra, "rows": rows}
     slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")

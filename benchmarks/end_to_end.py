@@ -1,13 +1,12 @@
 """A preset trained from scratch end to end against its target, on this machine.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/end_to_end.py --preset cpu-fast
+    python benchmarks/end_to_end.py --preset cpu-fast
     ... --preset cpu-fast --set keep_prob=0.75      (a trial of other values)
 
 Runs what `lstmlm train --preset NAME` runs, then prints the machine (CPU model and flags),
-the per-epoch log and a summary table. Targets: `small` test perplexity <= 116.7 in <= 30 min
-(issue #2); `cpu-fast` within its 2-hour budget, <= 69.0 where the CPU has native bf16
-(AVX512-BF16 or AMX: the result before cpu-fast sized itself) and <= 82.0 (Zaremba medium)
-on an fp32-only CPU (issue #10).
+the per-epoch log and a summary table. Targets: `small` test perplexity <= 116.7 in <= 30 min;
+`cpu-fast` within its 2-hour budget, <= 69.0 where the CPU has native bf16 (AVX512-BF16 or
+AMX) and <= 82.0 (Zaremba medium) on an fp32-only CPU.
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """Generation latency (ms per word) and scoring throughput (words/sec) of a trained run.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/generation_scoring.py RUN_DIR [--device cpu]
+    python benchmarks/generation_scoring.py RUN_DIR [--device cpu]
 
 Scores the PTB test sentences (3,761 lines) and generates 500 words, greedy and sampled.
 """

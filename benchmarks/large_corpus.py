@@ -6,7 +6,7 @@ Writes (once, into --folder, default /tmp/lstmlm-zipf; never into the repository
 corpus with WikiText-103's training size and vocabulary: Zipf-distributed words (p(rank) ~
 1/rank) on lines of 0 to 114 words (57 on average, as WikiText-103), and valid/test splits of
 WikiText-103's sizes. Then `lstmlm.load_corpus` reads it in a fresh process with an empty token
-cache, and again in another process from the cache. Targets (issue #12): first read <= 3
+cache, and again in another process from the cache. Targets: first read <= 3
 minutes, cached read <= 5 seconds on 2 cores, and no more than about 2 GB of memory on top of
 the id arrays.
 """

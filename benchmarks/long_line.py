@@ -1,6 +1,6 @@
 """Peak memory and time of scoring one very long line (surprisal of every word).
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/long_line.py [--words 10000 100000 1000000]
+    python benchmarks/long_line.py [--words 10000 100000 1000000]
 
 Each length runs in a process of its own: a model of the `small` preset's shape over PTB's
 10,000-word vocabulary (untrained: memory and time do not depend on the weights) scores one

@@ -1,20 +1,19 @@
 """Speed of the NumPy RNN: one SGD step on the tutorial's shape, and one epoch of 10,000 sentences.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/numpy_rnn.py
+    python benchmarks/numpy_rnn.py
 
 The tutorial's shape: vocabulary 8,000, hidden 100, a 45-word sentence, full softmax, BPTT
 truncated at 4. It reported about 350 ms per step in NumPy on a laptop, 70 ms with Theano on
 a CPU and 23 ms on a GPU.
 """
 
-import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from common import machine
+from lstmlm import datasets
 from lstmlm.numpy_rnn import RNNNumpy, load_sentence_corpus
 
 
@@ -41,7 +40,7 @@ def main() -> None:
     x, y = rng.integers(0, 8000, 45), rng.integers(0, 8000, 45)
     loop_ms = step_milliseconds(loop_step, model, x, y, 5)
     fast_ms = step_milliseconds(RNNNumpy.sgd_step, model, x, y, 30)
-    data = Path(os.environ.get("LSTMLM_DATA_DIR", "../shared/data")) / "ptb" / "ptb.train.txt"
+    data = datasets.resolve("ptb") / "ptb.train.txt"
     corpus = load_sentence_corpus(data, 8000, max_sentences=10000)
     model = RNNNumpy(len(corpus.index_to_word), 100, bptt_truncate=4, seed=0)
     words = sum(len(sentence) for sentence in corpus.y_train)

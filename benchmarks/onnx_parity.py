@@ -1,6 +1,6 @@
 """The PTB test perplexity of an exported model through onnxruntime against `lstmlm eval`.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/onnx_parity.py MODEL_FOLDER
+    python benchmarks/onnx_parity.py MODEL_FOLDER
 
 MODEL_FOLDER comes from `lstmlm export RUN_DIR MODEL_FOLDER --onnx`. The test split is streamed
 through `model.onnx` in windows of 100 words at batch 1, the state carried from window to

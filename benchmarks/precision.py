@@ -1,6 +1,6 @@
 """bfloat16 autocast against float32: training speed and the perplexity it reaches.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/precision.py [--preset cpu-fast] [--epochs 1]
+    python benchmarks/precision.py [--preset cpu-fast] [--epochs 1]
 
 Trains the preset from the same seed once per precision for a shortened run (`--epochs`, the
 schedule compressed to fit) and prints words/sec and the best-on-valid valid/test perplexity.

@@ -1,6 +1,6 @@
 """fp32 against dynamic int8 quantisation (`--quantize int8`) for CPU inference.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/quantization.py RUN_OR_FOLDER [--words 300]
+    python benchmarks/quantization.py RUN_OR_FOLDER [--words 300]
 
 For the model at RUN_OR_FOLDER, once in float32 and once quantised: the test split streamed at
 batch 1 (words/sec and perplexity, as `lstmlm eval`), and greedy generation (ms per word).

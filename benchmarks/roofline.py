@@ -1,6 +1,6 @@
 """Roofline: each workload's speed as a fraction of this machine's own limit, beside a plain loop.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/roofline.py [--device cpu] [--seconds 5]
+    python benchmarks/roofline.py [--device cpu] [--seconds 5]
         [--rounds 3] [--presets small medium cpu-fast]
 
 Measured in one run on the machine it runs on:

@@ -1,6 +1,6 @@
 """Training and evaluation throughput (words/sec) of presets, in the precision each would use.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/throughput.py [--seconds 20] [--device cpu]
+    python benchmarks/throughput.py [--seconds 20] [--device cpu]
         [--presets small medium] [--set precision=fp32 ...]
 
 Times what a time budget times when it plans a run (`lstmlm.training.measure_throughput`):

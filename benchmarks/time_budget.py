@@ -1,6 +1,6 @@
 """Does `--time-budget` keep its word? Planned against actual wall time of whole commands.
 
-    LSTMLM_DATA_DIR=../shared/data python benchmarks/time_budget.py [--preset cpu-fast]
+    python benchmarks/time_budget.py [--preset cpu-fast]
         [--budgets 5m 20m 120m] [--set key=value ...]
 
 Runs `lstmlm train --preset P --time-budget B` as a user would (a new process, imports

@@ -131,8 +131,128 @@ def architecture() -> str:
     return "\n".join(lines)
 
 
+def cli_help() -> str:
+    """Every command's `--help`, as a terminal 100 columns wide prints it."""
+    import os
+
+    from lstmlm import cli
+
+    parser, commands = cli.build_parser()
+    sections = [("lstmlm", parser)] + [(f"lstmlm {words}", command)
+                                       for words, command in commands.items()]
+    lines, columns = [], os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width
+    try:
+        for title, command in sections:
+            lines += [f"### `{title}`", "", "```text", command.format_help().rstrip(), "```", ""]
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
+    return "\n".join(lines)
+
+
+def results() -> str:
+    """The table of training runs recorded in benchmarks/results/run-*.json."""
+    import json
+
+    runs = [json.loads(path.read_text()) for path in sorted((ROOT / "benchmarks" / "results")
+                                                            .glob("run-*.json"))]
+    lines = ["| preset | data | test perplexity | wall time | machine |", "|---|---|---|---|---|"]
+    for run in runs:
+        minutes = run["elapsed_seconds"] / 60
+        note = f" ({run['note']})" if run.get("note") else ""
+        lines.append(f"| `{run['preset']}` | {run['data']} | {run['test_ppl']:.2f} | "
+                     f"{minutes:.1f} min{note} | {run['machine']} |")
+    return "\n".join(lines)
+
+
+def config_fields() -> str:
+    """A table of every Config field: its type, default and meaning (from where it is declared)."""
+    import dataclasses
+
+    from lstmlm.config import FIELDS, TYPES, Config, format_value
+
+    defaults = Config()
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for name, config_field in FIELDS.items():
+        kind = str(TYPES[name]).replace("typing.", "")
+        kind = re.sub(r"<class '(\w+)'>", r"\1", kind)
+        default = f"`{format_value(name, getattr(defaults, name))}`" \
+            if format_value(name, getattr(defaults, name)) else "(empty)"
+        meaning = config_field.metadata["help"].replace("|", "\\|")
+        lines.append(f"| `{name}` | `{kind}` | {default} | {meaning} |")
+    assert len(lines) - 2 == len(dataclasses.fields(Config))
+    return "\n".join(lines)
+
+
+def presets() -> str:
+    """The values each preset sets, one table per preset."""
+    from lstmlm.config import PRESETS, format_value, get_preset
+
+    lines = []
+    for name in PRESETS:
+        config = get_preset(name)
+        lines += [f"### `{name}`", "", "| field | value |", "|---|---|"]
+        lines += [f"| `{key}` | `{format_value(key, getattr(config, key))}` |"
+                  for key in PRESETS[name]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def file_table(docstring: str) -> list[str]:
+    """A Markdown table of the `name   meaning` lines (indented by two) of a module docstring."""
+    rows = [re.match(r"  (\S+)\s+(.*)", line).groups() for line in docstring.splitlines()
+            if re.match(r"  \S+\s{2,}", line)]
+    return ["| file | holds |", "|---|---|"] + [f"| `{name}` | {meaning} |" for name, meaning in rows]
+
+
+def formats() -> str:
+    """The files of a run directory and of a model folder (from the docstrings of the modules
+    that write them), and the columns of metrics.csv."""
+    import dataclasses
+
+    from lstmlm import export, rundir
+
+    columns = [field.name for field in dataclasses.fields(rundir.EpochMetrics)]
+    return "\n".join(["### A run directory", "", *file_table(rundir.__doc__), "",
+                      "### A model folder", "", *file_table(export.__doc__), "",
+                      "### metrics.csv and metrics.jsonl", "",
+                      f"One row (line) per finished epoch: {', '.join(f'`{name}`' for name in columns)}."])
+
+
+def benchmark_results() -> str:
+    """The latest result of each benchmark on each machine, from benchmarks/results/."""
+    import json
+
+    latest: dict[tuple[str, str], dict] = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
+        result = json.loads(path.read_text())
+        if result["benchmark"] != "run":
+            latest[result["benchmark"], result["machine"]] = result  # files sort by date
+    lines = []
+    for (benchmark, machine), result in sorted(latest.items()):
+        columns = list(result["rows"][0])
+        lines += [f"### `{benchmark}` on {machine}", "",
+                  f"`{result['command']}`, torch {result['torch']}, {result['date']}"
+                  + (f"; {result['note']}" if result.get("note") else ""), "",
+                  "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(f"{row[column]:,}" if isinstance(row[column], (int, float))
+                                    else str(row[column]) for column in columns) + " |"
+                  for row in result["rows"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
 GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "architecture": ("docs/architecture.md", architecture),
+    "results": ("README.md", results),
+    "cli": ("docs/reference/cli.md", cli_help),
+    "config": ("docs/reference/config.md", config_fields),
+    "presets": ("docs/reference/presets.md", presets),
+    "formats": ("docs/reference/formats.md", formats),
+    "benchmark-results": ("docs/benchmarks.md", benchmark_results),
 }
 
 

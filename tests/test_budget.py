@@ -115,7 +115,7 @@ def machine(train_words_per_sec_at_512: float, eval_words_per_sec_at_512: float)
 
 @pytest.mark.parametrize("kind, train_speed, eval_speed, expected_size", [
     # AVX512-BF16 EPYC in bf16: the mean of cpu-fast's 34-epoch run, and its test set
-    # evaluated in 17.4 s (benchmarks/NOTES.md).
+    # evaluated in 17.4 s.
     ("avx512-bf16", 5576.0, 4737.0, 512),
     # AVX2-only EPYC in fp32: benchmarks/throughput.py --presets cpu-fast --seconds 10.
     ("avx2", 977.0, 1883.0, None),

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+import torch
 
 from lstmlm.evaluation import stream_perplexity
 from lstmlm import scoring
@@ -83,3 +84,46 @@ def test_a_long_sentence_is_scored_in_windows_of_bounded_logits(model, monkeypat
         assert [word.word for word in left] == [word.word for word in right]
         assert [word.bits for word in right] == pytest.approx([word.bits for word in left],
                                                               rel=1e-6)
+
+
+# The conventions of docs/scoring-conventions.md, one test each.
+
+def test_convention_log_bases(model):
+    (score,) = model.score(["the cat sees mary"])
+    bits = sum(word.bits for word in model.surprisals(["the cat sees mary"])[0])
+    assert score.log10prob == pytest.approx(score.logprob / math.log(10))
+    assert bits == pytest.approx(-score.logprob / math.log(2), rel=1e-6)
+
+
+def test_convention_the_first_word_follows_a_sentence_end(model):
+    # A sentence's first word is predicted from the zero state after <eos>.
+    ids = model.vocab.encode(["<eos>", "the"])
+    logits, _ = model.network(ids[None, :1], model.network.init_state(1))
+    expected = torch.log_softmax(logits[0, 0].double(), dim=-1)[ids[1]].item()
+    first = model.surprisals(["the cat"])[0][0]
+    assert -first.bits * math.log(2) == pytest.approx(expected, rel=1e-5)
+
+
+def test_convention_eos_is_scored_and_counted(model):
+    (score,) = model.score(["john eats"])
+    words = model.surprisals(["john eats"])[0]
+    assert [word.word for word in words] == ["john", "eats", "<eos>"]
+    assert score.perplexity == pytest.approx(math.exp(-score.logprob / 3))
+
+
+def test_convention_oov_words_are_scored_as_unk(model):
+    (with_oov,) = model.score(["the zebra sees mary"])
+    (with_unk,) = model.score(["the <unk> sees mary"])
+    assert with_oov.oov == 1 and with_unk.oov == 0
+    assert with_oov.logprob == pytest.approx(with_unk.logprob, rel=1e-9)
+    assert [word.oov for word in model.surprisals(["the zebra"])[0]] == [False, True, False]
+
+
+def test_convention_a_score_does_not_depend_on_the_batch(model, monkeypatch):
+    alone = model.score(["a dog likes the fish"])[0].logprob
+    others = ["john", "my friend eats some bread and the cat sees mary", "the cat"] * 7
+    for batch_size in (1, 2, 64):
+        scores = model.score(others + ["a dog likes the fish"], batch_size=batch_size)
+        assert scores[-1].logprob == pytest.approx(alone, rel=1e-5)
+    monkeypatch.setattr(scoring, "LOGIT_BUDGET", 2 * model.network.vocab_size)
+    assert model.score(["a dog likes the fish"])[0].logprob == pytest.approx(alone, rel=1e-5)

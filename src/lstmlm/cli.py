@@ -41,9 +41,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     train_parser = commands.add_parser("train", help="train a model (or --resume a run)")
     train_parser.add_argument("--preset", default="small", help=f"one of {', '.join(PRESETS)}")
     train_parser.add_argument("--data", help=f"{', '.join(datasets.DATASETS)} (downloaded and "
-                                             f"cached), a folder with train/valid/test.txt, or "
-                                             f"one text file split 90/5/5 by lines (default: "
-                                             f"the preset's)")
+                                             f"cached), {datasets.SAMPLE} (shipped with lstmlm), "
+                                             f"a folder with train/valid/test.txt, or one text "
+                                             f"file split 90/5/5 by lines (default: the "
+                                             f"preset's)")
     train_parser.add_argument("--seed", type=int)
     train_parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     train_parser.add_argument("--time-budget", metavar="DURATION",
@@ -52,6 +53,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     train_parser.add_argument("--set", dest="overrides", action="append", default=[],
                               metavar="KEY=VALUE", help="override a config field (repeatable)")
     train_parser.add_argument("--runs-dir", default="runs", help="where new runs go (default runs/)")
+    train_parser.add_argument("--name", help="the new run's folder in --runs-dir (default: "
+                                             "PRESET-DATE-TIME)")
     train_parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train_parser.add_argument("--quiet", action="store_true", help="print nothing but the result")
 
@@ -208,9 +211,9 @@ def run_train(args) -> None:
 
     if args.resume:
         if args.overrides or args.data or args.seed is not None or args.device \
-                or args.time_budget:
+                or args.time_budget or args.name:
             raise LstmlmError("--resume continues a run with its saved config; "
-                              "drop --set/--data/--seed/--device/--time-budget")
+                              "drop --set/--data/--seed/--device/--time-budget/--name")
         result = train(resume=args.resume, echo=None if args.quiet else print)
     else:
         overrides = {key: value for key, value in (("data", args.data), ("seed", args.seed),
@@ -219,7 +222,8 @@ def run_train(args) -> None:
                      if value is not None}
         config = apply_overrides(get_preset(args.preset), args.overrides)
         config = apply_overrides(config, overrides)
-        result = train(config, runs_dir=args.runs_dir, echo=None if args.quiet else print)
+        result = train(config, runs_dir=args.runs_dir, name=args.name,
+                       echo=None if args.quiet else print)
     if not result.main_process:
         return  # rank 0 of a distributed run reports for all of them
     print(f"run: {result.run_dir}")

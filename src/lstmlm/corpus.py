@@ -218,7 +218,7 @@ class Corpus:
 def corpus_files(data: str) -> dict[str, Path] | Path:
     """The train/valid/test files of `data` (a dataset name or a folder), or the one file that
     is split into them."""
-    path = Path(data)
+    path = datasets.SAMPLE_DIR if data == datasets.SAMPLE else Path(data)
     if data in datasets.DATASETS:
         path = datasets.resolve(data)
         names = list(datasets.DATASETS[data].sha256)
@@ -234,7 +234,7 @@ def corpus_files(data: str) -> dict[str, Path] | Path:
     if path.is_file():
         return path
     raise LstmlmError(f"no dataset, folder or file named {data!r} "
-                      f"(known datasets: {', '.join(datasets.DATASETS)})")
+                      f"(known datasets: {', '.join([datasets.SAMPLE, *datasets.DATASETS])})")
 
 
 def split_files(data: str, clean: bool = False) -> dict[str, list[str]]:

@@ -83,6 +83,10 @@ WIKITEXT2 = wikitext("2", "542ccefacc6c27f945fb54453812b3cd", 36718)
 WIKITEXT103 = wikitext("103", "9ddaacaf6af0710eda8c456decff7832", 1801350)
 
 DATASETS = {spec.name: spec for spec in (PTB, SHAKESPEARE, WIKITEXT2, WIKITEXT103)}
+# The corpus shipped inside the package (data/sample/README.md says what it is): a first model
+# trains on it offline.
+SAMPLE = "sample"
+SAMPLE_DIR = Path(__file__).parent / "data" / "sample"
 RECORDED_SUMS = "SHA256SUMS"
 
 

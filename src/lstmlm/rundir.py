@@ -76,12 +76,33 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str) -> "RunDir":
-        """A fresh directory `runs_dir/name-<timestamp>`; never reuses an existing one."""
+    def check_new(cls, runs_dir: str | Path, name: str) -> Path:
+        """`runs_dir/name`, which must be a plain name not taken yet."""
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise LstmlmError(f"a run's name must be a plain folder name, got {name!r}")
+        path = Path(runs_dir) / name
+        if path.exists():
+            raise LstmlmError(f"{path} already exists: choose another name or resume it "
+                              f"(lstmlm train --resume {path})")
+        return path
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, stem: str, name: str | None = None) -> "RunDir":
+        """A fresh directory `runs_dir/name`, or without a name `runs_dir/stem-<timestamp>`;
+        never reuses an existing one."""
         runs_dir = Path(runs_dir)
         with writing(runs_dir):
             runs_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if name is not None:
+            path = cls.check_new(runs_dir, name)
+            try:
+                path.mkdir()
+            except FileExistsError:  # taken since the check
+                cls.check_new(runs_dir, name)
+            except OSError as error:
+                raise write_error(path, error) from None
+            return cls(path)
+        stem = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         for attempt in range(1000):
             candidate = runs_dir / (stem if attempt == 0 else f"{stem}-{attempt}")
             try:

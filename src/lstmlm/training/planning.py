@@ -6,6 +6,7 @@ regularisation laid out for them."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Iterator
 
@@ -22,6 +23,35 @@ from ..hardware import synchronize
 from ..model import LSTMLanguageModel
 from .schedule import LearningRateSchedule, build_optimizer
 from .step import WindowLoss, new_scaler, train_step
+
+
+# The switch the documentation's tests set to run every documented training command in
+# seconds: each split cut to a few windows, one epoch, a short measurement for a time budget.
+SMOKE_ENV = "LSTMLM_SMOKE"
+SMOKE_WINDOWS, SMOKE_EVAL_WORDS, SMOKE_MEASURING_SECONDS = 10, 2000, 0.05
+
+
+def smoke_test() -> bool:
+    """Whether LSTMLM_SMOKE=1 is set (by the documentation's tests only)."""
+    return os.environ.get(SMOKE_ENV) == "1"
+
+
+def smoke_corpus(corpus: Corpus, config: Config, processes: int = 1) -> Corpus:
+    """Under LSTMLM_SMOKE, the corpus cut to SMOKE_WINDOWS windows of training and
+    SMOKE_EVAL_WORDS words of valid and test; else `corpus`."""
+    if not smoke_test():
+        return corpus
+    train_words = SMOKE_WINDOWS * config.batch_size * processes * config.num_steps * 2
+    return dataclasses.replace(corpus, train=corpus.train[:train_words],
+                               valid=corpus.valid[:SMOKE_EVAL_WORDS],
+                               test=corpus.test[:SMOKE_EVAL_WORDS])
+
+
+def smoke_config(config: Config) -> Config:
+    """Under LSTMLM_SMOKE, `config` cut to one epoch; else `config`."""
+    if not smoke_test() or config.max_max_epoch <= 1:
+        return config
+    return scaled_schedule(config, 1).validate()
 
 
 def schedule_of(config: Config) -> LearningRateSchedule:
@@ -106,7 +136,7 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     budget_short_regularisation the regularisation) laid out for that length. With several
     `processes` each trains and evaluates its share of the words at the speed measured here."""
     words = tuple(len(split) // processes for split in (corpus.train, corpus.valid, corpus.test))
-    seconds = budget.measuring_seconds(clock.budget)
+    seconds = SMOKE_MEASURING_SECONDS if smoke_test() else budget.measuring_seconds(clock.budget)
 
     def measure(size: int) -> Throughput:
         return measure_throughput(dataclasses.replace(config, hidden_size=size), corpus, device,

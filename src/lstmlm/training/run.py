@@ -15,14 +15,14 @@ from ..budget import Clock
 from ..builders import build_corpus
 from ..config import Config, get_preset
 from ..corpus import Corpus
-from ..datasets import DATASETS
+from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
 from ..errors import WriteError
 from ..files import write_error, writing
 from ..hardware import resolve_precision, select_device
 from ..rundir import RunDir
 from .loggers import require_tensorboard
-from .planning import check_corpus_fits, plan_budget
+from .planning import check_corpus_fits, plan_budget, smoke_config, smoke_corpus
 from .progress import TrainResult
 from .trainer import Trainer
 
@@ -42,9 +42,13 @@ class RunLog:
 
 
 def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
-          resume: str | Path | None = None, echo: Callable[[str], None] | None = print,
+          name: str | None = None, resume: str | Path | None = None,
+          echo: Callable[[str], None] | None = print,
           progress_bar: bool | None = None) -> TrainResult:
     """Train a model as `config` says in a new run directory, or continue the run at `resume`.
+
+    The new directory is `runs_dir/name`, which must not exist yet, or without a name
+    `runs_dir/PRESET-DATE-TIME`.
 
     Returns the final valid and test perplexity of the best-on-valid weights. `echo` receives
     each log line (None: silent); `progress_bar` defaults to showing a tqdm bar on a terminal.
@@ -65,7 +69,9 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     else:
         config = (config or get_preset("small")).validate()
         run_dir = None
-        if config.data not in DATASETS and Path(config.data).exists():
+        if name is not None:
+            RunDir.check_new(runs_dir, name)
+        if config.data not in (*DATASETS, SAMPLE) and Path(config.data).exists():
             # An absolute path keeps `--resume` and `eval` working from any directory.
             config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
     if config.tensorboard:
@@ -73,14 +79,15 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     device, opened = join(world, select_device(config.device))
     try:
         return _train(config, run_dir, world, device, Clock(config.time_budget, started),
-                      runs_dir=runs_dir, echo=echo, progress_bar=progress_bar)
+                      runs_dir=runs_dir, name=name, echo=echo, progress_bar=progress_bar)
     finally:
         if opened:
             torch.distributed.destroy_process_group()
 
 
 def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.device,
-           clock: Clock, *, runs_dir: str | Path, echo: Callable[[str], None] | None,
+           clock: Clock, *, runs_dir: str | Path, name: str | None,
+           echo: Callable[[str], None] | None,
            progress_bar: bool | None) -> TrainResult:
     """train() once its process has joined the others: `run_dir` is the run to resume, or
     None for a new one."""
@@ -98,8 +105,8 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
 
     def read_corpus() -> Corpus:
         if resuming:
-            return build_corpus(config, run_dir.load_vocab())
-        corpus = build_corpus(config)
+            return smoke_corpus(build_corpus(config, run_dir.load_vocab()), config, world.size)
+        corpus = smoke_corpus(build_corpus(config), config, world.size)
         check_corpus_fits(corpus, config, world.size)
         return corpus
 
@@ -112,7 +119,9 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
                 lambda: plan_budget(config, corpus, device, clock, world.size))
             first_lines.extend(plan.lines)
             costs = plan.costs
-        run_dir = RunDir(world.from_main(lambda: str(new_run_dir(runs_dir, config, corpus).path)))
+        config = smoke_config(config)
+        run_dir = RunDir(world.from_main(
+            lambda: str(new_run_dir(runs_dir, name, config, corpus).path)))
     if world.is_main:
         if progress_bar is None:
             progress_bar = echo is not None and sys.stderr.isatty()
@@ -129,9 +138,10 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
                          f"complete checkpoint") from None
 
 
-def new_run_dir(runs_dir: str | Path, config: Config, corpus: Corpus) -> RunDir:
+def new_run_dir(runs_dir: str | Path, name: str | None, config: Config,
+                corpus: Corpus) -> RunDir:
     """A new run directory holding the resolved config and the vocabulary."""
-    run_dir = RunDir.create(runs_dir, config.preset)
+    run_dir = RunDir.create(runs_dir, config.preset, name)
     run_dir.save_config(config)
     run_dir.save_vocab(corpus.vocab)
     return run_dir

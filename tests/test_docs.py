@@ -1,0 +1,223 @@
+"""The documentation runs: every `console`, `bash` and `python` block of README.md and docs/
+is executed, in order, page by page; its links and anchors lead somewhere.
+
+Blocks run in a fresh folder per page with LSTMLM_SMOKE=1 (each training command cut to a few
+windows and one epoch), so the pages can show the real commands. A page other than the README
+finds `runs/quickstart`, the README's quickstart model, already trained. How a block reads:
+- `console`: each `$ command` runs in bash and must succeed; the lines after it are its
+  expected output, where `...` stands for any text. An expected output that starts with
+  `lstmlm: error:` expects exit status 2 instead.
+- `bash`: the whole block runs in bash, stopping at the first failing command.
+- `python`: the blocks of a page run in one namespace.
+A block preceded by `<!-- skip: REASON -->` is not run; it shows in the test report as a
+skipped test with its reason. `<!-- requires: ptb -->` runs it where PTB can be had.
+
+The runner is a few functions on markdown-it-py rather than Sybil or pytest-examples: they
+test Python blocks, while most blocks here are shell sessions that need a working folder, the
+smoke switch and output matched with wildcards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from lstmlm import LstmlmError, datasets
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+RUN_KINDS = ("console", "bash", "python")
+MARKER = re.compile(r"<!--\s*(skip|requires):\s*(.*?)\s*-->")
+
+pytestmark = pytest.mark.docs
+
+
+@dataclass
+class Block:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    kind: str
+    code: str
+    skip: str | None = None
+    requires: str | None = None
+
+    @property
+    def name(self) -> str:
+        page = self.page.relative_to(ROOT) if self.page.is_relative_to(ROOT) else self.page
+        return f"{page}:{self.line}"
+
+
+def tokens_of(page: Path):
+    return MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8"))
+
+
+def blocks_of(page: Path) -> list[Block]:
+    """The page's code blocks of the kinds that run, with the marker just before each."""
+    blocks, marker = [], None
+    for token in tokens_of(page):
+        if token.type == "html_block" and MARKER.search(token.content):
+            marker = MARKER.search(token.content).groups()
+            continue
+        if token.type == "fence" and token.info.split()[:1] and token.info.split()[0] in RUN_KINDS:
+            kind, reason = marker or (None, None)
+            blocks.append(Block(page, token.map[0] + 1, token.info.split()[0], token.content,
+                                skip=reason if kind == "skip" else None,
+                                requires=reason if kind == "requires" else None))
+        marker = None
+    return blocks
+
+
+def matches(expected: str, actual: str) -> bool:
+    """Whether `actual` is `expected` with each `...` standing for any text (trailing spaces
+    of lines ignored)."""
+    def lines(text: str) -> str:
+        return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+    pattern = ".*?".join(re.escape(part) for part in lines(expected).split("..."))
+    return re.fullmatch(pattern, lines(actual), re.DOTALL) is not None
+
+
+def console_steps(code: str) -> list[tuple[str, str]]:
+    """Each `$ command` of a console block with the output shown after it."""
+    steps = []
+    for line in code.splitlines():
+        if line.startswith("$ "):
+            steps.append([line[2:], []])
+        elif steps:
+            steps[-1][1].append(line)
+        elif line.strip():
+            raise AssertionError(f"console block text before its first `$ `: {line!r}")
+    return [(command, "\n".join(output)) for command, output in steps]
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ, LSTMLM_SMOKE="1", COLUMNS="100", NO_COLOR="1", OMP_NUM_THREADS="1")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def run_shell(command: str, folder: Path, block: Block) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", command], cwd=folder,
+                          env=environment(), capture_output=True, text=True, timeout=600)
+
+
+def run_block(block: Block, folder: Path, namespace: dict) -> None:
+    if block.kind == "python":
+        code = compile(block.code, block.name, "exec")
+        previous = Path.cwd()
+        os.chdir(folder)
+        try:
+            exec(code, namespace)
+        finally:
+            os.chdir(previous)
+        return
+    if block.kind == "bash":
+        result = run_shell(block.code, folder, block)
+        assert result.returncode == 0, f"{block.name}: exit {result.returncode}\n{result.stderr}"
+        return
+    for command, expected in console_steps(block.code):
+        result = run_shell(command, folder, block)
+        failing = expected.startswith("lstmlm: error:")
+        assert result.returncode == (2 if failing else 0), \
+            f"{block.name}: `{command}` exited {result.returncode}\n{result.stderr[-3000:]}"
+        shown = result.stderr if failing else result.stdout
+        assert not expected.strip() or matches(expected, shown), \
+            f"{block.name}: `{command}` printed\n{shown}\nwhere the page shows\n{expected}"
+
+
+def ptb_available() -> bool:
+    try:
+        datasets.resolve("ptb", show_progress=False)
+        return True
+    except LstmlmError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> Path:
+    """The README quickstart's model, trained once (under LSTMLM_SMOKE) for the other pages."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    result = subprocess.run(["lstmlm", "train", "--preset", "small", "--data", "sample",
+                             "--set", "max_max_epoch=4", "--name", "quickstart", "--quiet"],
+                            cwd=folder, env=environment(), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    return folder / "runs" / "quickstart"
+
+
+RUNNABLE = [page for page in PAGES if any(block.skip is None for block in blocks_of(page))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", RUNNABLE, ids=[str(page.relative_to(ROOT)) for page in RUNNABLE])
+def test_the_code_blocks_of_a_page_run(page, tmp_path, quickstart_run):
+    blocks = [block for block in blocks_of(page) if block.skip is None]
+    if page.name != "README.md":
+        shutil.copytree(quickstart_run, tmp_path / "runs" / "quickstart")
+    namespace: dict = {"__name__": "__docs__"}
+    for block in blocks:
+        if block.requires == "ptb" and not os.environ.get("CI") and not ptb_available():
+            pytest.skip(f"{block.name} and later blocks need PTB")
+        run_block(block, tmp_path, namespace)
+
+
+SKIPPED = [block for page in PAGES for block in blocks_of(page) if block.skip is not None]
+
+
+@pytest.mark.parametrize("block", SKIPPED, ids=[block.name for block in SKIPPED])
+def test_a_block_that_cannot_run_here_says_why(block):
+    pytest.skip(f"documented, not run: {block.skip}")
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lowercase, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors_of(page: Path) -> set[str]:
+    tokens = tokens_of(page)
+    return {anchor(tokens[index + 1].content) for index, token in enumerate(tokens)
+            if token.type == "heading_open"}
+
+
+def links_of(page: Path) -> list[str]:
+    links = []
+    for token in tokens_of(page):
+        for child in token.children or ():
+            if child.type == "link_open":
+                links.append(child.attrs["href"])
+    return links
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(page.relative_to(ROOT)) for page in PAGES])
+def test_relative_links_and_anchors_lead_somewhere(page):
+    for link in links_of(page):
+        if re.match(r"[a-z]+:", link):
+            continue  # a web address: not reachable from the tests
+        target, _, fragment = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.relative_to(ROOT)}: {link} does not exist"
+        if fragment and path.suffix == ".md":
+            assert fragment in anchors_of(path), \
+                f"{page.relative_to(ROOT)}: {link} names no heading of {path.name}"
+
+
+def test_the_runner_compares_output_with_wildcards_and_reads_markers(tmp_path):
+    assert matches("valid perplexity: ...\ntest perplexity: ...",
+                   "valid perplexity: 12.5\ntest perplexity: 13.1\n")
+    assert not matches("test perplexity: 1...", "test perplexity: 2.0")
+    page = tmp_path / "page.md"
+    page.write_text("# A page\n\n<!-- skip: needs a GPU -->\n```console\n$ lstmlm train\n```\n\n"
+                    "```text\nnot run\n```\n\n```console\n$ lstmlm evall\n```\n")
+    skipped, wrong = blocks_of(page)
+    assert skipped.skip == "needs a GPU" and wrong.skip is None and wrong.line == 12
+    with pytest.raises(AssertionError, match="lstmlm evall` exited 2"):
+        run_block(wrong, tmp_path, {})
