@@ -159,11 +159,13 @@ def results() -> str:
 
     runs = [json.loads(path.read_text()) for path in sorted((ROOT / "benchmarks" / "results")
                                                             .glob("run-*.json"))]
-    lines = ["| preset | data | test perplexity | wall time | machine |", "|---|---|---|---|---|"]
+    lines = ["| preset | data | epochs | test perplexity | wall time | machine |",
+             "|---|---|---|---|---|---|"]
     for run in runs:
         minutes = run["elapsed_seconds"] / 60
         note = f" ({run['note']})" if run.get("note") else ""
-        lines.append(f"| `{run['preset']}` | {run['data']} | {run['test_ppl']:.2f} | "
+        lines.append(f"| `{run['preset']}` | {run['data']} | {run['epochs']} | "
+                     f"{run['test_ppl']:.2f} | "
                      f"{minutes:.1f} min{note} | {run['machine']} |")
     return "\n".join(lines)
 
@@ -205,7 +207,8 @@ def file_table(docstring: str) -> list[str]:
     """A Markdown table of the `name   meaning` lines (indented by two) of a module docstring."""
     rows = [re.match(r"  (\S+)\s+(.*)", line).groups() for line in docstring.splitlines()
             if re.match(r"  \S+\s{2,}", line)]
-    return ["| file | holds |", "|---|---|"] + [f"| `{name}` | {meaning} |" for name, meaning in rows]
+    return ["| file | holds |", "|---|---|"] + [f"| `{name}` | {meaning} |"
+                                                for name, meaning in rows]
 
 
 def formats() -> str:
@@ -215,11 +218,11 @@ def formats() -> str:
 
     from lstmlm import export, rundir
 
-    columns = [field.name for field in dataclasses.fields(rundir.EpochMetrics)]
+    columns = ", ".join(f"`{field.name}`" for field in dataclasses.fields(rundir.EpochMetrics))
     return "\n".join(["### A run directory", "", *file_table(rundir.__doc__), "",
                       "### A model folder", "", *file_table(export.__doc__), "",
                       "### metrics.csv and metrics.jsonl", "",
-                      f"One row (line) per finished epoch: {', '.join(f'`{name}`' for name in columns)}."])
+                      f"One row (line) per finished epoch: {columns}."])
 
 
 def benchmark_results() -> str:

@@ -19,6 +19,7 @@ smoke switch and output matched with wildcards.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -208,6 +209,16 @@ def test_relative_links_and_anchors_lead_somewhere(page):
         if fragment and path.suffix == ".md":
             assert fragment in anchors_of(path), \
                 f"{page.relative_to(ROOT)}: {link} names no heading of {path.name}"
+
+
+def test_the_generated_parts_are_current():
+    """The README's results table and the reference pages, as scripts/generate_docs.py writes
+    them from the code and from benchmarks/results/."""
+    spec = importlib.util.spec_from_file_location("generate_docs",
+                                                  ROOT / "scripts" / "generate_docs.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.stale_pages(write=False) == [], "run python scripts/generate_docs.py"
 
 
 def test_the_runner_compares_output_with_wildcards_and_reads_markers(tmp_path):

@@ -1,8 +1,8 @@
 """lstmlm: word-level recurrent language models (Zaremba et al. 2014) on PyTorch.
 
-Importing the package loads what inference needs; the trainer (and with it tqdm) is imported
-the first time `lstmlm.train` or `lstmlm.TrainResult` is used, and matplotlib only when a plot
-is drawn.
+Importing the package loads what inference needs; the `training` package is imported the
+first time `lstmlm.train` or `lstmlm.TrainResult` is used, and matplotlib only when a plot is
+drawn.
 """
 
 from importlib import metadata
