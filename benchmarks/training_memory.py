@@ -6,9 +6,10 @@ loop training the same model.
 
 Each run is a process of its own. The training split is PTB's, repeated or cut to the given
 number of words (valid and test: the first 20,000 words of PTB's). `lstmlm` trains one epoch
-of the preset (its time budget off); the plain loop builds the same model and trains the same
-number of fixed-length windows with SGD, clipping and the same precision, and nothing else.
-Memory that grew with the epoch would make the long epoch's peak exceed the short one's.
+of the preset (its time budget off) and evaluates; the plain loop builds the same model and
+trains it on windows drawn the same way (variable lengths where the preset has them), with SGD,
+clipping and the same precision, and nothing else. Memory that grew with the epoch would make
+the long epoch's peak exceed the short one's.
 """
 
 import argparse
@@ -56,7 +57,7 @@ def child(preset: str, corpus: str, runner: str) -> dict:
 
     import lstmlm
     from lstmlm.builders import build_corpus, build_model
-    from lstmlm.corpus import batchify, windows
+    from lstmlm.corpus import batchify, window_lengths, windows_of_lengths
     from lstmlm.hardware import autocast, resolve_precision
 
     config = lstmlm.apply_overrides(lstmlm.get_preset(preset), {
@@ -71,7 +72,10 @@ def child(preset: str, corpus: str, runner: str) -> dict:
         model = build_model(config, len(data.vocab)).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
         state = model.init_state(config.batch_size)
-        for inputs, targets in windows(batchify(data.train, config.batch_size), config.num_steps):
+        lengths = window_lengths(len(data.train), config.batch_size, config.num_steps,
+                                 config.variable_length, config.seed)
+        rows = batchify(data.train, config.batch_size)
+        for inputs, targets in windows_of_lengths(rows, lengths):
             with autocast("cpu", precision):
                 logits, state = model(inputs, state)
             loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1),
