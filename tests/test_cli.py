@@ -422,3 +422,14 @@ def test_a_file_that_cannot_be_written_is_one_line(trained_run, tmp_path, small_
         return  # root may write anyway: the disk above is the test
     assert_clean_failure(run_cli("generate", trained_run, "--out", read_only / "text.txt"),
                          "Permission denied")
+
+
+def test_pairs_of_a_file_and_bad_pair_files(trained_run, tmp_path):
+    (tmp_path / "pairs.tsv").write_text("the cat sees mary\tthe cat see mary\n")
+    result = run_cli("pairs", trained_run, tmp_path / "pairs.tsv", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    overall = json.loads(result.stdout.splitlines()[-1])
+    assert overall["level"] == "overall" and overall["pairs"] == 1
+    (tmp_path / "bad.jsonl").write_text('{"sentence_good": "the cat"}\n')
+    assert_clean_failure(run_cli("pairs", trained_run, tmp_path / "bad.jsonl"),
+                         "bad.jsonl:1: a BLiMP pair needs sentence_good and sentence_bad")

@@ -17,6 +17,7 @@ COMMANDS = [
     (["rescore"], ["RUN", "nbest.tsv"], ["--best", "--lm-weight", "0.5"]),
     (["export"], ["RUN", "OUT"], ["--onnx", "--weights", "last"]),
     (["plot"], ["RUN1", "RUN2"], ["--out", "curves.png"]),
+    (["pairs"], ["RUN", "blimp.jsonl"], ["--normalize", "ptb", "--by-pair"]),
     (["presets"], [], []),
     (["numpy-rnn", "train"], [], ["--data", "text.txt", "--epochs", "2"]),
     (["numpy-rnn", "generate"], ["model.npz"], ["--sentences", "2"]),

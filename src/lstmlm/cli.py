@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import api, datasets, numpy_rnn, rescoring
+from . import api, datasets, numpy_rnn, pairs, rescoring
+from .budget import plural
 from .config import PRESETS, Config, apply_overrides, format_value, get_preset
 from .corpus import read_lines
 from .errors import LstmlmError
@@ -131,6 +132,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     rescore_parser.add_argument("--device")
     add_weights_option(rescore_parser)
     add_quantize_option(rescore_parser)
+
+    pairs_parser = commands.add_parser("pairs", help="minimal-pair accuracy (BLiMP JSONL, or "
+                                                     "good<TAB>bad lines)")
+    pairs_parser.add_argument("run_dir", help=MODEL_HELP)
+    pairs_parser.add_argument("files", nargs="+", help="BLiMP .jsonl files or TSV of "
+                                                       "good<TAB>bad (- for standard input)")
+    pairs_parser.add_argument("--normalize", default="none", choices=pairs.NORMALIZATIONS,
+                              help="ptb: lower case, no final punctuation, clitics split "
+                                   "(do n't), numbers as N; recorded in the output")
+    pairs_parser.add_argument("--format", default="text", choices=["text", "jsonl", "tsv"])
+    pairs_parser.add_argument("--by-pair", action="store_true",
+                              help="also print each pair's two log-probabilities")
+    pairs_parser.add_argument("--device")
+    add_weights_option(pairs_parser)
+    add_quantize_option(pairs_parser)
 
     export_parser = commands.add_parser("export", help="write a run's model folder (config, "
                                                        "vocabulary, weights, model card)")
@@ -313,6 +329,44 @@ def run_rescore(args) -> None:
               f"{entry.words}\t{entry.combined:.4f}\t{hypothesis.text}")
 
 
+def run_pairs(args) -> None:
+    # Read before the model is loaded, so bad input fails fast.
+    minimal_pairs = [pair for name in args.files
+                     for pair in pairs.read_pairs(read_input(name),
+                                                  "standard input" if name == "-" else name)]
+    model = api.load(args.run_dir, device=args.device, weights=args.weights,
+                     quantize=args.quantize)
+    report = pairs.evaluate(model, minimal_pairs, args.normalize)
+    rows = ([pairs.pair_row(score) for score in report.scores] if args.by_pair else []) \
+        + pairs.report_rows(report)
+    if args.format == "jsonl":
+        for row in rows:
+            print(json.dumps(row))
+        return
+    if args.format == "tsv":
+        # The pairs' table (with --by-pair), a blank line, then the summary's, each with a header.
+        tables = ([[pairs.pair_row(score) for score in report.scores]] if args.by_pair else []) \
+            + [pairs.report_rows(report)]
+        for index, table in enumerate(tables):
+            columns = list(dict.fromkeys(key for row in table for key in row))
+            print(("\n" if index else "") + "\t".join(columns))
+            for row in table:
+                print("\t".join("" if row.get(key) is None else str(row[key]) for key in columns))
+        return
+    for score in report.scores if args.by_pair else ():
+        print(f"{score.pair.uid}\t{score.good_logprob:.4f}\t{score.bad_logprob:.4f}\t"
+              f"{int(score.correct)}\t{score.pair.good}\t{score.pair.bad}")
+    for row in rows[len(report.scores) if args.by_pair else 0:-1]:
+        count = f"\t{plural(row['pairs'], 'pair')}" if "pairs" in row else ""
+        print(f"{row['level']}\t{row['name']}{count}\t{100 * row['accuracy']:.1f}%")
+    without = report.accuracy_without_oov
+    print(f"normalization: {report.normalization}; {100 * report.oov_share:.1f}% of pairs have "
+          f"an out-of-vocabulary word; accuracy without them: "
+          + (f"{100 * without:.1f}%" if without is not None else "no such pair"))
+    print(f"overall accuracy: {100 * report.overall:.1f}% (mean over "
+          f"{len(report.phenomena)} phenomena, {len(report.scores)} pairs)")
+
+
 def run_plot(args) -> None:
     from .plotting import plot_runs  # matplotlib is loaded only to draw
 
@@ -371,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "rescore": run_rescore, "plot": run_plot,
+                "pairs": run_pairs,
                 "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights,
                                                  onnx=a.onnx)),
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,
