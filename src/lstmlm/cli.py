@@ -337,17 +337,15 @@ def run_pairs(args) -> None:
     model = api.load(args.run_dir, device=args.device, weights=args.weights,
                      quantize=args.quantize)
     report = pairs.evaluate(model, minimal_pairs, args.normalize)
-    rows = ([pairs.pair_row(score) for score in report.scores] if args.by_pair else []) \
-        + pairs.report_rows(report)
+    pair_rows = [pairs.pair_row(score) for score in report.scores] if args.by_pair else []
+    summary_rows = pairs.report_rows(report)
     if args.format == "jsonl":
-        for row in rows:
+        for row in pair_rows + summary_rows:
             print(json.dumps(row))
         return
     if args.format == "tsv":
         # The pairs' table (with --by-pair), a blank line, then the summary's, each with a header.
-        tables = ([[pairs.pair_row(score) for score in report.scores]] if args.by_pair else []) \
-            + [pairs.report_rows(report)]
-        for index, table in enumerate(tables):
+        for index, table in enumerate([pair_rows, summary_rows] if pair_rows else [summary_rows]):
             columns = list(dict.fromkeys(key for row in table for key in row))
             print(("\n" if index else "") + "\t".join(columns))
             for row in table:
@@ -356,7 +354,7 @@ def run_pairs(args) -> None:
     for score in report.scores if args.by_pair else ():
         print(f"{score.pair.uid}\t{score.good_logprob:.4f}\t{score.bad_logprob:.4f}\t"
               f"{int(score.correct)}\t{score.pair.good}\t{score.pair.bad}")
-    for row in rows[len(report.scores) if args.by_pair else 0:-1]:
+    for row in summary_rows[:-1]:  # the last, overall, row is the closing lines
         count = f"\t{plural(row['pairs'], 'pair')}" if "pairs" in row else ""
         print(f"{row['level']}\t{row['name']}{count}\t{100 * row['accuracy']:.1f}%")
     without = report.accuracy_without_oov

@@ -28,7 +28,6 @@ Softmax = Literal["full", "adaptive"]
 InitMethod = Literal["uniform", "awd"]
 SampleStart = Literal["eos", "random"]
 
-CELLS: tuple[str, ...] = typing.get_args(Cell)
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 STRATEGIES: tuple[str, ...] = typing.get_args(Strategy)
 

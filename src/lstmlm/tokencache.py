@@ -18,7 +18,7 @@ import numpy as np
 
 from .datasets import cache_dir, file_digest
 from .errors import WriteError
-from .files import replacing_folder, write_error
+from .files import replacing_folder, writing
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -62,7 +62,7 @@ def load(key: str) -> tuple[list[str], dict[str, np.ndarray]] | None:
 def store(key: str, words: list[str], arrays: dict[str, np.ndarray]) -> None:
     """Write entry `key` whole (a staging folder renamed into place), replacing a bad one."""
     try:
-        with replacing_folder(tokens_dir() / key) as staging:
+        with writing(tokens_dir() / key), replacing_folder(tokens_dir() / key) as staging:
             manifest = {"format": FORMAT_VERSION, "vocabulary": len(words), "arrays": {}}
             for split, ids in arrays.items():
                 np.save(staging / f"{split}.npy", np.asarray(ids, dtype=np.int32))
@@ -70,7 +70,6 @@ def store(key: str, words: list[str], arrays: dict[str, np.ndarray]) -> None:
                                              "sha256": file_digest(staging / f"{split}.npy")}
             (staging / WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    except (OSError, WriteError) as error:
+    except WriteError:
         if load(key) is None:  # not another process's complete entry, written meanwhile
-            raise (error if isinstance(error, WriteError)
-                   else write_error(tokens_dir() / key, error)) from None
+            raise

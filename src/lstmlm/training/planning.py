@@ -90,13 +90,14 @@ def throwaway_training(config: Config, corpus: Corpus,
     scaler = new_scaler(config.precision, device)
     window_loss = WindowLoss(model)
     rows = batchify(corpus.train, config.batch_size).to(device)
+    options = step_options(config)
 
     def steps() -> Iterator[int]:
         hidden = model.init_state(config.batch_size)
         model.train()
         for inputs, targets in windows(rows, config.num_steps):
             _, hidden = train_step(model, optimizer, inputs, targets, hidden, scaler=scaler,
-                                   window_loss=window_loss, **step_options(config))
+                                   window_loss=window_loss, **options)
             synchronize(device)
             yield targets.numel()
 

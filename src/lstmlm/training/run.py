@@ -18,7 +18,7 @@ from ..corpus import Corpus
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
 from ..errors import WriteError
-from ..files import write_error, writing
+from ..files import writing
 from ..hardware import resolve_precision, select_device
 from ..rundir import RunDir
 from .loggers import require_tensorboard
@@ -131,9 +131,9 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
     trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
                       costs=costs, world=world)
     try:
-        return trainer.run(resuming, first_lines)
-    except (WriteError, OSError) as error:
-        failure = error if isinstance(error, WriteError) else write_error(run_dir.path, error)
+        with writing(run_dir.path):
+            return trainer.run(resuming, first_lines)
+    except WriteError as failure:
         raise WriteError(f"{failure}; `lstmlm train --resume {run_dir}` continues from the last "
                          f"complete checkpoint") from None
 
