@@ -101,6 +101,9 @@ def console_steps(code: str) -> list[tuple[str, str]]:
 
 def environment() -> dict[str, str]:
     env = dict(os.environ, LSTMLM_SMOKE="1", COLUMNS="100", NO_COLOR="1", OMP_NUM_THREADS="1")
+    if env.get("LSTMLM_DATA_DIR"):
+        # The blocks run in a folder of their own: a relative path (CI's) must not change meaning.
+        env["LSTMLM_DATA_DIR"] = os.path.abspath(env["LSTMLM_DATA_DIR"])
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
