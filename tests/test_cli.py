@@ -1,5 +1,7 @@
 """The real `lstmlm` command, run as a user runs it."""
 
+import csv
+import io
 import json
 import math
 import os
@@ -433,3 +435,90 @@ def test_pairs_of_a_file_and_bad_pair_files(trained_run, tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"sentence_good": "the cat"}\n')
     assert_clean_failure(run_cli("pairs", trained_run, tmp_path / "bad.jsonl"),
                          "bad.jsonl:1: a BLiMP pair needs sentence_good and sentence_bad")
+
+
+def test_surprisal_of_a_table_with_regions_and_its_bad_inputs(trained_run, tmp_path):
+    stimuli = tmp_path / "stimuli.csv"
+    stimuli.write_text('item,condition,sentence\n1,a,"The cat | sees | Mary."\n'
+                       "1,b,The cat | see | Mary.\n")
+    result = run_cli("surprisal", trained_run, stimuli, "--text-column", "sentence", "--keep",
+                     "item,condition", "--normalize", "ptb", "--regions", tmp_path / "r.tsv")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("lstmlm: surprisal in bits; normalization: ptb; "
+                             "context: independent\n")
+    rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t"))
+    assert list(rows[0]) == ["sentence_id", "token_id", "token", "surprisal", "item",
+                             "condition", "scored", "oov", "eos", "region"]
+    assert [row["token"] for row in rows[:5]] == ["The", "cat", "sees", "Mary.", "</s>"]
+    assert rows[3]["scored"] == "mary" and rows[4]["eos"] == "1"
+    regions = list(csv.DictReader(open(tmp_path / "r.tsv"), delimiter="\t"))
+    assert [region["content"] for region in regions] == ["The cat", "sees", "Mary.", "The cat",
+                                                         "see", "Mary."]
+    assert float(regions[0]["surprisal"]) == pytest.approx(
+        float(rows[0]["surprisal"]) + float(rows[1]["surprisal"]), rel=1e-9)
+    assert_clean_failure(run_cli("surprisal", trained_run, stimuli, "--text-column", "text"),
+                         "stimuli.csv: no column 'text' (its columns: item, condition, sentence)")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("the cat sees mary\n")
+    assert_clean_failure(run_cli("surprisal", trained_run, plain, "--regions", tmp_path / "x"),
+                         "--regions: " + str(plain) + " has no regions")
+    assert not (tmp_path / "x").exists()
+
+
+def test_syntaxgym_suite_and_a_bad_formula(trained_run, tmp_path):
+    suite = {"meta": {"name": "agreement", "metric": "sum"},
+             "region_meta": {"1": "Subject", "2": "Verb"},
+             "predictions": [{"type": "formula", "formula": "(2;%bad%) > (2;%good%)"}],
+             "items": [{"item_number": 1, "conditions": [
+                 {"condition_name": condition,
+                  "regions": [{"region_number": 1, "content": "the cat"},
+                              {"region_number": 2, "content": verb}]}
+                 for condition, verb in (("good", "sees"), ("bad", "see"))]}]}
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    result = run_cli("syntaxgym", trained_run, tmp_path / "suite.json", "--format", "jsonl",
+                     "--regions", tmp_path / "regions.tsv")
+    assert result.returncode == 0, result.stderr
+    prediction, total = map(json.loads, result.stdout.splitlines())
+    assert prediction["formula"] == "(2;%bad%) > (2;%good%)" and total["level"] == "suite"
+    assert total["accuracy"] == prediction["accuracy"] in (0.0, 1.0)
+    regions = [json.loads(line) for line in open(tmp_path / "regions.tsv")]  # as --format
+    verbs = {row["condition"]: row["surprisal"] for row in regions if row["region_number"] == 2}
+    assert prediction["accuracy"] == float(verbs["bad"] > verbs["good"])
+    text = run_cli("syntaxgym", trained_run, tmp_path / "suite.json")
+    assert text.stdout.splitlines()[-1].startswith("agreement\taccuracy\t")
+    suite["predictions"][0]["formula"] = "(2;%bad%) > (2;%ok%)"
+    (tmp_path / "bad.json").write_text(json.dumps(suite))
+    assert_clean_failure(run_cli("syntaxgym", trained_run, tmp_path / "bad.json"),
+                         "bad.json: prediction 1: the formula '(2;%bad%) > (2;%ok%)' names "
+                         "condition 'ok'")
+
+
+def test_kaldi_rescoring_writes_costs_and_sweeps_the_weight(trained_run, tmp_path):
+    (tmp_path / "nbest.txt").write_text("utt1-1 the cat sees mary\nutt1-2 the cat see mary\n"
+                                        "utt2-1 john eats\nutt2-2 john eat\n")
+    (tmp_path / "ac.txt").write_text("utt1-1 50.0\nutt1-2 49.0\nutt2-1 30.5\nutt2-2 30.0\n")
+    (tmp_path / "ref.txt").write_text("utt1 the cat sees mary\nutt2 john eats\n")
+    files = [tmp_path / name for name in ("nbest.txt", "ac.txt", "ref.txt", "lm.txt")]
+    best = run_cli("rescore", trained_run, files[0], "--format", "kaldi", "--ac-costs",
+                   files[1], "--lm-weight", "0", "--write-lm-costs", files[3])
+    assert best.returncode == 0, best.stderr
+    assert best.stdout == "utt1 the cat see mary\nutt2 john eat\n"  # the acoustics alone
+    written = dict(line.split() for line in files[3].read_text().splitlines())
+    assert list(written) == ["utt1-1", "utt1-2", "utt2-1", "utt2-2"]
+    assert all(float(cost) > 0 for cost in written.values())
+    sweep = run_cli("rescore", trained_run, files[0], "--format", "kaldi", "--ac-costs",
+                    files[1], "--ref", files[2], "--lm-weights", "0:1:0.5")
+    assert sweep.returncode == 0, sweep.stderr
+    lines = sweep.stdout.splitlines()
+    assert lines[0] == "0\t33.33"  # 2 errors in 6 words
+    assert [line.split("\t")[0] for line in lines[:3]] == ["0", "0.5", "1"]
+    assert lines[3].startswith("best lm-weight: ")
+    (tmp_path / "short.txt").write_text("utt1-1 50.0\n")
+    assert_clean_failure(run_cli("rescore", trained_run, files[0], "--format", "kaldi",
+                                 "--ac-costs", tmp_path / "short.txt", "--write-lm-costs",
+                                 tmp_path / "never.txt"), "has no cost for 'utt1-2'")
+    assert not (tmp_path / "never.txt").exists()
+    assert_clean_failure(run_cli("rescore", trained_run, files[0], "--format", "kaldi"),
+                         "--format kaldi needs --ac-costs FILE")
+    assert_clean_failure(run_cli("rescore", trained_run, files[0], "--ac-costs", files[1]),
+                         "--ac-costs: for --format kaldi")

@@ -15,9 +15,15 @@ COMMANDS = [
     (["generate"], ["RUN"], ["--words", "5", "--stop-at-eos"]),
     (["score"], ["RUN", "sentences.txt"], ["--per-word", "--format", "jsonl"]),
     (["rescore"], ["RUN", "nbest.tsv"], ["--best", "--lm-weight", "0.5"]),
+    (["rescore"], ["RUN", "nbest.txt"], ["--format", "kaldi", "--ac-costs", "ac.txt", "--ref",
+                                         "ref.txt", "--lm-weights", "0:2:0.5"]),
     (["export"], ["RUN", "OUT"], ["--onnx", "--weights", "last"]),
     (["plot"], ["RUN1", "RUN2"], ["--out", "curves.png"]),
     (["pairs"], ["RUN", "blimp.jsonl"], ["--normalize", "ptb", "--by-pair"]),
+    (["surprisal"], ["RUN", "stimuli.csv"], ["--text-column", "sentence", "--keep", "item",
+                                             "--unit", "nats", "--context", "carry"]),
+    (["syntaxgym"], ["RUN", "a.json", "b.json"], ["--regions", "regions.tsv",
+                                                  "--format", "jsonl"]),
     (["presets"], [], []),
     (["numpy-rnn", "train"], [], ["--data", "text.txt", "--epochs", "2"]),
     (["numpy-rnn", "generate"], ["model.npz"], ["--sentences", "2"]),
@@ -32,7 +38,7 @@ def orders(positionals: list[str], options: list[str]) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("words, positionals, options", COMMANDS,
-                         ids=[" ".join(words) for words, _, _ in COMMANDS])
+                         ids=[" ".join(words + options[:2]) for words, _, options in COMMANDS])
 def test_options_and_positionals_in_any_order(words, positionals, options):
     parsed = [cli.parse_args(words + order) for order in orders(positionals, options)]
     assert all(vars(namespace) == vars(parsed[0]) for namespace in parsed)

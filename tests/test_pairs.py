@@ -5,6 +5,7 @@ import json
 import pytest
 
 from lstmlm import LstmlmError, pairs
+from lstmlm.normalization import normalize
 
 BLIMP = [
     {"sentence_good": "The cat sees Mary.", "sentence_bad": "The cat see Mary.",
@@ -42,22 +43,10 @@ def test_bad_pair_files_name_the_line(lines, message):
     assert str(error.value).startswith(message)
 
 
-@pytest.mark.parametrize("sentence, normalized", [
-    ("The cat doesn't see Mary's 3 dogs.", "the cat does n't see mary 's N dogs"),
-    ("Who did John see ?", "who did john see"),
-    ("They'll pay 1,500.50 dollars!", "they 'll pay N dollars"),
-])
-def test_ptb_normalization(sentence, normalized):
-    assert pairs.normalize_ptb(sentence) == normalized
-    assert pairs.normalizer("none")(sentence + " ") == sentence
-    with pytest.raises(LstmlmError, match="normalization must be one of none, ptb"):
-        pairs.normalizer("bert")
-
-
 def test_accuracy_per_phenomenon_field_and_overall(toy_model):
     read = pairs.read_pairs([json.dumps(record) for record in BLIMP], "blimp.jsonl")
     report = pairs.evaluate(toy_model, read, "ptb")
-    scores = toy_model.score([pairs.normalize_ptb(text) for pair in read
+    scores = toy_model.score([" ".join(normalize(text, "ptb")) for pair in read
                               for text in (pair.good, pair.bad)])
     correct = [good.logprob > bad.logprob for good, bad in zip(scores[0::2], scores[1::2])]
     assert [score.correct for score in report.scores] == correct
@@ -68,7 +57,7 @@ def test_accuracy_per_phenomenon_field_and_overall(toy_model):
     assert report.overall == pytest.approx(sum(report.phenomena.values()) / 2)
     # The toy vocabulary keeps 12 words, so some pairs have a word outside it.
     oov = [any(word not in toy_model.vocab.ids
-               for text in (pair.good, pair.bad) for word in pairs.normalize_ptb(text).split())
+               for text in (pair.good, pair.bad) for word in normalize(text, "ptb"))
            for pair in read]
     assert [score.oov for score in report.scores] == oov and any(oov)
     assert report.oov_share == pytest.approx(sum(oov) / 3)
@@ -85,3 +74,11 @@ def test_a_pair_scores_the_same_alone_and_in_a_batch(toy_model):
         (alone,) = pairs.evaluate(toy_model, [pair], "ptb", batch_size=1).scores
         assert alone.good_logprob == pytest.approx(score.good_logprob, rel=1e-5)
         assert alone.bad_logprob == pytest.approx(score.bad_logprob, rel=1e-5)
+
+
+def test_the_normalization_defaults_to_the_model_s(toy_model):
+    read = pairs.read_pairs([json.dumps(record) for record in BLIMP], "blimp.jsonl")
+    assert toy_model.normalization == "none"  # a folder of text, neither PTB nor cleaned
+    assert pairs.evaluate(toy_model, read).normalization == "none"
+    with pytest.raises(LstmlmError, match="normalization must be one of none, ptb, clean"):
+        pairs.evaluate(toy_model, read, "bert")

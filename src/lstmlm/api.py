@@ -17,6 +17,7 @@ from .export import is_model_folder, load_parts
 from .generation import Generator
 from .hardware import select_device
 from .model import LSTMLanguageModel
+from .normalization import model_normalization
 from .scoring import SentenceScore, WordSurprisal, score_sentences, surprisals
 
 
@@ -35,6 +36,12 @@ class LanguageModel:
     @property
     def device(self) -> torch.device:
         return self.network.device
+
+    @property
+    def normalization(self) -> str:
+        """How `pairs`, `surprisal` and `syntaxgym` bring text to this model's conventions by
+        default (lstmlm.normalization): the config's `normalization`, "auto" resolved."""
+        return model_normalization(self.config)
 
     def perplexity(self, text: str, dynamic: DynamicEvaluation | None = None,
                    cache: NeuralCache | None = None) -> float:

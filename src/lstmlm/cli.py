@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import dataclasses
+import io
 import json
 import os
 import sys
 import warnings
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from . import api, datasets, numpy_rnn, pairs, rescoring
+from . import api, datasets, numpy_rnn, pairs, rescoring, surprisal, syntaxgym
 from .budget import plural
-from .config import PRESETS, Config, apply_overrides, format_value, get_preset
-from .corpus import read_lines
+from .config import NORMALIZATIONS, PRESETS, Config, apply_overrides, format_value, get_preset
+from .corpus import file_lines, read_lines, read_text
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
 from .export import WEIGHT_CHOICES, export
-from .files import atomic_write_text
+from .files import atomic_lines, atomic_write_text
 from .scoring import corpus_score
 
 DYNAMIC, CACHE = DynamicEvaluation(), NeuralCache()
+TABLE_FORMATS = ("tsv", "csv", "jsonl")
 MODEL_HELP = "a run directory, or a model folder written by lstmlm export"
 
 
@@ -121,32 +126,84 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     rescore_parser = commands.add_parser("rescore", help="rescore an n-best list with the model")
     rescore_parser.add_argument("run_dir", help=MODEL_HELP)
     rescore_parser.add_argument("nbest", nargs="?", default="-",
-                                help="utterance-id<TAB>score<TAB>text per line (default: stdin)")
+                                help="the n-best list (default: standard input): "
+                                     "utterance-id<TAB>score<TAB>text lines, or Kaldi's "
+                                     "utt-N word... lines with --format kaldi")
+    rescore_parser.add_argument("--format", default="tsv", choices=["tsv", "kaldi"])
     rescore_parser.add_argument("--lm-weight", type=float, default=1.0,
-                                help="combined = score + W * lm_logprob + P * words (default 1)")
+                                help="tsv: combined = score + W * lm_logprob + P * words; "
+                                     "kaldi: cost = ac_cost + W * lm_cost + P * words "
+                                     "(default 1)")
     rescore_parser.add_argument("--word-penalty", type=float, default=0.0, help="P (default 0)")
     rescore_parser.add_argument("--log10", action="store_true",
-                                help="LM log-probabilities in base 10 (default: natural log)")
+                                help="tsv: LM log-probabilities in base 10 (default: natural "
+                                     "log)")
     rescore_parser.add_argument("--best", action="store_true",
-                                help="print only the best hypothesis of each utterance")
-    rescore_parser.add_argument("--device")
-    add_weights_option(rescore_parser)
-    add_quantize_option(rescore_parser)
+                                help="tsv: print only the best hypothesis of each utterance")
+    rescore_parser.add_argument("--ac-costs", metavar="FILE",
+                                help="kaldi: the acoustic costs, utt-N cost lines (needed)")
+    rescore_parser.add_argument("--lm-costs", metavar="FILE",
+                                help="kaldi: the existing LM's costs, mixed in with --interpolate")
+    rescore_parser.add_argument("--interpolate", type=float, metavar="L",
+                                help="kaldi: LM probability = L * this model's + (1 - L) * the "
+                                     "existing LM's (from --lm-costs)")
+    rescore_parser.add_argument("--write-lm-costs", metavar="FILE",
+                                help="kaldi: write the LM costs used, as utt-N cost lines")
+    rescore_parser.add_argument("--ref", metavar="FILE",
+                                help="kaldi: reference transcripts (utt text lines); print the "
+                                     "WER at each --lm-weights weight and the best weight")
+    rescore_parser.add_argument("--lm-weights", metavar="SWEEP",
+                                help="kaldi, with --ref: start:stop:step (e.g. 0:2:0.1) or a "
+                                     "comma-separated list (default: --lm-weight)")
+    add_model_options(rescore_parser)
 
     pairs_parser = commands.add_parser("pairs", help="minimal-pair accuracy (BLiMP JSONL, or "
                                                      "good<TAB>bad lines)")
     pairs_parser.add_argument("run_dir", help=MODEL_HELP)
     pairs_parser.add_argument("files", nargs="+", help="BLiMP .jsonl files or TSV of "
                                                        "good<TAB>bad (- for standard input)")
-    pairs_parser.add_argument("--normalize", default="none", choices=pairs.NORMALIZATIONS,
-                              help="ptb: lower case, no final punctuation, clitics split "
-                                   "(do n't), numbers as N; recorded in the output")
+    add_normalize_option(pairs_parser)
     pairs_parser.add_argument("--format", default="text", choices=["text", "jsonl", "tsv"])
     pairs_parser.add_argument("--by-pair", action="store_true",
                               help="also print each pair's two log-probabilities")
-    pairs_parser.add_argument("--device")
-    add_weights_option(pairs_parser)
-    add_quantize_option(pairs_parser)
+    add_model_options(pairs_parser)
+
+    surprisal_parser = commands.add_parser(
+        "surprisal", help="surprisal of each word of experimental stimuli (and of regions)")
+    surprisal_parser.add_argument("run_dir", help=MODEL_HELP)
+    surprisal_parser.add_argument("stimuli", nargs="?", default="-",
+                                  help="sentences one per line, or a CSV/TSV table with "
+                                       "--text-column (default: standard input)")
+    surprisal_parser.add_argument("--text-column", help="the table's column of sentences")
+    surprisal_parser.add_argument("--keep", default="", metavar="COLUMNS",
+                                  help="comma-separated columns to carry into the output")
+    surprisal_parser.add_argument("--region-column",
+                                  help="each row is one region named by this column; "
+                                       "consecutive rows with the same --keep values make a "
+                                       "sentence (without it, | in the text separates regions)")
+    add_normalize_option(surprisal_parser)
+    surprisal_parser.add_argument("--unit", default="bits", choices=surprisal.UNITS,
+                                  help="bits: -log2 p (default); nats: -ln p")
+    surprisal_parser.add_argument("--context", default="independent", choices=surprisal.CONTEXTS,
+                                  help="independent: each sentence from the start state "
+                                       "(default); carry: the sentences read in order as one "
+                                       "stream")
+    surprisal_parser.add_argument("--format", default="tsv", choices=TABLE_FORMATS)
+    surprisal_parser.add_argument("--regions", metavar="FILE",
+                                  help="write the region table (summed surprisal) to FILE")
+    add_model_options(surprisal_parser)
+
+    syntaxgym_parser = commands.add_parser(
+        "syntaxgym", help="region surprisals and prediction accuracy of SyntaxGym suites")
+    syntaxgym_parser.add_argument("run_dir", help=MODEL_HELP)
+    syntaxgym_parser.add_argument("suites", nargs="+", help="SyntaxGym test suite JSON files "
+                                                            "(- for standard input)")
+    add_normalize_option(syntaxgym_parser)
+    syntaxgym_parser.add_argument("--format", default="text", choices=["text", *TABLE_FORMATS])
+    syntaxgym_parser.add_argument("--regions", metavar="FILE",
+                                  help="write the region table (suite, item, condition, region, "
+                                       "content, surprisal in bits) to FILE")
+    add_model_options(syntaxgym_parser)
 
     export_parser = commands.add_parser("export", help="write a run's model folder (config, "
                                                        "vocabulary, weights, model card)")
@@ -209,6 +266,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                             found, "numpy_command", None)))
 
 
+def add_normalize_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--normalize", choices=NORMALIZATIONS,
+                        help="bring the text to the model's conventions: ptb (lower case, "
+                             "punctuation dropped, clitics split as do n't, numbers as N), "
+                             "clean (clean_text's), none; default: the model's own (its "
+                             "config's normalization); the output names the one used")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device")
+    add_weights_option(parser)
+    add_quantize_option(parser)
+
+
 def add_weights_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="best", choices=WEIGHT_CHOICES,
                         help="best: the best-on-valid weights (default); last: those training "
@@ -250,8 +321,7 @@ def run_train(args) -> None:
 
 
 def run_eval(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights,
-                     quantize=args.quantize)
+    model = load_model(args)
     dynamic = DynamicEvaluation(num_steps=args.dynamic_steps, learning_rate=args.dynamic_lr,
                                 decay=args.dynamic_decay,
                                 method=args.dynamic_method) if args.dynamic else None
@@ -267,8 +337,7 @@ def run_eval(args) -> None:
 
 
 def run_generate(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights,
-                     quantize=args.quantize)
+    model = load_model(args)
     options = dict(strategy=args.strategy, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, seed=args.seed, allow_unk=args.allow_unk)
     if args.sentences is not None:
@@ -287,8 +356,7 @@ def read_input(name: str) -> list[str]:
 
 
 def run_score(args) -> None:
-    model = api.load(args.run_dir, device=args.device, weights=args.weights,
-                     quantize=args.quantize)
+    model = load_model(args)
     sentences = [line for line in read_input(args.file) if line.strip()]
     if args.per_word:
         for number, words in enumerate(model.surprisals(sentences), start=1):
@@ -315,10 +383,18 @@ def run_score(args) -> None:
 
 
 def run_rescore(args) -> None:
+    if args.format == "kaldi":
+        run_rescore_kaldi(args)
+        return
+    kaldi_only = [option for option, value in (
+        ("--ac-costs", args.ac_costs), ("--lm-costs", args.lm_costs),
+        ("--interpolate", args.interpolate), ("--write-lm-costs", args.write_lm_costs),
+        ("--ref", args.ref), ("--lm-weights", args.lm_weights)) if value is not None]
+    if kaldi_only:
+        raise LstmlmError(f"{', '.join(kaldi_only)}: for --format kaldi")
     # Read before the model is loaded, so bad input fails fast.
     hypotheses = rescoring.read_nbest(read_input(args.nbest))
-    model = api.load(args.run_dir, device=args.device, weights=args.weights,
-                     quantize=args.quantize)
+    model = load_model(args)
     rescored = rescoring.rescore(model, hypotheses, lm_weight=args.lm_weight,
                                  word_penalty=args.word_penalty, log10=args.log10)
     if args.best:
@@ -329,27 +405,72 @@ def run_rescore(args) -> None:
               f"{entry.words}\t{entry.combined:.4f}\t{hypothesis.text}")
 
 
+def input_lines(name: str) -> Iterator[str]:
+    """The lines of file `name` (or of standard input for `-`), read one at a time."""
+    return (line.rstrip("\r\n") for line in sys.stdin) if name == "-" else file_lines(Path(name))
+
+
+def run_rescore_kaldi(args) -> None:
+    if args.log10 or args.best:
+        raise LstmlmError("--log10 and --best are for --format tsv (Kaldi's costs are natural "
+                          "logs, and the best hypotheses are what it prints)")
+    if args.ac_costs is None:
+        raise LstmlmError("--format kaldi needs --ac-costs FILE (utt-N cost lines)")
+    if args.lm_weights is not None and args.ref is None:
+        raise LstmlmError("--lm-weights sweeps the weight against --ref transcripts")
+    weights = rescoring.parse_weights(args.lm_weights or str(args.lm_weight))
+    for path in (args.nbest, args.ac_costs, args.lm_costs, args.ref):
+        if path not in (None, "-") and not Path(path).is_file():
+            raise LstmlmError(f"no such file: {path}")
+    references = rescoring.read_references(read_input(args.ref), args.ref) if args.ref else None
+    model = load_model(args)
+    lm_costs = None if args.lm_costs is None else rescoring.CostLookup(
+        rescoring.read_costs(input_lines(args.lm_costs), args.lm_costs), args.lm_costs)
+    utterances = rescoring.rescore_kaldi(
+        model, rescoring.read_kaldi_nbest(input_lines(args.nbest), input_name(args.nbest)),
+        rescoring.CostLookup(rescoring.read_costs(input_lines(args.ac_costs), args.ac_costs),
+                             args.ac_costs), lm_costs, args.interpolate)
+    with contextlib.ExitStack() as stack:
+        if args.write_lm_costs:
+            written = stack.enter_context(atomic_lines(Path(args.write_lm_costs)))
+            utterances = write_lm_costs(utterances, written)
+        if references is None:
+            for hypotheses in utterances:
+                best = rescoring.best_kaldi(hypotheses, args.lm_weight, args.word_penalty)
+                print(f"{best.utterance} {best.text}".rstrip())
+            return
+        sweep = rescoring.sweep_weights(utterances, references, weights, args.word_penalty,
+                                        args.ref)
+    for weight, rate in zip(sweep.weights, sweep.word_error_rates):
+        print(f"{weight:g}\t{rate:.2f}")
+    best = sweep.weights.index(sweep.best_weight)
+    print(f"best lm-weight: {sweep.best_weight:g} (WER {sweep.word_error_rates[best]:.2f}%, "
+          f"{sweep.errors[best]} errors in {sweep.reference_words} words)")
+
+
+def write_lm_costs(utterances, handle):
+    """Pass the utterances on, writing each hypothesis's LM cost as a utt-N cost line."""
+    for hypotheses in utterances:
+        handle.writelines(f"{hypothesis.key} {hypothesis.lm_cost:.6f}\n"
+                          for hypothesis in hypotheses)
+        yield hypotheses
+
+
 def run_pairs(args) -> None:
     # Read before the model is loaded, so bad input fails fast.
     minimal_pairs = [pair for name in args.files
-                     for pair in pairs.read_pairs(read_input(name),
-                                                  "standard input" if name == "-" else name)]
-    model = api.load(args.run_dir, device=args.device, weights=args.weights,
-                     quantize=args.quantize)
+                     for pair in pairs.read_pairs(read_input(name), input_name(name))]
+    model = load_model(args)
     report = pairs.evaluate(model, minimal_pairs, args.normalize)
     pair_rows = [pairs.pair_row(score) for score in report.scores] if args.by_pair else []
     summary_rows = pairs.report_rows(report)
     if args.format == "jsonl":
-        for row in pair_rows + summary_rows:
-            print(json.dumps(row))
+        print(table_text(pair_rows + summary_rows, "jsonl"), end="")
         return
     if args.format == "tsv":
         # The pairs' table (with --by-pair), a blank line, then the summary's, each with a header.
-        for index, table in enumerate([pair_rows, summary_rows] if pair_rows else [summary_rows]):
-            columns = list(dict.fromkeys(key for row in table for key in row))
-            print(("\n" if index else "") + "\t".join(columns))
-            for row in table:
-                print("\t".join("" if row.get(key) is None else str(row[key]) for key in columns))
+        print(table_text(pair_rows, "tsv") + "\n" if pair_rows else "", end="")
+        print(table_text(summary_rows, "tsv"), end="")
         return
     for score in report.scores if args.by_pair else ():
         print(f"{score.pair.uid}\t{score.good_logprob:.4f}\t{score.bad_logprob:.4f}\t"
@@ -363,6 +484,74 @@ def run_pairs(args) -> None:
           + (f"{100 * without:.1f}%" if without is not None else "no such pair"))
     print(f"overall accuracy: {100 * report.overall:.1f}% (mean over "
           f"{len(report.phenomena)} phenomena, {len(report.scores)} pairs)")
+
+
+def table_text(rows: list[dict], table_format: str) -> str:
+    """Rows as JSON lines, or as a CSV or TSV table with a header of every key seen (a
+    missing or None value as an empty cell)."""
+    if table_format == "jsonl":
+        return "".join(json.dumps(row) + "\n" for row in rows)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, delimiter="\t" if table_format == "tsv" else ",",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: "" if row.get(key) is None else row[key] for key in columns}
+                     for row in rows)
+    return out.getvalue()
+
+
+def input_text(name: str) -> str:
+    """The whole text of file `name`, or of standard input for `-`."""
+    return sys.stdin.read() if name == "-" else read_text(Path(name))
+
+
+def input_name(name: str) -> str:
+    return "standard input" if name == "-" else name
+
+
+def load_model(args) -> api.LanguageModel:
+    return api.load(args.run_dir, device=args.device, weights=args.weights,
+                    quantize=args.quantize)
+
+
+def run_surprisal(args) -> None:
+    # Read before the model is loaded, so bad input fails fast.
+    stimuli = surprisal.read_stimuli(
+        input_text(args.stimuli), input_name(args.stimuli), args.text_column,
+        tuple(column.strip() for column in args.keep.split(",") if column.strip()),
+        args.region_column)
+    if args.regions and not surprisal.has_regions(stimuli):
+        raise LstmlmError(f"--regions: {input_name(args.stimuli)} has no regions (separate them "
+                          f"with | in the text, or name a --region-column)")
+    table = surprisal.compute(load_model(args), stimuli, args.normalize, args.unit,
+                              args.context)
+    print(f"lstmlm: surprisal in {table.unit}; normalization: {table.normalization}; "
+          f"context: {table.context}", file=sys.stderr)
+    if args.regions:
+        atomic_write_text(Path(args.regions),
+                          table_text(surprisal.region_rows(table), args.format))
+    print(table_text(surprisal.token_rows(table), args.format), end="")
+
+
+def run_syntaxgym(args) -> None:
+    suites = [syntaxgym.read_suite(input_text(name), input_name(name)) for name in args.suites]
+    results = syntaxgym.evaluate(load_model(args), suites, args.normalize)
+    if args.regions:
+        atomic_write_text(Path(args.regions), table_text(
+            syntaxgym.region_rows(results), "tsv" if args.format == "text" else args.format))
+    rows = syntaxgym.summary_rows(results)
+    if args.format != "text":
+        print(table_text(rows, args.format), end="")
+        return
+    for row in rows:
+        if row["level"] == "prediction":
+            print(f"{row['suite']}\tprediction {row['prediction']}\t{row['formula']}\t"
+                  f"{100 * row['accuracy']:.1f}% of {plural(row['items'], 'item')}")
+        else:
+            print(f"{row['suite']}\taccuracy\t{100 * row['accuracy']:.1f}% of "
+                  f"{plural(row['items'], 'item')} (every prediction holds); normalization: "
+                  f"{row['normalization']}")
 
 
 def run_plot(args) -> None:
@@ -423,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     handlers = {"train": run_train, "eval": run_eval, "generate": run_generate,
                 "score": run_score, "rescore": run_rescore, "plot": run_plot,
-                "pairs": run_pairs,
+                "pairs": run_pairs, "surprisal": run_surprisal, "syntaxgym": run_syntaxgym,
                 "export": lambda a: print(export(a.run_dir, a.out_dir, weights=a.weights,
                                                  onnx=a.onnx)),
                 "presets": run_presets, "numpy-rnn": run_numpy_rnn,

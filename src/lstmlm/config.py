@@ -27,8 +27,10 @@ LossAverage = Literal["batch", "token"]
 Softmax = Literal["full", "adaptive"]
 InitMethod = Literal["uniform", "awd"]
 SampleStart = Literal["eos", "random"]
+Normalization = Literal["auto", "none", "ptb", "clean"]
 
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+NORMALIZATIONS: tuple[str, ...] = typing.get_args(Normalization)[1:]  # those "auto" resolves to
 STRATEGIES: tuple[str, ...] = typing.get_args(Strategy)
 
 # The fields whose best values depend on how long a model trains (budget_short_regularisation).
@@ -123,6 +125,10 @@ class Config:
     min_freq: int = setting(1, "the fewest times a word is seen to be in the vocabulary")
     clean_text: bool = setting(False, "lowercase, and strip punctuation but hyphens and "
                                       "apostrophes (and a Gutenberg header)")
+    normalization: Normalization = setting(
+        "auto", "how pairs, surprisal and syntaxgym bring a user's text to this model's "
+        "conventions: ptb, clean (clean_text's), none; auto: clean with clean_text, ptb on PTB, "
+        "else none")
     eval_batch_size: int = setting(1, "rows evaluation streams (1, as the reference)")
     eval_num_steps: int = setting(100, "words per evaluation window (bounds memory only: the "
                                        "state is carried)")

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TextIO
 
 from .errors import WriteError
 
@@ -34,23 +34,37 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`.
-
-    The file ends with the permissions of a plainly created one (mkstemp's are owner-only).
-    """
+@contextmanager
+def temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to fill within the block; renamed over `path` when the
+    block ends without an error (with the permissions of a plainly created file, where
+    mkstemp's are owner-only), removed when it does not."""
     path = Path(path)
     with writing(path):
         handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                              dir=path.parent)
         os.close(handle)
         try:
-            write(Path(temp_name))
+            yield Path(temp_name)
             os.chmod(temp_name, default_mode())
             os.replace(temp_name, path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temp_path)` on a temporary file beside `path`, then rename it over `path`."""
+    with temporary_beside(path) as temp:
+        write(temp)
+
+
+@contextmanager
+def atomic_lines(path: Path) -> Iterator[TextIO]:
+    """A text file to write line by line (a stream too long to hold); it appears at `path` in
+    one rename when the block ends without an error."""
+    with temporary_beside(path) as temp, open(temp, "w", encoding="utf-8") as handle:
+        yield handle
 
 
 def atomic_write_text(path: Path, text: str) -> None:

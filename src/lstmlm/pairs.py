@@ -10,17 +10,14 @@ over phenomena, as BLiMP reports it).
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
 from .errors import LstmlmError
-
-NORMALIZATIONS = ("none", "ptb")
-_CLITIC = re.compile(r"(?i)(\w)(n't|'s|'re|'ve|'ll|'d|'m)\b")
-_NUMBER = re.compile(r"^[\d.,]*\d[\d.,]*$")
+from .normalization import check_normalization, normalize
+from .scoring import score_sentences
 
 
 @dataclass(frozen=True)
@@ -57,26 +54,6 @@ class PairsReport:
     accuracy_without_oov: float | None = None
 
 
-def normalize_ptb(sentence: str) -> str:
-    """A sentence as PTB's text reads: lower case, no final punctuation, clitics split as the
-    treebank splits them (`do n't`, `john 's`), numbers as `N`."""
-    text = _CLITIC.sub(r"\1 \2", sentence.strip().lower())
-    words = text.split()
-    while words and re.fullmatch(r"[.!?]+", words[-1]):
-        words.pop()
-    if words:
-        words[-1] = words[-1].rstrip(".!?")
-    return " ".join("N" if _NUMBER.match(word) else word for word in words if word)
-
-
-def normalizer(name: str):
-    """The function that normalises a sentence for `name` (none or ptb)."""
-    if name not in NORMALIZATIONS:
-        raise LstmlmError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, "
-                          f"got {name!r}")
-    return normalize_ptb if name == "ptb" else str.strip
-
-
 def read_pairs(lines: list[str], name: str) -> list[MinimalPair]:
     """The pairs of a file's lines: BLiMP's JSONL (`sentence_good`, `sentence_bad`, and `UID`,
     `field` where present), or TSV of `good<TAB>bad` with optional further columns. `name`
@@ -109,13 +86,14 @@ def read_pairs(lines: list[str], name: str) -> list[MinimalPair]:
     return pairs
 
 
-def evaluate(model, pairs: list[MinimalPair], normalization: str = "none",
+def evaluate(model, pairs: list[MinimalPair], normalization: str | None = None,
              batch_size: int = 64) -> PairsReport:
     """Score both sentences of every pair with `model` (a LanguageModel), after
-    `normalization`, and report the accuracies."""
-    normalize = normalizer(normalization)
-    sentences = [normalize(text) for pair in pairs for text in (pair.good, pair.bad)]
-    scores = model.score(sentences, batch_size=batch_size)
+    `normalization` (default: the model's own), and report the accuracies."""
+    normalization = check_normalization(normalization or model.normalization)
+    sentences = [normalize(text, normalization)
+                 for pair in pairs for text in (pair.good, pair.bad)]
+    scores = score_sentences(model.network, model.vocab, sentences, batch_size)
     results = [PairScore(pair, good.logprob, bad.logprob, bool(good.oov or bad.oov))
                for pair, good, bad in zip(pairs, scores[0::2], scores[1::2])]
     report = PairsReport(normalization, results)

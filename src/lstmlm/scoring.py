@@ -83,6 +83,20 @@ def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: lis
     return results
 
 
+@torch.no_grad()
+def carried_logprobs(network: LSTMLanguageModel, vocab: Vocabulary,
+                     sentences: list[list[str]]) -> list[torch.Tensor]:
+    """The same as `token_logprobs`, but the sentences read in order as one stream, each after
+    the `<eos>` of the one before and the state carried across (a story read in order)."""
+    eos = vocab.ids[EOS]
+    ids = [eos]
+    for words in sentences:
+        ids += vocab.encode(words).tolist() + [eos]
+    with evaluating(network):
+        logprobs = window_logprobs(network, torch.tensor([ids], device=network.device))[0]
+    return list(torch.split(logprobs, [len(words) + 1 for words in sentences]))
+
+
 def window_logprobs(network: LSTMLanguageModel, ids: torch.Tensor) -> torch.Tensor:
     """The log-probability (float64, on the CPU) of each id of the (batch, steps) `ids` after
     the first, given those before it in its row, from a fresh state."""

@@ -1,0 +1,78 @@
+"""Bringing a user's text to a model's conventions before it is scored.
+
+A normalisation maps each whitespace token of a sentence to the words (pieces) the model reads:
+none or one or several (`don't` → `do n't` for PTB), so that a score can be reported for the
+user's own tokens. It is explicit: `pairs`, `surprisal` and `syntaxgym` print the one they used,
+and a model's config names its own (the `normalization` field, "auto" by default).
+
+- none: each token as it is.
+- ptb: the conventions of Mikolov's PTB text: lower case; punctuation dropped (standalone, and
+  at the ends of words), the full stop only at the end of the sentence, so that `u.s.` keeps
+  its dots inside one; clitics split as the treebank splits them (`do n't`, `king 's`);
+  numbers as `N`.
+- clean: lstmlm's `clean_text` (lower case, punctuation but hyphens and apostrophes removed),
+  what a model trained with `clean_text` read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .config import NORMALIZATIONS, Config
+from .corpus import clean_line
+from .datasets import SAMPLE
+from .errors import LstmlmError
+
+_CLITIC = re.compile(r"(\w)(n't|'s|'re|'ve|'ll|'d|'m)$")
+_NUMBER = re.compile(r"^[\d.,]*\d[\d.,]*$")
+_EDGE_PUNCTUATION = ",;:!?\"()[]{}`"
+_SENTENCE_END = ".!?"
+
+
+def model_normalization(config: Config) -> str:
+    """The normalisation a model's config asks for, "auto" resolved: clean for a model trained
+    with `clean_text` or on the sample corpus (cleaned so), ptb for one trained on PTB, else
+    none."""
+    if config.normalization != "auto":
+        return config.normalization
+    if config.clean_text or config.data == SAMPLE:
+        return "clean"
+    return "ptb" if config.data == "ptb" else "none"
+
+
+def check_normalization(name: str) -> str:
+    if name not in NORMALIZATIONS:
+        raise LstmlmError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, "
+                          f"got {name!r}")
+    return name
+
+
+def ptb_pieces(token: str, last: bool) -> list[str]:
+    """The PTB words of one token; `last` when it ends its sentence (its full stop goes)."""
+    word = token.lower().replace("\u2019", "'").strip(_EDGE_PUNCTUATION)
+    if last:
+        word = word.rstrip(_SENTENCE_END + _EDGE_PUNCTUATION)
+    if not word or re.fullmatch(r"[\W_]+", word) and word not in ("$", "&", "#", "'"):
+        return []  # punctuation alone: "--", "...", a quote
+    clitic = _CLITIC.search(word)
+    pieces = [word[:clitic.start(2)], clitic.group(2)] if clitic else [word]
+    return ["N" if _NUMBER.match(piece) else piece for piece in pieces]
+
+
+def normalize_tokens(tokens: list[str], name: str) -> list[list[str]]:
+    """The pieces each token becomes under normalisation `name` (none, ptb or clean)."""
+    check_normalization(name)
+    if name == "none":
+        return [[token] for token in tokens]
+    if name == "clean":
+        return [clean_line(token).split() for token in tokens]
+    # The sentence's last token with words in it is the one whose full stop goes.
+    ends = [index for index, token in enumerate(tokens)
+            if token.strip(_SENTENCE_END + _EDGE_PUNCTUATION)]
+    last = ends[-1] if ends else -1
+    return [ptb_pieces(token, index == last) for index, token in enumerate(tokens)]
+
+
+def normalize(sentence: str, name: str) -> list[str]:
+    """The words of `sentence` after normalisation `name`."""
+    return [piece for pieces in normalize_tokens(sentence.split(), name) for piece in pieces]

@@ -1,0 +1,44 @@
+"""Normalisations: the pieces of each user token, and the default a model's config gives."""
+
+import pytest
+
+from lstmlm import LstmlmError
+from lstmlm.config import apply_overrides, get_preset
+from lstmlm.normalization import model_normalization, normalize, normalize_tokens
+
+
+@pytest.mark.parametrize("sentence, normalized", [
+    ("The cat doesn't see Mary's 3 dogs.", "the cat does n't see mary 's N dogs"),
+    ("Who did John see ?", "who did john see"),
+    ("They'll pay 1,500.50 dollars!", "they 'll pay N dollars"),
+    ('"The U.S. economy," he said -- (slowly) -- "grew."', "the u.s. economy he said slowly grew"),
+    ("It costs $ 5 & more ...", "it costs $ N & more"),
+    ("The king\u2019s men", "the king 's men"),
+])
+def test_ptb_normalization(sentence, normalized):
+    assert " ".join(normalize(sentence, "ptb")) == normalized
+
+
+def test_each_token_keeps_its_own_pieces():
+    tokens = "The king , who doesn't die .".split()
+    assert normalize_tokens(tokens, "ptb") == [
+        ["the"], ["king"], [], ["who"], ["does", "n't"], ["die"], []]
+    assert normalize_tokens(tokens, "clean") == [
+        ["the"], ["king"], [], ["who"], ["doesn't"], ["die"], []]
+    assert normalize_tokens(tokens, "none") == [[token] for token in tokens]
+
+
+def test_an_unknown_normalization_is_refused():
+    with pytest.raises(LstmlmError, match="normalization must be one of none, ptb, clean, got 'bert'"):
+        normalize("a b", "bert")
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({}, "ptb"),  # the small preset trains on PTB
+    ({"data": "sample"}, "clean"),
+    ({"data": "corpus.txt"}, "none"),
+    ({"data": "corpus.txt", "clean_text": True}, "clean"),
+    ({"normalization": "none"}, "none"),
+])
+def test_a_model_s_normalization_follows_its_config(overrides, expected):
+    assert model_normalization(apply_overrides(get_preset("small"), overrides)) == expected
