@@ -46,6 +46,7 @@ def test_the_model_card_says_what_was_trained_and_how_well(finished_run, tmp_pat
     assert f"| test perplexity | {finished_run.test_perplexity:.2f} |" in card
     assert f"best on valid (epoch {results['best_epoch']})" in card
     assert "| preset | `small` |" in card and "| precision | fp32 |" in card
+    assert "| text normalisation | `none`: " in card  # trained on a folder of plain text
     assert f"| trained on | {results['machine']} |" in card
     assert training_command(lstmlm.load(finished_run.run_dir).config) in card
     command = training_command(lstmlm.load(finished_run.run_dir).config)

@@ -88,6 +88,7 @@ def broken(change) -> str:
     (lambda s: s["items"][0]["conditions"][0]["regions"][0].update(content=3),
      "item 1, condition 'match', region 1: content must be a string, got 3"),
     (lambda s: s["items"][0].update(item_number="one"), "item 1: item_number must be an integer"),
+    (lambda s: s["items"][1].update(item_number=1), "item 1: item_number 1 appears twice"),
     (lambda s: s["region_meta"].update({"5": "Extra"}), "region_meta must number the regions "
                                                         "1 to N, got 1, 2, 3, 5"),
     (lambda s: s["predictions"][0].update(type="python"), "prediction 1: type 'python' is not "

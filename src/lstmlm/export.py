@@ -33,6 +33,7 @@ from .corpus import Vocabulary
 from .budget import plural
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode, writing
+from .normalization import model_normalization
 from .model import LSTMLanguageModel, evaluating
 from .rundir import RunDir
 
@@ -231,6 +232,8 @@ def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTM
              f"{'yes' if config.tie_weights else 'no'}; {softmax_description(config)}; "
              f"{parameters:,} parameters |",
              f"| precision | {config.precision} |",
+             f"| text normalisation | `{model_normalization(config)}`: how `pairs`, "
+             f"`surprisal` and `syntaxgym` bring text to the model's conventions by default |",
              f"| epochs trained | {len(metrics)} |"]
     if weights == "best" and results is not None:
         lines += [f"| weights | best on valid (epoch {results['best_epoch']}) |",

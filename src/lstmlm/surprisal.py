@@ -91,7 +91,19 @@ def read_stimuli(text: str, name: str, text_column: str | None = None,
             raise LstmlmError(f"{name}: --keep and --region-column need a table (--text-column)")
         stimuli = [Stimulus(split_regions(line), (), f"{name}:{number}")
                    for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-        return stimuli or no_sentences(name)
+    else:
+        stimuli = read_table(text, name, text_column, keep, region_column, delimiter)
+    for stimulus in stimuli:
+        if not stimulus.text:
+            raise LstmlmError(f"{stimulus.source}: the sentence has no words")
+    if not stimuli:
+        raise LstmlmError(f"{name}: no sentences")
+    return stimuli
+
+
+def read_table(text: str, name: str, text_column: str, keep: tuple[str, ...],
+               region_column: str | None, delimiter: str | None) -> list[Stimulus]:
+    """The stimuli of a CSV or TSV table, as `read_stimuli` describes."""
     if region_column and not keep:
         raise LstmlmError(f"{name}: --region-column needs --keep naming the columns that "
                           f"identify a sentence (e.g. --keep item,condition)")
@@ -108,27 +120,18 @@ def read_stimuli(text: str, name: str, text_column: str | None = None,
         where = f"{name}:{reader.line_num}"
         content = (row[text_column] or "").strip()
         kept = tuple((column, row[column] or "") for column in keep)
-        if region_column:
-            if stimuli and stimuli[-1].kept == kept:
-                last = stimuli.pop()
-                regions = last.regions + (Region(len(last.regions) + 1, row[region_column] or "",
-                                                 content),)
-                stimuli.append(Stimulus(regions, kept, last.source))
-            else:
-                stimuli.append(Stimulus((Region(1, row[region_column] or "", content),), kept,
-                                        where))
-            continue
-        if not content:
-            raise LstmlmError(f"{where}: the {text_column!r} column is empty")
-        stimuli.append(Stimulus(split_regions(content), kept, where))
-    for stimulus in stimuli:
-        if not stimulus.text:
-            raise LstmlmError(f"{stimulus.source}: the sentence has no words")
-    return stimuli or no_sentences(name)
-
-
-def no_sentences(name: str) -> list[Stimulus]:
-    raise LstmlmError(f"{name}: no sentences")
+        if not region_column:
+            if not content:
+                raise LstmlmError(f"{where}: the {text_column!r} column is empty")
+            stimuli.append(Stimulus(split_regions(content), kept, where))
+        elif stimuli and stimuli[-1].kept == kept:  # the next region of the same sentence
+            last = stimuli.pop()
+            region = Region(len(last.regions) + 1, row[region_column] or "", content)
+            stimuli.append(Stimulus(last.regions + (region,), kept, last.source))
+        else:
+            stimuli.append(Stimulus((Region(1, row[region_column] or "", content),), kept,
+                                    where))
+    return stimuli
 
 
 def split_regions(text: str) -> tuple[Region, ...]:

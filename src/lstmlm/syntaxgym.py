@@ -20,7 +20,7 @@ from statistics import fmean
 
 from .errors import LstmlmError
 from .normalization import check_normalization
-from .surprisal import Region, Stimulus, compute
+from .surprisal import Region, Stimulus, SurprisalTable, compute
 
 EQUALITY_RELATIVE, EQUALITY_ABSOLUTE = 1e-5, 1e-3
 _TOKEN = re.compile(r"\s*(?:(?P<region>\(\s*(\d+)\s*;\s*%([^%]*)%\s*\))"
@@ -60,9 +60,9 @@ class SuiteResult:
     normalization: str
     # (item number, condition, region number) -> surprisal in bits
     surprisals: dict[tuple[int, str, int], float]
+    table: SurprisalTable  # the regions' rows
     # per prediction, whether it holds on each item (in the suite's order)
     outcomes: list[list[bool]] = field(default_factory=list)
-    table: object = None  # the SurprisalTable, for the region rows
 
     @property
     def prediction_accuracies(self) -> list[float]:
@@ -235,6 +235,8 @@ def read_suite(text: str, name: str) -> Suite:
         _require(item, dict, where, "an item")
         number = _require(item.get("item_number"), int, where, "item_number")
         where = f"{name}: item {number}"
+        if any(item.number == number for item in items):
+            raise LstmlmError(f"{where}: item_number {number} appears twice")
         by_condition = {}
         for condition in _require(item.get("conditions"), list, where, "conditions"):
             _require(condition, dict, where, "a condition")
@@ -306,7 +308,7 @@ def evaluate(model, suites: list[Suite], normalization: str | None = None,
         for region in table.regions:
             kept = dict(stimuli[region.sentence_id - 1].kept)
             surprisals[int(kept["item"]), kept["condition"], region.region] = region.surprisal
-        result = SuiteResult(suite, normalization, surprisals, table=table)
+        result = SuiteResult(suite, normalization, surprisals, table)
         per_item = {item.number: {} for item in suite.items}
         for (item_number, condition, number), value in surprisals.items():
             per_item[item_number][condition, number] = value
