@@ -51,6 +51,12 @@ def test_epochs_fit_with_the_finish_and_the_safety_margin_kept_free():
     # 1000 s: 980 after the 2% margin, minus 5 s and the 11 s finish: 964 s for 102 s epochs.
     assert costs.epochs_within(1000.0) == 9
     assert costs.epochs_within(100.0) == 0
+    # A test pass after each epoch is planned in; the final evaluation stays the same.
+    tested = Costs.of(Throughput(1000.0, 5000.0), train_words=100_000, valid_words=10_000,
+                      test_words=15_000, test_each_epoch=True)
+    assert (tested.epoch, tested.validation, tested.finish) == (100.0, 5.0, costs.finish)
+    assert tested.epochs_within(1000.0) == 9 and tested.epochs_within(537.0) == 4 \
+        and costs.epochs_within(537.0) == 5
 
 
 def test_the_schedule_is_laid_out_for_the_planned_epochs():

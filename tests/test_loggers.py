@@ -14,7 +14,7 @@ def test_metrics_csv_holds_the_same_epochs_as_metrics_jsonl(tmp_path, tiny_confi
     with open(result.run_dir / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["epoch", "lr", "train_ppl", "valid_ppl", "words_per_sec", "seconds",
-                             "fraction"]
+                             "fraction", "test_ppl", "elapsed"]
     metrics = RunDir(result.run_dir).metrics()
     assert [int(row["epoch"]) for row in rows] == [entry.epoch for entry in metrics]
     assert [float(row["valid_ppl"]) for row in rows] == [entry.valid_ppl for entry in metrics]

@@ -99,6 +99,26 @@ def test_same_seed_same_numbers_and_runs_never_clobbered(tmp_path, tiny_config):
     assert other.history[0].train_ppl != first.history[0].train_ppl
 
 
+def test_test_each_epoch_records_the_test_perplexity_of_every_epoch(tmp_path, tiny_config):
+    lines = []
+    config = apply_overrides(tiny_config, ["test_each_epoch=true"])
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    metrics = RunDir(result.run_dir).metrics()
+    assert all(entry.test_ppl > 0 for entry in metrics)
+    assert [round(entry.test_ppl, 3) for entry in metrics] == [  # the log, to 3 decimals
+        float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("Epoch: ")
+        and "Test Perplexity" in line]
+    # The epoch-end test pass measures what the final evaluation measures for those weights.
+    best = min(metrics, key=lambda entry: entry.valid_ppl)
+    assert best.test_ppl == pytest.approx(result.test_perplexity, rel=1e-9)
+    elapsed = [entry.elapsed for entry in metrics]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
+    plain = train(tiny_config, runs_dir=tmp_path, echo=None)
+    assert [entry.valid_ppl for entry in RunDir(plain.run_dir).metrics()] == \
+        [entry.valid_ppl for entry in metrics]  # measuring test changes nothing of training
+    assert all(entry.test_ppl is None for entry in RunDir(plain.run_dir).metrics())
+
+
 @pytest.mark.parametrize("checkpoint_every, kill_at_step", [(0, 100), (7, 100), (7, 164)])
 def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_config, monkeypatch,
                                                              checkpoint_every, kill_at_step):

@@ -81,9 +81,9 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Costs:
-    """Estimated seconds of one training epoch, one validation pass, and the end of the run
-    (the best weights evaluated on valid and test, the last ones on test, then results, plot
-    and checkpoint)."""
+    """Estimated seconds of one training epoch, the evaluation after it (valid, and test too
+    with test_each_epoch), and the end of the run (the best weights evaluated on valid and
+    test, the last ones on test, then results, plot and checkpoint)."""
 
     epoch: float
     validation: float
@@ -91,20 +91,23 @@ class Costs:
 
     @classmethod
     def of(cls, throughput: Throughput, train_words: int, valid_words: int,
-           test_words: int) -> "Costs":
+           test_words: int, test_each_epoch: bool = False) -> "Costs":
         """Costs estimated from measured speeds and the splits' lengths."""
-        return cls.from_validation(valid_words / throughput.eval_words_per_sec,
+        evaluated = valid_words + (test_words if test_each_epoch else 0)
+        return cls.from_validation(evaluated / throughput.eval_words_per_sec,
                                    train_words / throughput.train_words_per_sec,
-                                   valid_words, test_words)
+                                   valid_words, test_words, evaluated)
 
     @classmethod
     def from_validation(cls, validation: float, epoch: float, valid_words: int,
-                        test_words: int) -> "Costs":
-        """Costs from a validation pass that took `validation` seconds. The final evaluation
-        streams valid and test at the same speed, and test once more for the last weights
-        where they are not the best ones."""
+                        test_words: int, evaluated_words: int | None = None) -> "Costs":
+        """Costs from an epoch's evaluation that took `validation` seconds over
+        `evaluated_words` (default: the valid split's). The final evaluation streams valid and
+        test at the same speed, and test once more for the last weights where they are not the
+        best ones."""
+        evaluated_words = evaluated_words or valid_words
         return cls(epoch=epoch, validation=validation,
-                   finish=validation * (valid_words + 2 * test_words) / valid_words
+                   finish=validation * (valid_words + 2 * test_words) / evaluated_words
                    + FINISH_SECONDS)
 
     def reserve(self) -> float:
@@ -135,19 +138,19 @@ class Plan:
 
 def plan(budget: float, sizes: list[int], min_epochs: int,
          measure: Callable[[int], Throughput], words: tuple[int, int, int],
-         seconds_left: Callable[[], float]) -> Plan:
+         seconds_left: Callable[[], float], test_each_epoch: bool = False) -> Plan:
     """Choose the largest hidden size in `sizes` (tried largest first) for which at least
     `min_epochs` epochs fit in what is left of `budget`, else the smallest one.
 
     `measure(size)` measures the throughput of a model of that size; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
-    time spent measuring is counted. Raises LstmlmError if not even one epoch fits.
+    time spent measuring is counted; `test_each_epoch` counts a test pass after each epoch. Raises LstmlmError if not even one epoch fits.
     """
     sizes = sorted(set(sizes), reverse=True)
     lines = []
     for index, size in enumerate(sizes):
         throughput = measure(size)
-        costs = Costs.of(throughput, *words)
+        costs = Costs.of(throughput, *words, test_each_epoch)
         epochs = costs.epochs_within(seconds_left())
         smaller = epochs < min_epochs and index < len(sizes) - 1
         lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "

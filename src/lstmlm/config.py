@@ -105,6 +105,8 @@ class Config:
     budget_short_regularisation: dict[str, float] = setting(
         {}, "regularisation tuned for budget_min_epochs epochs; a plan in between moves each "
             "listed field on the line to the config's own")
+    test_each_epoch: bool = setting(False, "also measure test perplexity after each epoch "
+                                           "(metrics' test_ppl; a time budget counts its cost)")
     early_stopping_patience: int = setting(0, "stop after this many epochs without a better "
                                               "valid perplexity (0: never)")
     learning_rate: float = setting(1.0, "the initial (or peak) learning rate")

@@ -44,12 +44,14 @@ class EpochMetrics:
     words_per_sec: int
     seconds: float
     fraction: float = 1.0  # below 1: the time budget cut the epoch short
+    test_ppl: float | None = None  # with test_each_epoch
+    elapsed: float | None = None  # seconds since the run began, at the end of its evaluation
 
     def to_dict(self) -> dict:
         values = asdict(self)
         if self.fraction >= 1:
             del values["fraction"]  # the common case keeps the file's lines short
-        return values
+        return {key: value for key, value in values.items() if value is not None}
 
     @classmethod
     def from_dict(cls, values: dict) -> "EpochMetrics":

@@ -44,6 +44,9 @@ class TextLogger:
             epoch = int(metrics["epoch/number"])
             self.write(f"Epoch: {epoch} Train Perplexity: {metrics['epoch/train_perplexity']:.3f}")
             self.write(f"Epoch: {epoch} Valid Perplexity: {metrics['epoch/valid_perplexity']:.3f}")
+            if "epoch/test_perplexity" in metrics:
+                self.write(f"Epoch: {epoch} Test Perplexity: "
+                           f"{metrics['epoch/test_perplexity']:.3f}")
 
     def close(self) -> None:
         pass

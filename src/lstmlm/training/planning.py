@@ -144,7 +144,7 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
                                   seconds)
 
     plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
-                       measure, words, clock.left)
+                       measure, words, clock.left, config.test_each_epoch)
     planned = scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
                               plan.epochs).validate()
     regularisation = regularisation_line(planned)

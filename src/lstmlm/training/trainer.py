@@ -246,12 +246,17 @@ class Trainer:
         with averaged_weights(self.optimizer):
             began = time.perf_counter()
             metrics.valid_ppl = self.evaluate("valid")
+            evaluated = {"epoch/number": metrics.epoch, "epoch/train_perplexity": metrics.train_ppl,
+                         "epoch/valid_perplexity": metrics.valid_ppl}
+            if config.test_each_epoch:
+                metrics.test_ppl = evaluated["epoch/test_perplexity"] = self.evaluate("test")
             if state.costs:
                 state.costs = Costs.from_validation(
                     time.perf_counter() - began, state.costs.epoch, len(self.corpus.valid),
-                    len(self.corpus.test))
-            self.report({"epoch/number": metrics.epoch, "epoch/train_perplexity": metrics.train_ppl,
-                         "epoch/valid_perplexity": metrics.valid_ppl}, state.global_step)
+                    len(self.corpus.test), len(self.corpus.valid)
+                    + (len(self.corpus.test) if config.test_each_epoch else 0))
+            metrics.elapsed = round(self.clock.elapsed(), 2)
+            self.report(evaluated, state.global_step)
             state.history.append(metrics)
             if best_epoch(state.history) == metrics.epoch and self.world.is_main:
                 checkpoint.save_weights(self.run_dir / RunDir.BEST, self.model,

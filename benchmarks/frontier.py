@@ -1,0 +1,150 @@
+"""The budget-to-perplexity frontier on PTB: what each recipe reaches within the same wall-clock
+budget on this machine, and how soon it first reaches the reference small model's 116.
+
+    python benchmarks/frontier.py [--budgets 10m 30m 1h 2h] [--peer-budgets 10m 30m]
+                                  [--recipes lstmlm ptb_word_lm word_language_model]
+
+Every recipe is an lstmlm config run with `lstmlm train --time-budget`, so that each gets a
+whole schedule laid out for the epochs that fit, and with `test_each_epoch=true`, so that the
+test perplexity of every epoch is known (its cost is planned inside the budget):
+
+- lstmlm: the `cpu-fast` preset, the budgeted recipe;
+- ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
+- word_language_model: pytorch/examples' defaults: 2 × 200 LSTM, 200-wide embeddings, dropout
+  0.2, plain SGD at 20 divided by 4 after each epoch that does not improve validation,
+  clipping 0.25, BPTT 35, batch 20, untied, PyTorch's own initialisation of the LSTM
+  (lstmlm's `init_method=awd`) and ±0.1 for the embedding and decoder, the loss averaged over
+  tokens. Its evaluation batch of 10 is lstmlm's 1 here, as for every recipe.
+
+The runs go to benchmarks/frontier-runs/ (git-ignored) and the script is resumable: a finished
+run is read, not rerun, and an interrupted one resumes. Each invocation writes every finished
+run to benchmarks/results/frontier-*.json and draws the frontier to frontier-CPU.png beside it.
+Minutes to 116 count from the start of the command to the end of the first epoch whose test
+perplexity is 116 or less, the epoch-end test passes included.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from common import RESULTS, machine, write_result
+from lstmlm.config import parse_duration
+from lstmlm.hardware import cpu_model
+from lstmlm.rundir import RunDir
+
+RUNS = Path(__file__).resolve().parent / "frontier-runs"
+REFERENCE = 116.0  # ptb_word_lm small's published test perplexity (Zaremba et al.: 115.9)
+RECIPES = {
+    "lstmlm": ("cpu-fast", []),
+    "ptb_word_lm": ("small", []),
+    "word_language_model": ("small", [
+        "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
+        "optimizer=sgd", "learning_rate=20", "lr_schedule=plateau", "lr_decay=0.25",
+        "max_grad_norm=0.25", "loss_average=token", "init_method=awd", "init_scale=0.1",
+        "max_max_epoch=40"]),
+}
+
+
+def run_name(recipe: str, budget: str) -> str:
+    return f"{recipe}-{budget}"
+
+
+def train(recipe: str, budget: str) -> Path:
+    """Run (or resume, or just find) one recipe at one budget; its run directory."""
+    folder = RUNS / run_name(recipe, budget)
+    if (folder / RunDir.RESULTS).is_file():
+        return folder
+    if folder.exists():
+        command = ["lstmlm", "train", "--resume", str(folder)]
+    else:
+        preset, overrides = RECIPES[recipe]
+        command = ["lstmlm", "train", "--preset", preset, "--data", "ptb",
+                   "--time-budget", budget, "--runs-dir", str(RUNS), "--name", folder.name,
+                   "--set", "test_each_epoch=true"]
+        command += [word for override in overrides for word in ("--set", override)]
+    print(f"$ {' '.join(command)}", flush=True)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[float, float]]]:
+    """The result row of a finished run, and its (minutes, test perplexity) per epoch."""
+    run = RunDir(folder)
+    results, metrics = run.results(), run.metrics()
+    curve = [(entry.elapsed / 60, entry.test_ppl) for entry in metrics
+             if entry.elapsed is not None and entry.test_ppl is not None]
+    reached = [minutes for minutes, test in curve if test <= REFERENCE]
+    config = run.load_config()
+    return {"recipe": recipe, "budget_minutes": round(parse_duration(budget) / 60, 1),
+            "test_ppl": round(results["test_ppl"], 2), "valid_ppl": round(results["valid_ppl"], 2),
+            "wall_minutes": round(results["elapsed_seconds"] / 60, 1), "epochs": len(metrics),
+            "hidden_size": config.hidden_size,
+            "minutes_to_116": round(reached[0], 1) if reached else "not reached"}, curve
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for recipe in RECIPES:
+        points = sorted((row["budget_minutes"], row["test_ppl"]) for row in rows
+                        if row["recipe"] == recipe)
+        if points:
+            axes.plot(*zip(*points), marker="o", label=recipe)
+    axes.axhline(REFERENCE, color="grey", linestyle="--", linewidth=1,
+                 label="ptb_word_lm small, published (116)")
+    axes.set_xscale("log")
+    axes.set_xlabel("wall-clock budget (minutes, log scale)")
+    axes.set_ylabel("PTB test perplexity")
+    axes.set_title(f"Budget to perplexity on {machine()}", fontsize=8)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", nargs="+", default=["10m", "30m", "1h", "2h"],
+                        help="lstmlm's budgets")
+    parser.add_argument("--peer-budgets", nargs="+", default=["10m", "30m"],
+                        help="the peer recipes' budgets")
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    args = parser.parse_args()
+    if not os.environ.get("LSTMLM_DATA_DIR"):
+        print("note: LSTMLM_DATA_DIR is not set; PTB is downloaded to the cache if needed")
+    plan = [(recipe, budget) for budget in sorted(set(args.budgets + args.peer_budgets),
+                                                  key=parse_duration)
+            for recipe in args.recipes
+            if budget in (args.budgets if recipe == "lstmlm" else args.peer_budgets)]
+    for recipe, budget in plan:
+        train(recipe, budget)
+    rows, curves = [], {}
+    for folder in sorted(RUNS.glob("*")) if RUNS.exists() else []:
+        match = re.fullmatch(rf"({'|'.join(RECIPES)})-(\w+)", folder.name)
+        if match and (folder / RunDir.RESULTS).is_file():
+            row, curve = row_of(match.group(1), match.group(2), folder)
+            rows.append(row)
+            curves[folder.name] = curve
+    rows.sort(key=lambda row: (row["budget_minutes"], list(RECIPES).index(row["recipe"])))
+    print(f"machine: {machine()}")
+    print("| budget (min) | recipe | test ppl | wall (min) | epochs | hidden | min to 116 |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['budget_minutes']:g} | {row['recipe']} | {row['test_ppl']:.2f} | "
+              f"{row['wall_minutes']:.1f} | {row['epochs']} | {row['hidden_size']} | "
+              f"{row['minutes_to_116']} |")
+    if rows:
+        slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
+        RESULTS.mkdir(exist_ok=True)
+        picture = RESULTS / f"frontier-{slug}.png"
+        plot(rows, picture)
+        print(f"wrote {write_result('frontier', rows, curves=curves)} and {picture}")
+
+
+if __name__ == "__main__":
+    main()
