@@ -27,6 +27,7 @@ import argparse
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from common import RESULTS, machine, write_result
@@ -57,10 +58,10 @@ def train(recipe: str, budget: str) -> Path:
     if (folder / RunDir.RESULTS).is_file():
         return folder
     if folder.exists():
-        command = ["lstmlm", "train", "--resume", str(folder)]
+        command = [sys.executable, "-m", "lstmlm", "train", "--resume", str(folder)]
     else:
         preset, overrides = RECIPES[recipe]
-        command = ["lstmlm", "train", "--preset", preset, "--data", "ptb",
+        command = [sys.executable, "-m", "lstmlm", "train", "--preset", preset, "--data", "ptb",
                    "--time-budget", budget, "--runs-dir", str(RUNS), "--name", folder.name,
                    "--set", "test_each_epoch=true"]
         command += [word for override in overrides for word in ("--set", override)]

@@ -66,7 +66,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        subprocess.run(["lstmlm", "train", "--preset", "small", "--data", "sample", "--quiet",
+        subprocess.run([sys.executable, "-m", "lstmlm", "train", "--preset", "small", "--data",
+                        "sample", "--quiet",
                         "--runs-dir", folder, "--name", "model"], check=True,
                        capture_output=True, env=environment)
         for utterances in args.utterances:

@@ -170,6 +170,44 @@ def results() -> str:
     return "\n".join(lines)
 
 
+def frontier() -> str:
+    """The latest frontier (benchmarks/frontier.py) of each machine: test perplexity by budget
+    and recipe, the minutes to 116, and the plot."""
+    import json
+    import re
+
+    latest: dict[str, dict] = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob("frontier-*.json")):
+        result = json.loads(path.read_text())
+        # frontier-CPU-DATE-TIME.json, drawn to frontier-CPU.png
+        result["picture"] = re.sub(r"-\d{8}-\d{6}\.json$", ".png", path.name)
+        latest[result["machine"]] = result  # files sort by date
+    lines = []
+    for machine, result in sorted(latest.items()):
+        recipes = list(dict.fromkeys(row["recipe"] for row in result["rows"]))
+        budgets = sorted({row["budget_minutes"] for row in result["rows"]})
+        cell = {(row["budget_minutes"], row["recipe"]): row for row in result["rows"]}
+        lines += [f"PTB test perplexity within a wall-clock budget on {machine} "
+                  f"(`{result['command']}`, {result['date']}):", "",
+                  "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
+                  "|---|" + "---|" * len(recipes)]
+        for minutes in budgets:
+            lines.append(f"| {minutes:g} min | " + " | ".join(
+                f"{cell[minutes, recipe]['test_ppl']:.2f} ({cell[minutes, recipe]['epochs']} "
+                f"epochs)" if (minutes, recipe) in cell else "not run" for recipe in recipes)
+                + " |")
+        reached = {recipe: min((row["minutes_to_116"] for row in result["rows"]
+                                if row["recipe"] == recipe
+                                and not isinstance(row["minutes_to_116"], str)), default=None)
+                   for recipe in recipes}
+        lines += ["", "Minutes to a test perplexity of 116: " + "; ".join(
+            f"`{recipe}` {minutes:.1f}" if minutes is not None else f"`{recipe}` not reached"
+            for recipe, minutes in reached.items()) + ".", ""]
+        if (ROOT / "benchmarks" / "results" / result["picture"]).exists():
+            lines += [f"![frontier](benchmarks/results/{result['picture']})", ""]
+    return "\n".join(lines).rstrip()
+
+
 def config_fields() -> str:
     """A table of every Config field: its type, default and meaning (from where it is declared)."""
     import dataclasses
@@ -251,6 +289,7 @@ def benchmark_results() -> str:
 GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "architecture": ("docs/architecture.md", architecture),
     "results": ("README.md", results),
+    "frontier": ("README.md", frontier),
     "cli": ("docs/reference/cli.md", cli_help),
     "config": ("docs/reference/config.md", config_fields),
     "presets": ("docs/reference/presets.md", presets),
