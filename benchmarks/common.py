@@ -18,6 +18,22 @@ from lstmlm.hardware import cpu_model, describe_machine
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def sample_model_and_lines():
+    """An untrained model of the `small` preset's shape (2 × 200 LSTM units, seeded) over the
+    sample corpus's vocabulary, for speed benchmarks (the speed does not depend on the
+    weights), and the sample's test lines of more than three words."""
+    import lstmlm
+    from lstmlm.builders import build_model
+    from lstmlm.corpus import split_files
+
+    torch.manual_seed(0)
+    config = lstmlm.apply_overrides(lstmlm.get_preset("small"), {"data": "sample"})
+    corpus = lstmlm.load_corpus("sample")
+    model = lstmlm.LanguageModel(build_model(config, len(corpus.vocab)), corpus.vocab, config)
+    lines = [line for line in split_files("sample")["test"] if len(line.split()) > 3]
+    return model, lines
+
+
 def machine() -> str:
     return describe_machine()
 

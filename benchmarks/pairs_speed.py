@@ -14,22 +14,15 @@ import time
 
 import torch
 
-import lstmlm
-from common import machine, write_result
+from common import machine, sample_model_and_lines, write_result
 from lstmlm import pairs
-from lstmlm.builders import build_model
-from lstmlm.corpus import split_files
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=4000)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    config = lstmlm.apply_overrides(lstmlm.get_preset("small"), {"data": "sample"})
-    corpus = lstmlm.load_corpus("sample")
-    model = lstmlm.LanguageModel(build_model(config, len(corpus.vocab)), corpus.vocab, config)
-    lines = [line for line in split_files("sample")["test"] if len(line.split()) > 3]
+    model, lines = sample_model_and_lines()
     draw = random.Random(0)
     minimal = []
     for index in range(args.pairs):

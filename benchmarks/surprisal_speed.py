@@ -16,11 +16,8 @@ import time
 
 import torch
 
-import lstmlm
-from common import machine, write_result
+from common import machine, sample_model_and_lines, write_result
 from lstmlm import surprisal, syntaxgym
-from lstmlm.builders import build_model
-from lstmlm.corpus import split_files
 
 
 def suite_of(lines: list[str]) -> syntaxgym.Suite:
@@ -53,11 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=4000)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    config = lstmlm.apply_overrides(lstmlm.get_preset("small"), {"data": "sample"})
-    corpus = lstmlm.load_corpus("sample")
-    model = lstmlm.LanguageModel(build_model(config, len(corpus.vocab)), corpus.vocab, config)
-    lines = [line for line in split_files("sample")["test"] if len(line.split()) > 3]
+    model, lines = sample_model_and_lines()
     lines = [lines[index % len(lines)] for index in range(args.sentences)]
     stimuli = surprisal.read_stimuli("\n".join(lines), "sample test lines")
     suite = suite_of(lines)

@@ -40,6 +40,18 @@ class Rescored:
     combined: float
 
 
+def finite_number(text: str, what: str) -> float:
+    """`text` as a finite float; otherwise an error starting with `what` (the place and the
+    field)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise LstmlmError(f"{what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise LstmlmError(f"{what} {text!r} is not finite")
+    return value
+
+
 def read_nbest(lines: list[str]) -> list[Hypothesis]:
     """Parse `utterance-id<TAB>score<TAB>text` lines (blank lines skipped; text may be empty)."""
     hypotheses = []
@@ -50,12 +62,7 @@ def read_nbest(lines: list[str]) -> list[Hypothesis]:
         if len(fields) != 3 or not fields[0]:
             raise LstmlmError(f"n-best line {number}: expected utterance-id<TAB>score<TAB>text, "
                               f"got {line.strip()[:60]!r}")
-        try:
-            score = float(fields[1])
-        except ValueError:
-            raise LstmlmError(f"n-best line {number}: score {fields[1]!r} is not a number") from None
-        if not math.isfinite(score):
-            raise LstmlmError(f"n-best line {number}: score {fields[1]!r} is not finite")
+        score = finite_number(fields[1], f"n-best line {number}: score")
         hypotheses.append(Hypothesis(fields[0], score, fields[2]))
     if not hypotheses:
         raise LstmlmError("the n-best list has no hypotheses")
@@ -132,13 +139,7 @@ def read_costs(lines: Iterable[str], name: str) -> Iterator[tuple[str, float]]:
         fields = line.split()
         if len(fields) != 2:
             raise LstmlmError(f"{name}:{number}: expected utt-N cost, got {line.strip()[:60]!r}")
-        try:
-            cost = float(fields[1])
-        except ValueError:
-            raise LstmlmError(f"{name}:{number}: cost {fields[1]!r} is not a number") from None
-        if not math.isfinite(cost):
-            raise LstmlmError(f"{name}:{number}: cost {fields[1]!r} is not finite")
-        yield fields[0], cost
+        yield fields[0], finite_number(fields[1], f"{name}:{number}: cost")
 
 
 class CostLookup:
