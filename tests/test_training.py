@@ -442,30 +442,40 @@ class FakeClock:
 def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tiny_config,
                                                                    monkeypatch):
     train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    # An epoch "takes" 100 s and evaluation is nearly free: 9 epochs fit in 1000 s.
+    windows_per_epoch = len(window_lengths(train_words, tiny_config.batch_size,
+                                           tiny_config.num_steps))
+    # An epoch "takes" 100 s and evaluation is nearly free: 1001 s hold 9.72 epochs (and 0.3 s)
+    # after the 2% margin, 5 s and the 3 s finish.
     fake_speed(monkeypatch, train_words / 100, 1e9)
     FakeClock(monkeypatch, per_step=0.0)
-    config = apply_overrides(tiny_config, {"time_budget": "1000s", "lr_schedule": "cosine",
+    config = apply_overrides(tiny_config, {"time_budget": "1001s", "lr_schedule": "cosine",
                                            "warmup_epochs": 1.0, "learning_rate": 2.0})
     lines = []
     result = train(config, runs_dir=tmp_path, echo=lines.append)
-    assert len(result.history) == 9
+    assert len(result.history) == 10
+    assert [entry.fraction for entry in result.history[:9]] == [1.0] * 9
+    last_windows = round(0.72 * windows_per_epoch)
+    assert result.history[-1].fraction == round(last_windows / windows_per_epoch, 4)
+    assert (f"Epoch 10 trains {last_windows} of its {windows_per_epoch} windows "
+            f"({last_windows / windows_per_epoch:.2f} of an epoch), where the schedule ends") in lines
+    assert not any(line.startswith("Time budget: epoch") for line in lines)
     saved = json.loads((result.run_dir / "config.json").read_text())
-    assert saved["max_max_epoch"] == 9 and saved["warmup_epochs"] == pytest.approx(3.0)
-    assert saved["time_budget"] == 1000
-    assert lines[2].startswith("time budget 16m 40s, hidden_size 8: measured")
-    assert lines[3].startswith("plan: 9 epochs of hidden_size 8 fit in 16m 40s")
+    assert saved["max_max_epoch"] == 9.72 and saved["warmup_epochs"] == pytest.approx(3.24)
+    assert saved["time_budget"] == 1001
+    assert lines[2].startswith("time budget 16m 41s, hidden_size 8: measured")
+    assert lines[3].startswith("plan: 9.72 epochs of hidden_size 8 fit in 16m 41s")
     assert result.history[-1].lr == pytest.approx(schedule_of(
-        apply_overrides(config, {"max_max_epoch": 9, "warmup_epochs": 3.0})).rate(8))
+        apply_overrides(config, {"max_max_epoch": 9.72, "warmup_epochs": 3.24})).rate(9))
 
 
 def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,
                                                                     monkeypatch):
     train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    fake_speed(monkeypatch, train_words / 100, 1e9)  # 9 epochs of 100 s fit in 1000 s
+    # 930 s hold 9 epochs of 100 s, and less than a tenth of another.
+    fake_speed(monkeypatch, train_words / 100, 1e9)
     FakeClock(monkeypatch, per_step=0.0)
     # keep_prob 0.8 is for 17 epochs, 1.0 for 1: 9 epochs are halfway.
-    config = apply_overrides(tiny_config, {"time_budget": 1000, "max_max_epoch": 17,
+    config = apply_overrides(tiny_config, {"time_budget": 930, "max_max_epoch": 17,
                                            "budget_min_epochs": 1,
                                            "budget_short_regularisation": "keep_prob=1.0"})
     lines = []
@@ -474,6 +484,27 @@ def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, ti
     assert (saved["max_max_epoch"], saved["keep_prob"]) == (9, 0.9)
     assert "regularisation for 9 epochs: keep_prob 0.9" in lines
     assert lstmlm.load(result.run_dir).config.keep_prob == 0.9
+
+
+def test_epoch_end_test_passes_cost_a_budgeted_run_nothing(tmp_path, tiny_config, monkeypatch):
+    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
+    fake_speed(monkeypatch, train_words / 100, 1e9)
+    clock = FakeClock(monkeypatch, per_step=0.0)
+    real_evaluate = trainer.Trainer.evaluate
+
+    def slow_test(self, split):  # each test pass "takes" 60 s
+        clock.now += 60.0 if split == "test" else 0.0
+        return real_evaluate(self, split)
+
+    monkeypatch.setattr(trainer.Trainer, "evaluate", slow_test)
+    config = apply_overrides(tiny_config, {"time_budget": 1001})
+    runs = [train(apply_overrides(config, {"test_each_epoch": tested}), runs_dir=tmp_path,
+                  echo=None) for tested in (False, True)]
+    plain, tested = (RunDir(run.run_dir).metrics() for run in runs)
+    assert [entry.valid_ppl for entry in tested] == [entry.valid_ppl for entry in plain]
+    assert len(tested) == 10 and all(entry.test_ppl is not None for entry in tested)
+    # The final evaluation (best and last weights on test) counts alike in both runs.
+    assert [entry.elapsed for entry in tested] == [entry.elapsed for entry in plain]
 
 
 def test_a_slower_machine_ends_the_epoch_early_and_still_evaluates(tmp_path, tiny_config,
@@ -515,8 +546,9 @@ def test_a_budget_too_small_fails_before_a_run_directory_exists(tmp_path, tiny_c
                                                                 monkeypatch):
     train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
     fake_speed(monkeypatch, train_words / 100, 1e9)
-    with pytest.raises(LstmlmError, match="time budget 1m 30s is too small"):
-        train(apply_overrides(tiny_config, {"time_budget": "90s"}), runs_dir=tmp_path / "runs")
+    # A tenth of a 100 s epoch and the 3 s finish need about 18 s.
+    with pytest.raises(LstmlmError, match="time budget 15s is too small"):
+        train(apply_overrides(tiny_config, {"time_budget": "15s"}), runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
 
 

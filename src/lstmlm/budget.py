@@ -1,5 +1,5 @@
 """Time budgets: the clock of a run, and how many epochs of a measured speed fit in what is
-left of it.
+left of it, the last one a fraction where a whole one does not fit.
 
 Pure arithmetic on durations and speeds, apart from the trainer, so that planning can be tested
 with any throughput (a fast bfloat16 CPU, a slow float32 one) without training anything.
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from .errors import LstmlmError
 
@@ -25,6 +26,10 @@ RESERVE_MARGIN = 0.25
 FINISH_SECONDS = 3.0
 # Measuring a model's speed takes this share of the budget, within these bounds (seconds).
 MEASURING_FRACTION, MEASURING_BOUNDS = 0.002, (2.0, 20.0)
+# A plan's last epoch is a multiple of this share of an epoch, and at least one of them: less
+# would not pay for the validation after it.
+EPOCH_STEP = 0.01
+MIN_LAST_EPOCH = 0.1
 
 
 def format_duration(seconds: float) -> str:
@@ -37,9 +42,9 @@ def format_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def plural(count: int, noun: str = "epoch") -> str:
-    """`1 epoch`, `2 epochs`: a count and its noun."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def plural(count: float, noun: str = "epoch") -> str:
+    """`1 epoch`, `2 epochs`, `11.5 epochs`: a count and its noun."""
+    return f"{count:g} {noun}{'' if count == 1 else 's'}"
 
 
 def measuring_seconds(budget: float) -> float:
@@ -56,19 +61,31 @@ def monotonic() -> float:
 class Clock:
     """A run's time budget (seconds; 0: none) and the seconds it has spent since `started` (a
     `monotonic()` reading; default now), counting what earlier processes spent before a
-    resume. The one place a running run keeps its budget."""
+    resume and leaving out what ran `off_the_clock`. The one place a running run keeps its
+    budget."""
 
     def __init__(self, budget: float = 0.0, started: float | None = None):
         self.budget = budget
         self.started = monotonic() if started is None else started
         self.spent_before = 0.0
+        self.excluded = 0.0
 
     def elapsed(self) -> float:
-        return self.spent_before + monotonic() - self.started
+        return self.spent_before + monotonic() - self.started - self.excluded
 
     def left(self) -> float:
         """Seconds of the budget left (infinite without a budget)."""
         return self.budget - self.elapsed() if self.budget else math.inf
+
+    @contextmanager
+    def off_the_clock(self) -> Iterator[None]:
+        """Within the block, time does not count: for what observes a run without being part
+        of it (an epoch-end test pass of a benchmark)."""
+        began = monotonic()
+        try:
+            yield
+        finally:
+            self.excluded += monotonic() - began
 
 
 @dataclass(frozen=True)
@@ -81,9 +98,9 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Costs:
-    """Estimated seconds of one training epoch, the evaluation after it (valid, and test too
-    with test_each_epoch), and the end of the run (the best weights evaluated on valid and
-    test, the last ones on test, then results, plot and checkpoint)."""
+    """Estimated seconds of one training epoch, the validation after it, and the end of the run
+    (the best weights evaluated on valid and test, the last ones on test, then results, plot
+    and checkpoint)."""
 
     epoch: float
     validation: float
@@ -91,23 +108,20 @@ class Costs:
 
     @classmethod
     def of(cls, throughput: Throughput, train_words: int, valid_words: int,
-           test_words: int, test_each_epoch: bool = False) -> "Costs":
+           test_words: int) -> "Costs":
         """Costs estimated from measured speeds and the splits' lengths."""
-        evaluated = valid_words + (test_words if test_each_epoch else 0)
-        return cls.from_validation(evaluated / throughput.eval_words_per_sec,
+        return cls.from_validation(valid_words / throughput.eval_words_per_sec,
                                    train_words / throughput.train_words_per_sec,
-                                   valid_words, test_words, evaluated)
+                                   valid_words, test_words)
 
     @classmethod
     def from_validation(cls, validation: float, epoch: float, valid_words: int,
-                        test_words: int, evaluated_words: int | None = None) -> "Costs":
-        """Costs from an epoch's evaluation that took `validation` seconds over
-        `evaluated_words` (default: the valid split's). The final evaluation streams valid and
-        test at the same speed, and test once more for the last weights where they are not the
-        best ones."""
-        evaluated_words = evaluated_words or valid_words
+                        test_words: int) -> "Costs":
+        """Costs from an epoch's validation that took `validation` seconds. The final
+        evaluation streams valid and test at the same speed, and test once more for the last
+        weights where they are not the best ones."""
         return cls(epoch=epoch, validation=validation,
-                   finish=validation * (valid_words + 2 * test_words) / evaluated_words
+                   finish=validation * (valid_words + 2 * test_words) / valid_words
                    + FINISH_SECONDS)
 
     def reserve(self) -> float:
@@ -115,11 +129,21 @@ class Costs:
         with a margin for a machine that slows down."""
         return (self.validation + self.finish) * (1 + RESERVE_MARGIN) + SAFETY_SECONDS
 
-    def epochs_within(self, seconds: float) -> int:
-        """How many whole epochs, each followed by validation, fit in `seconds` with the finish
-        and the safety margin kept free."""
+    def epochs_within(self, seconds: float) -> float:
+        """How many epochs, each followed by validation, fit in `seconds` with the finish and
+        the safety margin kept free: the whole ones, then a last fraction (in steps of
+        EPOCH_STEP, at least MIN_LAST_EPOCH) in what they leave."""
         usable = seconds * (1 - SAFETY_FRACTION) - SAFETY_SECONDS - self.finish
-        return max(0, math.floor(usable / (self.epoch + self.validation)))
+        whole = max(0, math.floor(usable / (self.epoch + self.validation)))
+        left = usable - whole * (self.epoch + self.validation) - self.validation
+        fraction = math.floor(max(0.0, left) / self.epoch / EPOCH_STEP) * EPOCH_STEP
+        return round(whole + (fraction if fraction >= MIN_LAST_EPOCH else 0.0), 2)
+
+    def seconds_for(self, epochs: float) -> float:
+        """The budget whose epochs_within is `epochs` (the inverse, up to its rounding)."""
+        seconds = (math.ceil(epochs) * self.validation + epochs * self.epoch + self.finish
+                   + SAFETY_SECONDS)
+        return seconds / (1 - SAFETY_FRACTION)
 
     def describe(self) -> str:
         return (f"an epoch {format_duration(self.epoch)} + validation "
@@ -128,30 +152,32 @@ class Costs:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a budget allows: the hidden size chosen, the epochs, their costs, and the log."""
+    """What a budget allows: the hidden size chosen, the epochs (the last one may be a
+    fraction), their costs, and the log."""
 
     hidden_size: int
-    epochs: int
+    epochs: float
     costs: Costs
     lines: tuple[str, ...]
 
 
 def plan(budget: float, sizes: list[int], min_epochs: int,
          measure: Callable[[int], Throughput], words: tuple[int, int, int],
-         seconds_left: Callable[[], float], test_each_epoch: bool = False) -> Plan:
+         seconds_left: Callable[[], float]) -> Plan:
     """Choose the largest hidden size in `sizes` (tried largest first) for which at least
     `min_epochs` epochs fit in what is left of `budget`, else the smallest one.
 
     `measure(size)` measures the throughput of a model of that size; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
-    time spent measuring is counted; `test_each_epoch` counts a test pass after each epoch. Raises LstmlmError if not even one epoch fits.
+    time spent measuring is counted. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
     """
     sizes = sorted(set(sizes), reverse=True)
     lines = []
     for index, size in enumerate(sizes):
         throughput = measure(size)
-        costs = Costs.of(throughput, *words, test_each_epoch)
-        epochs = costs.epochs_within(seconds_left())
+        costs = Costs.of(throughput, *words)
+        left = seconds_left()
+        epochs = costs.epochs_within(left)
         smaller = epochs < min_epochs and index < len(sizes) - 1
         lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
@@ -159,13 +185,12 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
                      + (f" (fewer than {min_epochs}: trying a smaller model)" if smaller else ""))
         if not smaller:
             break
-    if epochs < 1:
-        # The budget for which epochs_within would give one epoch.
-        needed = costs.epoch + costs.validation + costs.finish + SAFETY_SECONDS
-        raise LstmlmError(f"time budget {format_duration(budget)} is too small: one epoch with "
-                          f"validation and the final evaluation need about "
-                          f"{format_duration(needed / (1 - SAFETY_FRACTION))} "
-                          f"({costs.describe()})")
+    if not epochs:
+        raise LstmlmError(f"time budget {format_duration(budget)} is too small: "
+                          f"{MIN_LAST_EPOCH:g} of an epoch with validation and the final "
+                          f"evaluation need about "
+                          f"{format_duration(budget - left + costs.seconds_for(MIN_LAST_EPOCH))}"
+                          f", measuring included ({costs.describe()})")
     lines.append(f"plan: {plural(epochs)} of hidden_size {size} fit in "
                  f"{format_duration(budget)} ({costs.describe()})")
     return Plan(size, epochs, costs, tuple(lines))

@@ -106,7 +106,7 @@ class Config:
         {}, "regularisation tuned for budget_min_epochs epochs; a plan in between moves each "
             "listed field on the line to the config's own")
     test_each_epoch: bool = setting(False, "also measure test perplexity after each epoch "
-                                           "(metrics' test_ppl; a time budget counts its cost)")
+                                           "(metrics' test_ppl), off a time budget's clock")
     early_stopping_patience: int = setting(0, "stop after this many epochs without a better "
                                               "valid perplexity (0: never)")
     learning_rate: float = setting(1.0, "the initial (or peak) learning rate")
@@ -116,7 +116,8 @@ class Config:
         "every target")
     lr_decay: float = setting(0.5, "the factor of the step and plateau schedules")
     max_epoch: int = setting(4, "step schedule: epochs at the initial learning rate")
-    max_max_epoch: int = setting(13, "epochs in all")
+    max_max_epoch: float = setting(13, "epochs in all; a fraction ends the last epoch after "
+                                       "that share of its windows")
     num_steps: int = setting(20, "words per truncated-BPTT window")
     batch_size: int = setting(20, "rows trained in parallel")
     # Data.

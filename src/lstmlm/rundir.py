@@ -43,7 +43,7 @@ class EpochMetrics:
     valid_ppl: float
     words_per_sec: int
     seconds: float
-    fraction: float = 1.0  # below 1: the time budget cut the epoch short
+    fraction: float = 1.0  # below 1: a last epoch planned as a fraction, or cut short by time
     test_ppl: float | None = None  # with test_each_epoch
     elapsed: float | None = None  # seconds since the run began, at the end of its evaluation
 

@@ -144,7 +144,7 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
                                   seconds)
 
     plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
-                       measure, words, clock.left, config.test_each_epoch)
+                       measure, words, clock.left)
     planned = scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
                               plan.epochs).validate()
     regularisation = regularisation_line(planned)
@@ -153,9 +153,10 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     return planned, plan
 
 
-def scaled_schedule(config: Config, epochs: int) -> Config:
-    """`config` with `epochs` epochs and its epoch-counted schedule stretched or shrunk to match,
-    so a budgeted run gets the schedule's whole shape (warm-up, decay) rather than a cut-off.
+def scaled_schedule(config: Config, epochs: float) -> Config:
+    """`config` with `epochs` epochs (the last one may be a fraction) and its epoch-counted
+    schedule stretched or shrunk to match, so a budgeted run gets the schedule's whole shape
+    (warm-up, decay) rather than a cut-off.
 
     With budget_short_regularisation, each field it lists moves on the line from its short
     value (at budget_min_epochs epochs or fewer) to the config's own (at max_max_epoch or

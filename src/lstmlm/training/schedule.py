@@ -26,7 +26,7 @@ class LearningRateSchedule:
     learning_rate: float
     lr_decay: float = 1.0
     max_epoch: int = 1
-    max_max_epoch: int = 1
+    max_max_epoch: float = 1.0
     warmup_epochs: float = 0.0
 
     def rate(self, progress: float, valid_ppls: Iterable[float] = ()) -> float:

@@ -159,8 +159,14 @@ class Trainer:
         self.model.train()
         hidden = self.hidden if self.hidden is not None else self.model.init_state(config.batch_size)
         progress = EpochProgress(lengths, state, self.device, self.world)
-        self.progress_bar.start_epoch(epoch + 1, len(lengths), progress.done)
+        planned = self.planned_windows(len(lengths))
+        if state.step == 0 and planned < len(lengths):
+            self.log(f"Epoch {epoch + 1} trains {planned} of its {len(lengths)} windows "
+                     f"({planned / len(lengths):.2f} of an epoch), where the schedule ends")
+        self.progress_bar.start_epoch(epoch + 1, planned, progress.done)
         for inputs, targets in windows_of_lengths(self.train_rows, lengths, progress.done):
+            if progress.done >= planned:
+                break
             if self.out_of_time(progress):
                 state.out_of_time = True
                 break
@@ -173,14 +179,20 @@ class Trainer:
             self.log(f"Time budget: no time left to train epoch {epoch + 1}")
             self.save_last(None)
             return
-        if progress.done < len(lengths):
-            self.log(f"Time budget: epoch {epoch + 1} ends after {progress.done} of {len(lengths)} "
+        if progress.done < planned:
+            self.log(f"Time budget: epoch {epoch + 1} ends after {progress.done} of {planned} "
                      f"windows, leaving time for validation and the final evaluation")
         seconds = progress.seconds()
         self.end_epoch(EpochMetrics(
             epoch=epoch + 1, lr=epoch_lr, train_ppl=progress.perplexity(config.batch_size),
             valid_ppl=math.nan, words_per_sec=round(progress.words(config.batch_size) / seconds),
             seconds=round(seconds, 2), fraction=round(progress.done / len(lengths), 4)))
+
+    def planned_windows(self, windows_in_epoch: int) -> int:
+        """How many of this epoch's windows the schedule trains: all of them, but in a last
+        epoch that max_max_epoch makes a fraction."""
+        share = min(1.0, self.config.max_max_epoch - self.state.epoch)
+        return max(1, min(windows_in_epoch, round(share * windows_in_epoch)))
 
     def out_of_time(self, progress: EpochProgress) -> bool:
         """Whether the time budget's remainder would not cover one more window (timed by this
@@ -248,13 +260,13 @@ class Trainer:
             metrics.valid_ppl = self.evaluate("valid")
             evaluated = {"epoch/number": metrics.epoch, "epoch/train_perplexity": metrics.train_ppl,
                          "epoch/valid_perplexity": metrics.valid_ppl}
-            if config.test_each_epoch:
-                metrics.test_ppl = evaluated["epoch/test_perplexity"] = self.evaluate("test")
             if state.costs:
                 state.costs = Costs.from_validation(
                     time.perf_counter() - began, state.costs.epoch, len(self.corpus.valid),
-                    len(self.corpus.test), len(self.corpus.valid)
-                    + (len(self.corpus.test) if config.test_each_epoch else 0))
+                    len(self.corpus.test))
+            if config.test_each_epoch:
+                with self.clock.off_the_clock():
+                    metrics.test_ppl = evaluated["epoch/test_perplexity"] = self.evaluate("test")
             metrics.elapsed = round(self.clock.elapsed(), 2)
             self.report(evaluated, state.global_step)
             state.history.append(metrics)
