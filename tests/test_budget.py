@@ -48,22 +48,26 @@ def test_epochs_fit_with_the_finish_and_the_safety_margin_kept_free():
                      test_words=15_000)
     assert (costs.epoch, costs.validation) == (100.0, 2.0)
     assert costs.finish == 8.0 + budget.FINISH_SECONDS  # valid, and test for best and last weights
-    # 1000 s: 980 after the 2% margin, minus 5 s and the 11 s finish: 964 s. Nine 102 s epochs
-    # leave 46 s, of which the last fraction's validation takes 2: 0.44 of an epoch.
-    assert costs.epochs_within(1000.0) == 9.44
+    # 1000 s of a 1000 s budget: 980 after the 2% margin, minus 5 s and the 11 s finish: 964 s.
+    # Nine 102 s epochs leave 46 s, of which the last fraction's validation takes 2: 0.44 of an
+    # epoch.
+    assert costs.epochs_within(1000.0, 1000.0) == 9.44
+    # The margin is a share of the whole budget: 500 s left of it keep 20 s free too.
+    assert costs.epochs_within(500.0, 1000.0) == 4.54
     # Less than an epoch: 82 s usable, 80 after its validation.
-    assert costs.epochs_within(100.0) == 0.8
+    assert costs.epochs_within(100.0, 100.0) == 0.8
     # Below MIN_LAST_EPOCH of an epoch nothing is planned.
-    assert costs.epochs_within(16 / 0.98 + 2 + 9.9 / 0.98) == 0
-    assert costs.epochs_within(537.0) == 5  # five whole epochs, and no time for a fraction
+    tight = 16 / 0.98 + 2 + 9.9 / 0.98
+    assert costs.epochs_within(tight, tight) == 0
+    assert costs.epochs_within(537.0, 537.0) == 5  # five whole epochs, and no time for a fraction
 
 
 @pytest.mark.parametrize("epochs", [0.1, 0.8, 1.0, 9.44, 33.17])
 def test_seconds_for_is_the_inverse_of_epochs_within(epochs):
     costs = Costs.of(Throughput(1000.0, 5000.0), 100_000, 10_000, 15_000)
-    seconds = costs.seconds_for(epochs)
-    assert costs.epochs_within(seconds + 1e-6) == epochs
-    assert costs.epochs_within(seconds - 2.0) < epochs
+    seconds = costs.seconds_for(epochs, 5000.0)
+    assert costs.epochs_within(seconds + 1e-6, 5000.0) == epochs
+    assert costs.epochs_within(seconds - 2.0, 5000.0) < epochs
 
 
 def test_the_schedule_is_laid_out_for_the_planned_epochs():
@@ -182,10 +186,10 @@ def test_cpu_fast_plans_every_budget_on_every_kind_of_device(kind, name):
     plan, left = planned_on(kind, BUDGETS[name])
     costs = plan.costs
     assert plan.epochs > 0 and plan.hidden_size in get_preset("cpu-fast").budget_sizes()
-    assert costs.seconds_for(plan.epochs) <= left
+    assert costs.seconds_for(plan.epochs, BUDGETS[name]) <= left
     # The whole budget is used: what stays free is less than what one more step of an epoch,
     # or the smallest last fraction with its validation, would take.
-    unused = left - costs.seconds_for(plan.epochs)
+    unused = left - costs.seconds_for(plan.epochs, BUDGETS[name])
     assert unused < max(budget.EPOCH_STEP * costs.epoch,
                         budget.MIN_LAST_EPOCH * costs.epoch + costs.validation) + 1.0
     planned = scaled_schedule(get_preset("cpu-fast"), plan.epochs).validate()
@@ -216,7 +220,7 @@ def test_a_budget_shorter_than_an_epoch_trains_the_fraction_that_fits():
     measure, _ = machine(2400.0, 4000.0)  # an epoch of 512 takes 387 s
     plan = budget.plan(300.0, [512], 0, measure, PTB_WORDS, lambda: 290.0)
     assert 0.3 < plan.epochs < 0.6
-    assert plan.costs.seconds_for(plan.epochs) <= 290.0
+    assert plan.costs.seconds_for(plan.epochs, 300.0) <= 290.0
     assert plan.lines[-1].startswith(f"plan: {plan.epochs:g} epochs of hidden_size 512 fit in 5m")
 
 

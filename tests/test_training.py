@@ -1,6 +1,7 @@
 import itertools
 import json
 import math
+from typing import Callable
 
 import pytest
 import torch
@@ -425,40 +426,57 @@ def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: floa
 
 
 class FakeClock:
-    """budget.monotonic that moves only when told: `per_step` seconds per training window."""
+    """budget.monotonic that moves only when told: `per_step(n)` seconds for the n-th training
+    window (counted from 0), or `per_step` seconds for every one."""
 
-    def __init__(self, monkeypatch, per_step: float):
-        self.now = 0.0
+    def __init__(self, monkeypatch, per_step: float | Callable[[int], float]):
+        self.now, self.steps = 0.0, 0
         real_step = step.train_step
 
         def timed_step(*args, **kwargs):
-            self.now += per_step
+            self.now += per_step(self.steps) if callable(per_step) else per_step
+            self.steps += 1
             return real_step(*args, **kwargs)
 
         monkeypatch.setattr(budget, "monotonic", lambda: self.now)
         monkeypatch.setattr(step, "train_step", timed_step)
 
 
+def windows_per_epoch(config) -> int:
+    train_words = len(lstmlm.load_corpus(config.data, 50).train)
+    return len(window_lengths(train_words, config.batch_size, config.num_steps))
+
+
+class FakeMachine:
+    """A machine on which the budget's measurement finds that an epoch of `config` takes
+    `planned` seconds (evaluation nearly free), and whose clock moves with training windows
+    only: an epoch takes `actual` seconds (default: as planned), or window n takes
+    `window_seconds(n)`."""
+
+    def __init__(self, monkeypatch, config, planned: float = 100.0, actual: float | None = None,
+                 window_seconds: Callable[[int], float] | None = None):
+        train_words = len(lstmlm.load_corpus(config.data, 50).train)
+        self.windows = windows_per_epoch(config)
+        fake_speed(monkeypatch, train_words / planned, 1e9)
+        self.clock = FakeClock(monkeypatch, window_seconds or (actual or planned) / self.windows)
+
+
 def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tiny_config,
                                                                    monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    windows_per_epoch = len(window_lengths(train_words, tiny_config.batch_size,
-                                           tiny_config.num_steps))
-    # An epoch "takes" 100 s and evaluation is nearly free: 1001 s hold 9.72 epochs (and 0.3 s)
+    # An epoch takes 100 s and evaluation is nearly free: 1001 s hold 9.72 epochs (and 0.3 s)
     # after the 2% margin, 5 s and the 3 s finish.
-    fake_speed(monkeypatch, train_words / 100, 1e9)
-    FakeClock(monkeypatch, per_step=0.0)
+    machine = FakeMachine(monkeypatch, tiny_config)
     config = apply_overrides(tiny_config, {"time_budget": "1001s", "lr_schedule": "cosine",
                                            "warmup_epochs": 1.0, "learning_rate": 2.0})
     lines = []
     result = train(config, runs_dir=tmp_path, echo=lines.append)
     assert len(result.history) == 10
     assert [entry.fraction for entry in result.history[:9]] == [1.0] * 9
-    last_windows = round(0.72 * windows_per_epoch)
-    assert result.history[-1].fraction == round(last_windows / windows_per_epoch, 4)
-    assert (f"Epoch 10 trains {last_windows} of its {windows_per_epoch} windows "
-            f"({last_windows / windows_per_epoch:.2f} of an epoch), where the schedule ends") in lines
-    assert not any(line.startswith("Time budget: epoch") for line in lines)
+    last_windows = round(0.72 * machine.windows)
+    assert result.history[-1].fraction == round(last_windows / machine.windows, 4)
+    assert (f"Epoch 10 trains {last_windows} of its {machine.windows} windows "
+            f"({last_windows / machine.windows:.2f} of an epoch), where the schedule ends") in lines
+    assert not any(line.startswith("Time budget: ") for line in lines)  # as planned throughout
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["max_max_epoch"] == 9.72 and saved["warmup_epochs"] == pytest.approx(3.24)
     assert saved["time_budget"] == 1001
@@ -466,14 +484,12 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
     assert lines[3].startswith("plan: 9.72 epochs of hidden_size 8 fit in 16m 41s")
     assert result.history[-1].lr == pytest.approx(schedule_of(
         apply_overrides(config, {"max_max_epoch": 9.72, "warmup_epochs": 3.24})).rate(9))
+    assert machine.clock.now <= 1001 - 20
 
 
 def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,
                                                                     monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    # 930 s hold 9 epochs of 100 s, and less than a tenth of another.
-    fake_speed(monkeypatch, train_words / 100, 1e9)
-    FakeClock(monkeypatch, per_step=0.0)
+    FakeMachine(monkeypatch, tiny_config)  # 930 s hold 9 epochs, and less than a tenth more
     # keep_prob 0.8 is for 17 epochs, 1.0 for 1: 9 epochs are halfway.
     config = apply_overrides(tiny_config, {"time_budget": 930, "max_max_epoch": 17,
                                            "budget_min_epochs": 1,
@@ -487,19 +503,20 @@ def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, ti
 
 
 def test_epoch_end_test_passes_cost_a_budgeted_run_nothing(tmp_path, tiny_config, monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    fake_speed(monkeypatch, train_words / 100, 1e9)
-    clock = FakeClock(monkeypatch, per_step=0.0)
+    clock = FakeMachine(monkeypatch, tiny_config).clock
     real_evaluate = trainer.Trainer.evaluate
 
-    def slow_test(self, split):  # each test pass "takes" 60 s
+    def slow_test(self, split):  # each test pass takes 60 s
         clock.now += 60.0 if split == "test" else 0.0
         return real_evaluate(self, split)
 
     monkeypatch.setattr(trainer.Trainer, "evaluate", slow_test)
     config = apply_overrides(tiny_config, {"time_budget": 1001})
-    runs = [train(apply_overrides(config, {"test_each_epoch": tested}), runs_dir=tmp_path,
-                  echo=None) for tested in (False, True)]
+    runs = []
+    for tested in (False, True):
+        clock.now = 0.0
+        runs.append(train(apply_overrides(config, {"test_each_epoch": tested}),
+                          runs_dir=tmp_path, echo=None))
     plain, tested = (RunDir(run.run_dir).metrics() for run in runs)
     assert [entry.valid_ppl for entry in tested] == [entry.valid_ppl for entry in plain]
     assert len(tested) == 10 and all(entry.test_ppl is not None for entry in tested)
@@ -507,30 +524,46 @@ def test_epoch_end_test_passes_cost_a_budgeted_run_nothing(tmp_path, tiny_config
     assert [entry.elapsed for entry in tested] == [entry.elapsed for entry in plain]
 
 
-def test_a_slower_machine_ends_the_epoch_early_and_still_evaluates(tmp_path, tiny_config,
-                                                                   monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    windows_per_epoch = len(window_lengths(train_words, tiny_config.batch_size,
-                                           tiny_config.num_steps))
-    fake_speed(monkeypatch, train_words / 100, 1e9)  # planned: 9 epochs of 100 s in 1000 s
-    # ...but each window really takes 300 / windows_per_epoch s: 3 times slower than planned.
-    clock = FakeClock(monkeypatch, per_step=300 / windows_per_epoch)
+def test_a_slower_machine_gets_its_schedule_laid_out_again(tmp_path, tiny_config, monkeypatch):
+    # Planned: 9.72 epochs of 100 s in 1001 s. Each epoch takes 300 s, so after the first one
+    # 701 s are left: two more epochs and 0.24 of another.
+    machine = FakeMachine(monkeypatch, tiny_config, actual=300.0)
+    config = apply_overrides(tiny_config, {"time_budget": 1001, "lr_schedule": "cosine"})
     lines = []
-    result = train(apply_overrides(tiny_config, {"time_budget": 1000}), runs_dir=tmp_path,
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    assert ("Time budget: the schedule is laid out again for 3.24 epochs (planned 9.72): an "
+            "epoch took 5m 00s, the plan's estimate was 1m 40s") in lines
+    assert [entry.fraction for entry in result.history] == \
+        [1.0, 1.0, 1.0, round(round(0.24 * machine.windows) / machine.windows, 4)]
+    assert not any(line.startswith("Time budget: epoch") for line in lines)  # none cut short
+    saved = RunDir(result.run_dir).load_config()
+    assert saved.max_max_epoch == 3.24
+    # The cosine reaches its end with the budget instead of being cut off at a third of it.
+    assert result.history[-1].lr == pytest.approx(schedule_of(saved).rate(3))
+    assert schedule_of(saved).rate(3.24) == pytest.approx(0.0)
+    assert machine.clock.now <= 1001
+
+
+def test_a_machine_that_slows_down_mid_epoch_ends_it_early_and_still_evaluates(
+        tmp_path, tiny_config, monkeypatch):
+    # As planned for 8.5 epochs, then five times slower: the ninth epoch cannot finish.
+    windows = windows_per_epoch(tiny_config)
+    machine = FakeMachine(monkeypatch, tiny_config, window_seconds=lambda n: 100 / windows * (
+        1 if n < 8.5 * windows else 5))
+    lines = []
+    result = train(apply_overrides(tiny_config, {"time_budget": 1001}), runs_dir=tmp_path,
                    echo=lines.append)
     history = result.history
-    assert len(history) == 4 and history[2].fraction == 1
-    assert 0 < history[3].fraction < 1
-    assert any(line.startswith("Time budget: epoch 4 ends after") for line in lines)
-    assert clock.now <= 1000
+    assert len(history) == 9 and history[7].fraction == 1
+    assert 0.5 < history[8].fraction < 1
+    assert any(line.startswith("Time budget: epoch 9 ends after") for line in lines)
+    assert machine.clock.now <= 1001
     assert (result.run_dir / "results.json").exists() and (result.run_dir / "best.safetensors").exists()
-    assert json.loads((result.run_dir / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 4
+    assert json.loads((result.run_dir / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 9
 
 
 def test_resume_counts_the_time_spent_before(tmp_path, tiny_config, monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    fake_speed(monkeypatch, train_words / 100, 1e9)
-    clock = FakeClock(monkeypatch, per_step=1.0)
+    clock = FakeMachine(monkeypatch, tiny_config, window_seconds=lambda n: 1.0).clock
     config = apply_overrides(tiny_config, {"time_budget": 1000, "checkpoint_every": 10})
     run_dir = train_killed_at_step(config, tmp_path / "runs", 25, monkeypatch)
     with safetensors.safe_open(run_dir / RunDir.LAST, "pt") as handle:
@@ -544,8 +577,7 @@ def test_resume_counts_the_time_spent_before(tmp_path, tiny_config, monkeypatch)
 
 def test_a_budget_too_small_fails_before_a_run_directory_exists(tmp_path, tiny_config,
                                                                 monkeypatch):
-    train_words = len(lstmlm.load_corpus(tiny_config.data, 50).train)
-    fake_speed(monkeypatch, train_words / 100, 1e9)
+    FakeMachine(monkeypatch, tiny_config)
     # A tenth of a 100 s epoch and the 3 s finish need about 18 s.
     with pytest.raises(LstmlmError, match="time budget 15s is too small"):
         train(apply_overrides(tiny_config, {"time_budget": "15s"}), runs_dir=tmp_path / "runs")

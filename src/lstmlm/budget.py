@@ -129,21 +129,22 @@ class Costs:
         with a margin for a machine that slows down."""
         return (self.validation + self.finish) * (1 + RESERVE_MARGIN) + SAFETY_SECONDS
 
-    def epochs_within(self, seconds: float) -> float:
-        """How many epochs, each followed by validation, fit in `seconds` with the finish and
-        the safety margin kept free: the whole ones, then a last fraction (in steps of
-        EPOCH_STEP, at least MIN_LAST_EPOCH) in what they leave."""
-        usable = seconds * (1 - SAFETY_FRACTION) - SAFETY_SECONDS - self.finish
+    def epochs_within(self, seconds: float, budget: float) -> float:
+        """How many epochs, each followed by validation, fit in `seconds` of a `budget` with
+        the finish and the safety margin (a share of the budget, and a few seconds) kept free:
+        the whole ones, then a last fraction (in steps of EPOCH_STEP, at least MIN_LAST_EPOCH)
+        in what they leave."""
+        usable = seconds - SAFETY_FRACTION * budget - SAFETY_SECONDS - self.finish
         whole = max(0, math.floor(usable / (self.epoch + self.validation)))
         left = usable - whole * (self.epoch + self.validation) - self.validation
         fraction = math.floor(max(0.0, left) / self.epoch / EPOCH_STEP) * EPOCH_STEP
         return round(whole + (fraction if fraction >= MIN_LAST_EPOCH else 0.0), 2)
 
-    def seconds_for(self, epochs: float) -> float:
-        """The budget whose epochs_within is `epochs` (the inverse, up to its rounding)."""
-        seconds = (math.ceil(epochs) * self.validation + epochs * self.epoch + self.finish
-                   + SAFETY_SECONDS)
-        return seconds / (1 - SAFETY_FRACTION)
+    def seconds_for(self, epochs: float, budget: float) -> float:
+        """The seconds of a `budget` whose epochs_within is `epochs` (the inverse, up to its
+        rounding)."""
+        return (math.ceil(epochs) * self.validation + epochs * self.epoch + self.finish
+                + SAFETY_SECONDS + SAFETY_FRACTION * budget)
 
     def describe(self) -> str:
         return (f"an epoch {format_duration(self.epoch)} + validation "
@@ -177,7 +178,7 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
         throughput = measure(size)
         costs = Costs.of(throughput, *words)
         left = seconds_left()
-        epochs = costs.epochs_within(left)
+        epochs = costs.epochs_within(left, budget)
         smaller = epochs < min_epochs and index < len(sizes) - 1
         lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
@@ -186,11 +187,11 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
         if not smaller:
             break
     if not epochs:
+        needed = budget - left + costs.seconds_for(MIN_LAST_EPOCH, budget)
         raise LstmlmError(f"time budget {format_duration(budget)} is too small: "
                           f"{MIN_LAST_EPOCH:g} of an epoch with validation and the final "
-                          f"evaluation need about "
-                          f"{format_duration(budget - left + costs.seconds_for(MIN_LAST_EPOCH))}"
-                          f", measuring included ({costs.describe()})")
+                          f"evaluation need about {format_duration(needed)}, measuring included "
+                          f"({costs.describe()})")
     lines.append(f"plan: {plural(epochs)} of hidden_size {size} fit in "
                  f"{format_duration(budget)} ({costs.describe()})")
     return Plan(size, epochs, costs, tuple(lines))

@@ -153,25 +153,30 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     return planned, plan
 
 
-def scaled_schedule(config: Config, epochs: float) -> Config:
+def stretched_schedule(config: Config, epochs: float) -> Config:
     """`config` with `epochs` epochs (the last one may be a fraction) and its epoch-counted
     schedule stretched or shrunk to match, so a budgeted run gets the schedule's whole shape
-    (warm-up, decay) rather than a cut-off.
-
-    With budget_short_regularisation, each field it lists moves on the line from its short
-    value (at budget_min_epochs epochs or fewer) to the config's own (at max_max_epoch or
-    more): a model that trains for fewer epochs overfits less, so needs less dropout."""
+    (warm-up, decay) rather than a cut-off."""
     ratio = epochs / config.max_max_epoch
     changes = {"max_max_epoch": epochs, "max_epoch": max(1, round(config.max_epoch * ratio))}
     if config.warmup_epochs:
         changes["warmup_epochs"] = config.warmup_epochs * ratio
+    return dataclasses.replace(config, **changes)
+
+
+def scaled_schedule(config: Config, epochs: float) -> Config:
+    """stretched_schedule, and with budget_short_regularisation each field it lists moved on
+    the line from its short value (at budget_min_epochs epochs or fewer) to the config's own
+    (at max_max_epoch or more): a model that trains for fewer epochs overfits less, so needs
+    less dropout."""
+    changes = {}
     short = config.short_regularisation()
     if short:
         span = config.max_max_epoch - config.budget_min_epochs
         weight = min(1.0, max(0.0, (epochs - config.budget_min_epochs) / span)) if span > 0 else 1.0
         for name, short_value in short.items():
             changes[name] = round(short_value + weight * (getattr(config, name) - short_value), 6)
-    return dataclasses.replace(config, **changes)
+    return dataclasses.replace(stretched_schedule(config, epochs), **changes)
 
 
 def regularisation_line(config: Config) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .. import budget
 from ..budget import Costs
 from ..distributed import World
 from ..rundir import EpochMetrics
@@ -73,7 +73,8 @@ def best_epoch(history: list[EpochMetrics]) -> int:
 
 class EpochProgress:
     """The running totals of the epoch being trained: its summed loss and each window's loss
-    per word (kept on the device, so no step waits for a transfer), and its training time. In
+    per word (kept on the device, so no step waits for a transfer), and its training time (on
+    the clock time budgets are kept with). In
     a distributed run the totals it reports are those of all processes."""
 
     def __init__(self, lengths: list[int], state: TrainState, device: torch.device,
@@ -86,7 +87,7 @@ class EpochProgress:
         self.window_losses = torch.zeros(len(lengths), dtype=torch.float32, device=device)
         self.start_step = self.done = self.flushed = state.step
         self.seconds_before = state.epoch_seconds
-        self.began = self.since_checkpoint = time.perf_counter()
+        self.began = self.since_checkpoint = budget.monotonic()
 
     def add(self, loss: torch.Tensor, targets: int) -> None:
         """Count a trained window whose summed loss is `loss` over `targets` targets."""
@@ -97,11 +98,11 @@ class EpochProgress:
     def window_seconds(self) -> float | None:
         """The mean time of this process's windows so far (None before the first)."""
         trained = self.done - self.start_step
-        return (time.perf_counter() - self.began) / trained if trained else None
+        return (budget.monotonic() - self.began) / trained if trained else None
 
     def seconds(self) -> float:
         """Training seconds of the epoch, earlier processes' included."""
-        return self.seconds_before + time.perf_counter() - self.since_checkpoint
+        return self.seconds_before + budget.monotonic() - self.since_checkpoint
 
     def words(self, batch_size: int) -> int:
         """Words trained so far this epoch, by all processes (`batch_size` rows each)."""
@@ -123,4 +124,4 @@ class EpochProgress:
         self.flush(state)
         # Each process keeps its own share of the cost; perplexity() adds them up.
         state.step, state.epoch_cost, state.epoch_seconds = self.done, self.cost.item(), self.seconds()
-        self.seconds_before, self.since_checkpoint = state.epoch_seconds, time.perf_counter()
+        self.seconds_before, self.since_checkpoint = state.epoch_seconds, budget.monotonic()

@@ -3,15 +3,15 @@ the resumable checkpoints, NT-ASGD's switch, samples, early stopping and the tim
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-import time
 from typing import Callable
 
 import torch
 
-from .. import checkpoint
-from ..budget import Clock, Costs, format_duration
+from .. import budget, checkpoint
+from ..budget import Clock, Costs, format_duration, plural
 from ..builders import build_model
 from ..config import Config
 from ..corpus import UNK, Corpus, batchify, window_lengths, windows_of_lengths
@@ -24,7 +24,7 @@ from ..model import State
 from ..rundir import EpochMetrics, RunDir
 from . import step
 from .loggers import MetricLogger, ProgressBarLogger, TensorBoardLogger, TextLogger
-from .planning import optimizer_of, schedule_of, step_options
+from .planning import optimizer_of, schedule_of, step_options, stretched_schedule
 from .progress import EpochProgress, TrainResult, TrainState, best_epoch
 from .schedule import averaged_weights, should_average
 
@@ -256,13 +256,13 @@ class Trainer:
         to averaging if its trigger fires, and save metrics and the resumable state."""
         config, state = self.config, self.state
         with averaged_weights(self.optimizer):
-            began = time.perf_counter()
+            began = budget.monotonic()
             metrics.valid_ppl = self.evaluate("valid")
             evaluated = {"epoch/number": metrics.epoch, "epoch/train_perplexity": metrics.train_ppl,
                          "epoch/valid_perplexity": metrics.valid_ppl}
             if state.costs:
                 state.costs = Costs.from_validation(
-                    time.perf_counter() - began, state.costs.epoch, len(self.corpus.valid),
+                    budget.monotonic() - began, state.costs.epoch, len(self.corpus.valid),
                     len(self.corpus.test))
             if config.test_each_epoch:
                 with self.clock.off_the_clock():
@@ -273,6 +273,7 @@ class Trainer:
             if best_epoch(state.history) == metrics.epoch and self.world.is_main:
                 checkpoint.save_weights(self.run_dir / RunDir.BEST, self.model,
                                         {"epoch": metrics.epoch, "valid_ppl": metrics.valid_ppl})
+        self.relay_schedule(metrics)
         if config.optimizer == "ntasgd" and not state.averaging_since \
                 and should_average(state.valid_perplexities(), config.nonmono):
             self.log(f"Switching to averaged SGD after epoch {metrics.epoch}: valid perplexity is "
@@ -286,6 +287,30 @@ class Trainer:
         if self.world.is_main:
             self.run_dir.write_metrics(state.history, state.losses)
         self.save_last(None)
+
+    def relay_schedule(self, metrics: EpochMetrics) -> None:
+        """With a time budget, lay the rest of the schedule out again for the epochs that fit
+        at the speed the epoch just trained at (the plan's speed was measured in seconds), so
+        that the schedule ends with the budget, neither cut off nor early. The run directory's
+        config holds the schedule in force, so that a resume continues it."""
+        config, state = self.config, self.state
+        if not (self.clock.budget and state.costs and metrics.fraction == 1 and metrics.seconds > 0
+                and metrics.epoch < config.max_max_epoch):
+            return
+        estimated = state.costs.epoch
+        state.costs = dataclasses.replace(state.costs, epoch=metrics.seconds)
+        epochs = self.world.from_main(
+            lambda: round(metrics.epoch + state.costs.epochs_within(self.clock.left(),
+                                                                     self.clock.budget), 2))
+        if epochs == config.max_max_epoch:
+            return
+        self.log(f"Time budget: the schedule is laid out again for {plural(epochs)} (planned "
+                 f"{config.max_max_epoch:g}): an epoch took {format_duration(metrics.seconds)}, "
+                 f"the plan's estimate was {format_duration(estimated)}")
+        self.config = stretched_schedule(config, epochs).validate()
+        self.schedule = schedule_of(self.config)
+        if self.world.is_main:
+            self.run_dir.save_config(self.config)
 
     def log_samples(self, global_step: int) -> None:
         """Log a short continuation of each configured prime (own RNG: training is unaffected).
