@@ -62,6 +62,18 @@ def test_epochs_fit_with_the_finish_and_the_safety_margin_kept_free():
     assert costs.epochs_within(537.0, 537.0) == 5  # five whole epochs, and no time for a fraction
 
 
+def test_evaluation_time_adaptation_is_planned_into_the_finish():
+    static = Costs.of(Throughput(1000.0, 5000.0), 100_000, 10_000, 15_000)
+    adapted = Costs.of(Throughput(1000.0, 5000.0, 500.0), 100_000, 10_000, 15_000,
+                       adapted_words=20_000)
+    assert adapted.adaptation == 40.0 and adapted.finish == static.finish + 40.0
+    assert adapted.describe().endswith("final evaluation 51s, adaptation 40s of it")
+    assert adapted.epochs_within(1000.0, 1000.0) < static.epochs_within(1000.0, 1000.0)
+    # Re-estimated from a measured validation, the adaptation's share stays.
+    again = Costs.from_validation(2.0, 100.0, 10_000, 15_000, adapted.adaptation)
+    assert again == adapted
+
+
 @pytest.mark.parametrize("epochs", [0.1, 0.8, 1.0, 9.44, 33.17])
 def test_seconds_for_is_the_inverse_of_epochs_within(epochs):
     costs = Costs.of(Throughput(1000.0, 5000.0), 100_000, 10_000, 15_000)

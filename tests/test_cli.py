@@ -94,10 +94,27 @@ def test_bad_inputs_fail_with_one_line_and_leave_runs_untouched(tmp_path, tiny_a
         (["eval", tmp_path / "nowhere"], "run directory not found"),
         (["train", "--time-budget", "soon"], "bad duration 'soon'"),
         (["train", *tiny_args, "--time-budget", "1s"], "time budget 1s is too small"),
+        (["train", *tiny_args, "--time-budget", "1s"], "preset cpu-fast sizes its model"),
+        (["train", *tiny_args, "--set", "final_eval=twice"],
+         "final_eval must be one of static, dynamic, cache, got 'twice'"),
     ]
     for args, message in cases:
         assert_clean_failure(run_cli(*args), message)
     assert {path: path.stat().st_mtime_ns for path in runs.rglob("*")} == snapshot
+
+
+def test_train_prints_the_adapted_test_perplexity_after_the_static_one(tiny_args):
+    result = run_cli("train", "--preset", "test", *tiny_args, "--set", "final_eval=dynamic")
+    assert result.returncode == 0, result.stderr
+    static = printed_number("test perplexity", result.stdout)
+    adapted = printed_number("test perplexity adapted at evaluation time", result.stdout)
+    run_dir = Path(re.search(r"run: (\S+)", result.stdout).group(1))
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert (saved["test_ppl"], saved["adapted"]["test_ppl"]) == \
+        (pytest.approx(static, abs=5e-4), pytest.approx(adapted, abs=5e-4))
+    lines = result.stdout.splitlines()
+    assert lines.index(f"test perplexity: {static:.3f}") < \
+        lines.index(f"test perplexity adapted at evaluation time: {adapted:.3f}")
 
 
 def test_download_failure_is_one_line_and_leaves_no_cache(tmp_path):

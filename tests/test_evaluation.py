@@ -7,8 +7,10 @@ import torch
 
 from lstmlm import LstmlmError, LSTMLanguageModel
 from lstmlm.cli import parse_args
-from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity,
-                               dynamic_perplexity, mix_with_cache, stream_perplexity)
+from lstmlm.evaluation import (TUNING_WORDS, DynamicEvaluation, NeuralCache, adaptation_grid,
+                               adaptation_words, adapted_perplexity, cache_perplexity,
+                               dynamic_perplexity, mix_with_cache, stream_perplexity,
+                               tune_adaptation)
 
 
 @pytest.fixture
@@ -105,3 +107,24 @@ def test_cache_lowers_perplexity_on_a_repetitive_stream(model):
         cache_perplexity(model.network, ids, NeuralCache(window=0))
     with pytest.raises(LstmlmError, match="cannot be combined"):
         model.evaluate("test", dynamic=DynamicEvaluation(), cache=NeuralCache())
+
+
+@pytest.mark.parametrize("method", ["dynamic", "cache"])
+def test_tuning_an_adaptation_takes_the_best_options_on_the_tuning_words(model, method):
+    valid = model.vocab.encode(("john eats the fish <eos> the cat sees mary <eos> " * 30).split())
+    adaptation = tune_adaptation(model.network, valid, method, words=120)
+    tried = [adapted_perplexity(model.network, valid[:120], options)
+             for options in adaptation_grid(method)]
+    assert adaptation.options == adaptation_grid(method)[tried.index(min(tried))]
+    assert adaptation.tuning_perplexity == min(tried)
+    assert adaptation.perplexity(model.network, valid) == \
+        adapted_perplexity(model.network, valid, adaptation.options)
+    assert adaptation.describe().startswith(
+        "dynamic evaluation, learning rate" if method == "dynamic" else "neural cache, window")
+    assert adaptation_words(method, valid_words=50_000, test_words=80_000) == \
+        len(adaptation_grid(method)) * TUNING_WORDS + 80_000
+
+
+def test_an_unknown_adaptation_is_an_error(model):
+    with pytest.raises(LstmlmError, match="must be dynamic or cache, got 'rms'"):
+        adaptation_grid("rms")

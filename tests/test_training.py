@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 import json
 import math
@@ -18,7 +19,8 @@ from lstmlm.model import LSTMLanguageModel
 from lstmlm.builders import build_corpus
 from lstmlm.corpus import window_lengths
 from lstmlm.rundir import RunDir
-from lstmlm.evaluation import DynamicEvaluation, NeuralCache, stream_perplexity
+from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, adaptation_words,
+                               stream_perplexity, tune_adaptation)
 from lstmlm.training import (averaged_weights, optimizer_of, plateaus, schedule_of,
                              should_average, train_step)
 
@@ -419,10 +421,11 @@ def test_awd_style_run_loads_evaluates_and_generates(tmp_path, tiny_config):
     assert score.logprob < 0 and score.words == 4
 
 
-def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float) -> None:
+def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float,
+               adapt_words_per_sec: float = 0.0) -> None:
     """Make the budget's measurement report these speeds instead of timing the machine."""
-    monkeypatch.setattr(planning, "measure_throughput",
-                        lambda *args: budget.Throughput(train_words_per_sec, eval_words_per_sec))
+    monkeypatch.setattr(planning, "measure_throughput", lambda *args: budget.Throughput(
+        train_words_per_sec, eval_words_per_sec, adapt_words_per_sec))
 
 
 class FakeClock:
@@ -454,10 +457,11 @@ class FakeMachine:
     `window_seconds(n)`."""
 
     def __init__(self, monkeypatch, config, planned: float = 100.0, actual: float | None = None,
-                 window_seconds: Callable[[int], float] | None = None):
+                 window_seconds: Callable[[int], float] | None = None,
+                 adapt_words_per_sec: float = 0.0):
         train_words = len(lstmlm.load_corpus(config.data, 50).train)
         self.windows = windows_per_epoch(config)
-        fake_speed(monkeypatch, train_words / planned, 1e9)
+        fake_speed(monkeypatch, train_words / planned, 1e9, adapt_words_per_sec)
         self.clock = FakeClock(monkeypatch, window_seconds or (actual or planned) / self.windows)
 
 
@@ -485,6 +489,43 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
     assert result.history[-1].lr == pytest.approx(schedule_of(
         apply_overrides(config, {"max_max_epoch": 9.72, "warmup_epochs": 3.24})).rate(9))
     assert machine.clock.now <= 1001 - 20
+
+
+@pytest.mark.parametrize("method", ["dynamic", "cache"])
+def test_final_eval_reports_the_adapted_test_perplexity_beside_the_static_one(
+        tmp_path, tiny_config, method):
+    static = train(tiny_config, runs_dir=tmp_path, echo=None)
+    lines = []
+    result = train(apply_overrides(tiny_config, {"final_eval": method}), runs_dir=tmp_path,
+                   echo=lines.append)
+    assert result.test_perplexity == static.test_perplexity  # the headline is unchanged
+    adapted = json.loads((result.run_dir / "results.json").read_text())["adapted"]
+    assert adapted["method"] == method and adapted["test_ppl"] == result.adapted_test_perplexity
+    # The options tuned on valid, applied to the best weights, give the reported number.
+    model = lstmlm.load(result.run_dir)
+    corpus = lstmlm.load_corpus(tiny_config.data, 50)
+    tuned = tune_adaptation(model.network, corpus.valid, method)
+    assert dataclasses.asdict(tuned.options) == adapted["options"]
+    assert tuned.perplexity(model.network, corpus.test) == pytest.approx(adapted["test_ppl"],
+                                                                         rel=1e-9)
+    assert any(line.startswith(f"Test Perplexity with {tuned.describe()} (tuned on the first ")
+               for line in lines)
+    assert static.adapted_test_perplexity is None
+
+
+def test_a_budget_plans_the_cost_of_the_adaptation(tmp_path, tiny_config, monkeypatch):
+    FakeMachine(monkeypatch, tiny_config, adapt_words_per_sec=100.0)
+    lines = []
+    train(apply_overrides(tiny_config, {"time_budget": 1001, "final_eval": "dynamic"}),
+          runs_dir=tmp_path, echo=lines.append)
+    corpus = lstmlm.load_corpus(tiny_config.data, 50)
+    adapted_words = adaptation_words("dynamic", len(corpus.valid), len(corpus.test))
+    adaptation = adapted_words / 100.0
+    plan = next(line for line in lines if line.startswith("plan: "))
+    assert f"adaptation {budget.format_duration(adaptation)} of it" in plan
+    # Fewer epochs than the 9.72 a static run gets: the adaptation's seconds come off them.
+    epochs = float(plan.split()[1])
+    assert epochs == pytest.approx(9.72 - adaptation / 100, abs=0.02)
 
 
 def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,

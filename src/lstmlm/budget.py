@@ -90,39 +90,44 @@ class Clock:
 
 @dataclass(frozen=True)
 class Throughput:
-    """Measured speeds: training words/sec and evaluation (streamed, no gradient) words/sec."""
+    """Measured speeds: training words/sec, evaluation (streamed, no gradient) words/sec, and
+    evaluation-time adaptation's words/sec (0: not measured)."""
 
     train_words_per_sec: float
     eval_words_per_sec: float
+    adapt_words_per_sec: float = 0.0
 
 
 @dataclass(frozen=True)
 class Costs:
     """Estimated seconds of one training epoch, the validation after it, and the end of the run
     (the best weights evaluated on valid and test, the last ones on test, then results, plot
-    and checkpoint)."""
+    and checkpoint; and evaluation-time adaptation, whose share of it is `adaptation`)."""
 
     epoch: float
     validation: float
     finish: float
+    adaptation: float = 0.0
 
     @classmethod
-    def of(cls, throughput: Throughput, train_words: int, valid_words: int,
-           test_words: int) -> "Costs":
-        """Costs estimated from measured speeds and the splits' lengths."""
+    def of(cls, throughput: Throughput, train_words: int, valid_words: int, test_words: int,
+           adapted_words: int = 0) -> "Costs":
+        """Costs estimated from measured speeds and the splits' lengths; `adapted_words` are
+        those evaluation-time adaptation streams at the end."""
+        adaptation = adapted_words / throughput.adapt_words_per_sec if adapted_words else 0.0
         return cls.from_validation(valid_words / throughput.eval_words_per_sec,
                                    train_words / throughput.train_words_per_sec,
-                                   valid_words, test_words)
+                                   valid_words, test_words, adaptation)
 
     @classmethod
     def from_validation(cls, validation: float, epoch: float, valid_words: int,
-                        test_words: int) -> "Costs":
+                        test_words: int, adaptation: float = 0.0) -> "Costs":
         """Costs from an epoch's validation that took `validation` seconds. The final
         evaluation streams valid and test at the same speed, and test once more for the last
-        weights where they are not the best ones."""
+        weights where they are not the best ones; `adaptation` seconds follow it."""
         return cls(epoch=epoch, validation=validation,
                    finish=validation * (valid_words + 2 * test_words) / valid_words
-                   + FINISH_SECONDS)
+                   + FINISH_SECONDS + adaptation, adaptation=adaptation)
 
     def reserve(self) -> float:
         """Seconds a running epoch keeps free for its validation and the final evaluation,
@@ -147,8 +152,11 @@ class Costs:
                 + SAFETY_SECONDS + SAFETY_FRACTION * budget)
 
     def describe(self) -> str:
+        adapted = (f", adaptation {format_duration(self.adaptation)} of it" if self.adaptation
+                   else "")
         return (f"an epoch {format_duration(self.epoch)} + validation "
-                f"{format_duration(self.validation)}, final evaluation {format_duration(self.finish)}")
+                f"{format_duration(self.validation)}, final evaluation "
+                f"{format_duration(self.finish)}{adapted}")
 
 
 @dataclass(frozen=True)
@@ -164,25 +172,28 @@ class Plan:
 
 def plan(budget: float, sizes: list[int], min_epochs: int,
          measure: Callable[[int], Throughput], words: tuple[int, int, int],
-         seconds_left: Callable[[], float]) -> Plan:
+         seconds_left: Callable[[], float], adapted_words: int = 0) -> Plan:
     """Choose the largest hidden size in `sizes` (tried largest first) for which at least
     `min_epochs` epochs fit in what is left of `budget`, else the smallest one.
 
     `measure(size)` measures the throughput of a model of that size; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
-    time spent measuring is counted. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
+    time spent measuring is counted; `adapted_words` are those evaluation-time adaptation
+    streams at the end. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
     """
     sizes = sorted(set(sizes), reverse=True)
     lines = []
     for index, size in enumerate(sizes):
         throughput = measure(size)
-        costs = Costs.of(throughput, *words)
+        costs = Costs.of(throughput, *words, adapted_words)
         left = seconds_left()
         epochs = costs.epochs_within(left, budget)
         smaller = epochs < min_epochs and index < len(sizes) - 1
         lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
-                     f"{throughput.eval_words_per_sec:,.0f} evaluating; {plural(epochs)} fit"
+                     f"{throughput.eval_words_per_sec:,.0f} evaluating"
+                     + (f", {throughput.adapt_words_per_sec:,.0f} adapting"
+                        if adapted_words else "") + f"; {plural(epochs)} fit"
                      + (f" (fewer than {min_epochs}: trying a smaller model)" if smaller else ""))
         if not smaller:
             break

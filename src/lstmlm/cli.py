@@ -318,6 +318,9 @@ def run_train(args) -> None:
     print(f"test perplexity: {result.test_perplexity:.3f}")
     if result.last_test_perplexity is not None:
         print(f"test perplexity of the last weights: {result.last_test_perplexity:.3f}")
+    if result.adapted_test_perplexity is not None:
+        print(f"test perplexity adapted at evaluation time: "
+              f"{result.adapted_test_perplexity:.3f}")
 
 
 def run_eval(args) -> None:

@@ -28,6 +28,7 @@ Softmax = Literal["full", "adaptive"]
 InitMethod = Literal["uniform", "awd"]
 SampleStart = Literal["eos", "random"]
 Normalization = Literal["auto", "none", "ptb", "clean"]
+FinalEval = Literal["static", "dynamic", "cache"]
 
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 NORMALIZATIONS: tuple[str, ...] = typing.get_args(Normalization)[1:]  # those "auto" resolves to
@@ -107,6 +108,10 @@ class Config:
             "listed field on the line to the config's own")
     test_each_epoch: bool = setting(False, "also measure test perplexity after each epoch "
                                            "(metrics' test_ppl), off a time budget's clock")
+    final_eval: FinalEval = setting(
+        "static", "static; dynamic or cache: the final evaluation also reports test perplexity "
+        "with dynamic evaluation or a neural cache, tuned on valid (a time budget plans its "
+        "cost)")
     early_stopping_patience: int = setting(0, "stop after this many epochs without a better "
                                               "valid perplexity (0: never)")
     learning_rate: float = setting(1.0, "the initial (or peak) learning rate")
@@ -307,6 +312,10 @@ MEDIUM = dict(init_scale=0.05, learning_rate=1.0, max_grad_norm=5, num_layers=2,
 LARGE = dict(init_scale=0.04, learning_rate=1.0, max_grad_norm=10, num_layers=2, num_steps=35,
              hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35, lr_decay=1 / 1.15,
              batch_size=20)
+
+# The preset whose model a time budget sizes (budget_hidden_sizes), named where a fixed recipe
+# does not fit a budget.
+BUDGETED_PRESET = "cpu-fast"
 
 PRESETS: dict[str, dict] = {
     "small": dict(init_scale=0.1, learning_rate=1.0, max_grad_norm=5, num_layers=2, num_steps=20,

@@ -179,3 +179,65 @@ def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
                 cached += 1
             total_targets += targets.numel()
     return math.exp(-total_log_probability / total_targets)
+
+
+# Evaluation-time adaptation (Config.final_eval): the options tried on the first
+# TUNING_WORDS words of the valid split, around the defaults above.
+TUNING_WORDS = 20_000
+DYNAMIC_RATES = (0.01, 0.03, 0.1)
+CACHE_GRID = tuple(NeuralCache(theta=theta, lambda_=lambda_)
+                   for theta in (0.1, 0.3, 0.5) for lambda_ in (0.05, 0.1, 0.2))
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """What tuning an evaluation-time adaptation found: the method, the options chosen, and
+    the perplexity they gave on the tuning words."""
+
+    method: str
+    options: DynamicEvaluation | NeuralCache
+    tuning_perplexity: float
+
+    def perplexity(self, model: LSTMLanguageModel, ids: torch.Tensor) -> float:
+        """The stream's perplexity with this adaptation."""
+        return adapted_perplexity(model, ids, self.options)
+
+    def describe(self) -> str:
+        if isinstance(self.options, DynamicEvaluation):
+            return f"dynamic evaluation, learning rate {self.options.learning_rate:g}"
+        return (f"neural cache, window {self.options.window}, theta {self.options.theta:g}, "
+                f"lambda {self.options.lambda_:g}")
+
+
+def adapted_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+                       options: DynamicEvaluation | NeuralCache) -> float:
+    """The stream's perplexity with dynamic evaluation or a neural cache, as `options` say."""
+    if isinstance(options, DynamicEvaluation):
+        return dynamic_perplexity(model, ids, options)
+    return cache_perplexity(model, ids, options)
+
+
+def adaptation_grid(method: str) -> tuple[DynamicEvaluation | NeuralCache, ...]:
+    """The options tuning tries for `method` ("dynamic" or "cache")."""
+    if method == "dynamic":
+        return tuple(DynamicEvaluation(learning_rate=rate) for rate in DYNAMIC_RATES)
+    if method == "cache":
+        return CACHE_GRID
+    raise LstmlmError(f"evaluation-time adaptation must be dynamic or cache, got {method!r}")
+
+
+def tune_adaptation(model: LSTMLanguageModel, valid: torch.Tensor, method: str,
+                    words: int = TUNING_WORDS) -> Adaptation:
+    """The options of `method` that give the lowest perplexity on the first `words` words of
+    the valid split (the earliest of equals)."""
+    tuning = valid[:words]
+    tried = [(adapted_perplexity(model, tuning, options), index, options)
+             for index, options in enumerate(adaptation_grid(method))]
+    perplexity, _, options = min(tried)
+    return Adaptation(method, options, perplexity)
+
+
+def adaptation_words(method: str, valid_words: int, test_words: int,
+                     words: int = TUNING_WORDS) -> int:
+    """The words an adaptation streams: each tried option over the tuning words, then test."""
+    return len(adaptation_grid(method)) * min(words, valid_words) + test_words

@@ -15,10 +15,10 @@ import torch
 from .. import budget
 from ..budget import Clock, Throughput, plural
 from ..builders import build_model
-from ..config import Config
+from ..config import BUDGETED_PRESET, Config
 from ..corpus import Corpus, batchify, window_lengths, windows
 from ..errors import LstmlmError
-from ..evaluation import stream_perplexity
+from ..evaluation import adaptation_grid, adaptation_words, adapted_perplexity, stream_perplexity
 from ..hardware import synchronize
 from ..model import LSTMLanguageModel
 from .schedule import LearningRateSchedule, build_optimizer
@@ -78,6 +78,8 @@ def step_options(config: Config) -> dict:
 WARMUP_WINDOWS, MIN_TIMED_WINDOWS = 2, 3
 # Words of the valid split streamed per evaluation batch row to time evaluation.
 EVAL_SAMPLE_WORDS = 5000
+# Words of the valid split an evaluation-time adaptation is timed on.
+ADAPT_SAMPLE_WORDS = 1000
 
 
 def throwaway_training(config: Config, corpus: Corpus,
@@ -107,7 +109,8 @@ def throwaway_training(config: Config, corpus: Corpus,
 def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
                        seconds: float) -> Throughput:
     """Train a throwaway model of `config`'s shape for about `seconds` and stream part of the
-    valid split through it, timing both. The caller's model and random state are untouched."""
+    valid split through it, timing both (and its final_eval adaptation, where it has one). The
+    caller's model and random state are untouched."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         model, steps = throwaway_training(config, corpus, device)
         timings = []  # (seconds, words) of each window
@@ -127,7 +130,15 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
         stream_perplexity(model, sample, config.eval_batch_size, config.eval_num_steps)
         synchronize(device)
         eval_seconds = time.perf_counter() - began
-    return Throughput(timed_words / timed_seconds, len(sample) / eval_seconds)
+        adapt_words_per_sec = 0.0
+        if config.final_eval != "static":
+            adapted = corpus.valid[:ADAPT_SAMPLE_WORDS]
+            began = time.perf_counter()
+            adapted_perplexity(model, adapted, adaptation_grid(config.final_eval)[0])
+            synchronize(device)
+            adapt_words_per_sec = len(adapted) / (time.perf_counter() - began)
+    return Throughput(timed_words / timed_seconds, len(sample) / eval_seconds,
+                      adapt_words_per_sec)
 
 
 def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clock,
@@ -143,8 +154,16 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
         return measure_throughput(dataclasses.replace(config, hidden_size=size), corpus, device,
                                   seconds)
 
-    plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
-                       measure, words, clock.left)
+    adapted_words = (adaptation_words(config.final_eval, *words[1:])
+                     if config.final_eval != "static" else 0)
+    try:
+        plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
+                           measure, words, clock.left, adapted_words)
+    except LstmlmError as error:
+        if config.budget_hidden_sizes:
+            raise
+        raise LstmlmError(f"{error}; preset {BUDGETED_PRESET} sizes its model to the budget") \
+            from None
     planned = scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
                               plan.epochs).validate()
     regularisation = regularisation_line(planned)

@@ -27,6 +27,8 @@ class TrainResult:
     # The test perplexity of the weights training ended with, where they are not the best ones
     # (the number the reference implementations report).
     last_test_perplexity: float | None = None
+    # The test perplexity with the config's final_eval adaptation (None for static).
+    adapted_test_perplexity: float | None = None
     # False in the processes of a distributed run other than rank 0, which reports for all.
     main_process: bool = True
 

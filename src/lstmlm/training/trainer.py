@@ -17,7 +17,7 @@ from ..config import Config
 from ..corpus import UNK, Corpus, batchify, window_lengths, windows_of_lengths
 from ..distributed import World
 from ..errors import LstmlmError
-from ..evaluation import stream_nll, stream_rows
+from ..evaluation import TUNING_WORDS, stream_nll, stream_rows, tune_adaptation
 from ..generation import Generator, text_of
 from ..hardware import describe_machine
 from ..model import State
@@ -263,7 +263,7 @@ class Trainer:
             if state.costs:
                 state.costs = Costs.from_validation(
                     budget.monotonic() - began, state.costs.epoch, len(self.corpus.valid),
-                    len(self.corpus.test))
+                    len(self.corpus.test), state.costs.adaptation)
             if config.test_each_epoch:
                 with self.clock.off_the_clock():
                     metrics.test_ppl = evaluated["epoch/test_perplexity"] = self.evaluate("test")
@@ -386,6 +386,7 @@ class Trainer:
         if last_test_ppl is not None:
             self.log(f"Test Perplexity of the last weights (epoch {history[-1].epoch}; the best "
                      f"are from epoch {best}): {last_test_ppl:.3f}")
+        adapted = self.adapt() if self.config.final_eval != "static" else None
         if self.world.is_main:
             from ..plotting import plot_runs  # matplotlib is loaded only when a run ends
 
@@ -400,6 +401,8 @@ class Trainer:
                 results["processes"] = self.world.size
             if last_test_ppl is not None:
                 results["last_test_ppl"] = last_test_ppl
+            if adapted is not None:
+                results["adapted"] = adapted
             self.run_dir.write_results(results)
         budget_note = (f" of the {format_duration(self.clock.budget)} time budget"
                        if self.clock.budget else "")
@@ -407,4 +410,18 @@ class Trainer:
         for logger in self.loggers:
             logger.close()
         return TrainResult(self.run_dir.path, history, valid_ppl, test_ppl, last_test_ppl,
+                           adapted_test_perplexity=adapted and adapted["test_ppl"],
                            main_process=self.world.is_main)
+
+    def adapt(self) -> dict:
+        """The best weights' test perplexity with the config's evaluation-time adaptation,
+        its options tuned on the start of the valid split; logged beside the static one."""
+        adaptation = tune_adaptation(self.model, self.corpus.valid, self.config.final_eval)
+        test_ppl = adaptation.perplexity(self.model, self.corpus.test)
+        tuned_on = min(TUNING_WORDS, len(self.corpus.valid))
+        self.log(f"Test Perplexity with {adaptation.describe()} (tuned on the first "
+                 f"{tuned_on:,} words of valid: {adaptation.tuning_perplexity:.3f}): "
+                 f"{test_ppl:.3f}")
+        return {"method": adaptation.method, "options": dataclasses.asdict(adaptation.options),
+                "tuning_words": tuned_on, "tuning_ppl": adaptation.tuning_perplexity,
+                "test_ppl": test_ppl}
