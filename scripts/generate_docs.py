@@ -170,42 +170,66 @@ def results() -> str:
     return "\n".join(lines)
 
 
-def frontier() -> str:
-    """The latest frontier (benchmarks/frontier.py) of each machine: test perplexity by budget
-    and recipe, the minutes to 116, and the plot."""
+def frontier_results() -> dict[str, dict]:
+    """The latest frontier (benchmarks/frontier.py) of each machine, the newest last."""
     import json
     import re
 
     latest: dict[str, dict] = {}
-    for path in sorted((ROOT / "benchmarks" / "results").glob("frontier-*.json")):
+    for path in sorted((ROOT / "benchmarks" / "results").glob("frontier-*.json"),
+                       key=lambda path: path.name[-20:]):  # by the DATE-TIME.json they end with
         result = json.loads(path.read_text())
         # frontier-CPU-DATE-TIME.json, drawn to frontier-CPU.png
         result["picture"] = re.sub(r"-\d{8}-\d{6}\.json$", ".png", path.name)
-        latest[result["machine"]] = result  # files sort by date
-    lines = []
-    for machine, result in sorted(latest.items()):
-        recipes = list(dict.fromkeys(row["recipe"] for row in result["rows"]))
-        budgets = sorted({row["budget_minutes"] for row in result["rows"]})
-        cell = {(row["budget_minutes"], row["recipe"]): row for row in result["rows"]}
-        lines += [f"PTB test perplexity within a wall-clock budget on {machine} "
-                  f"(`{result['command']}`, {result['date']}):", "",
-                  "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
-                  "|---|" + "---|" * len(recipes)]
-        for minutes in budgets:
-            lines.append(f"| {minutes:g} min | " + " | ".join(
-                f"{cell[minutes, recipe]['test_ppl']:.2f} ({cell[minutes, recipe]['epochs']} "
-                f"epochs)" if (minutes, recipe) in cell else "not run" for recipe in recipes)
-                + " |")
-        reached = {recipe: min((row["minutes_to_116"] for row in result["rows"]
-                                if row["recipe"] == recipe
-                                and not isinstance(row["minutes_to_116"], str)), default=None)
-                   for recipe in recipes}
-        lines += ["", "Minutes to a test perplexity of 116: " + "; ".join(
-            f"`{recipe}` {minutes:.1f}" if minutes is not None else f"`{recipe}` not reached"
-            for recipe, minutes in reached.items()) + ".", ""]
-        if (ROOT / "benchmarks" / "results" / result["picture"]).exists():
-            lines += [f"![frontier](benchmarks/results/{result['picture']})", ""]
-    return "\n".join(lines).rstrip()
+        latest.pop(result["machine"], None)
+        latest[result["machine"]] = result
+    return latest
+
+
+def frontier_table(result: dict, pictures: str) -> list[str]:
+    """One machine's frontier: test perplexity by budget and recipe (adapted beside it where
+    measured), the minutes to 116, and the plot (its path relative to `pictures`)."""
+    recipes = list(dict.fromkeys(row["recipe"] for row in result["rows"]))
+    budgets = sorted({row["budget_minutes"] for row in result["rows"]})
+    cell = {(row["budget_minutes"], row["recipe"]): row for row in result["rows"]}
+
+    def shown(row: dict) -> str:
+        adapted = f"; dynamic {row['adapted_test_ppl']:.2f}" if row.get("adapted_test_ppl") else ""
+        return f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs{adapted})"
+
+    lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']} "
+             f"(`{result['command']}`, {result['date']}"
+             + (f"; {result['note']}" if result.get("note") else "") + "):", "",
+             "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
+             "|---|" + "---|" * len(recipes)]
+    for minutes in budgets:
+        lines.append(f"| {minutes:g} min | " + " | ".join(
+            shown(cell[minutes, recipe]) if (minutes, recipe) in cell else "not run"
+            for recipe in recipes) + " |")
+    reached = {recipe: min((row["minutes_to_116"] for row in result["rows"]
+                            if row["recipe"] == recipe
+                            and not isinstance(row["minutes_to_116"], str)), default=None)
+               for recipe in recipes}
+    lines += ["", "Minutes to a test perplexity of 116: " + "; ".join(
+        f"`{recipe}` {minutes:.1f}" if minutes is not None else f"`{recipe}` not reached"
+        for recipe, minutes in reached.items()) + ".", ""]
+    if (ROOT / "benchmarks" / "results" / result["picture"]).exists():
+        lines += [f"![frontier]({pictures}{result['picture']})", ""]
+    return lines
+
+
+def frontier() -> str:
+    """The README's frontier: the machine measured last (the others are in benchmarks.md)."""
+    results = frontier_results()
+    if not results:
+        return ""
+    return "\n".join(frontier_table(list(results.values())[-1], "benchmarks/results/")).rstrip()
+
+
+def frontier_machines() -> str:
+    """The latest frontier of every machine, for docs/benchmarks.md."""
+    return "\n".join(line for result in frontier_results().values()
+                     for line in frontier_table(result, "../benchmarks/results/")).rstrip()
 
 
 def config_fields() -> str:
@@ -290,6 +314,7 @@ GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "architecture": ("docs/architecture.md", architecture),
     "results": ("README.md", results),
     "frontier": ("README.md", frontier),
+    "frontier-machines": ("docs/benchmarks.md", frontier_machines),
     "cli": ("docs/reference/cli.md", cli_help),
     "config": ("docs/reference/config.md", config_fields),
     "presets": ("docs/reference/presets.md", presets),
