@@ -78,8 +78,13 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         require_tensorboard()
     device, opened = join(world, select_device(config.device))
     try:
-        return _train(config, run_dir, world, device, Clock(config.time_budget, started),
-                      runs_dir=runs_dir, name=name, echo=echo, progress_bar=progress_bar)
+        result = _train(config, run_dir, world, device, Clock(config.time_budget, started),
+                        runs_dir=runs_dir, name=name, echo=echo, progress_bar=progress_bar)
+        if opened:
+            # Rank 0 writes the results after the others are done; tearing the group down
+            # while it still runs has aborted the other process (gloo, 2 cores under load).
+            torch.distributed.barrier()
+        return result
     finally:
         if opened:
             torch.distributed.destroy_process_group()
