@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from lstmlm.hardware import cpu_model, describe_machine
+from lstmlm.hardware import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -38,16 +38,22 @@ def machine() -> str:
     return describe_machine()
 
 
+def machine_slug() -> str:
+    """The CPU's model and reported flags as a file name's part: two machines of one model
+    name with different flags (an AVX2-only EPYC, an AVX512-BF16 one) get different files."""
+    return re.sub(r"[^a-z0-9]+", "-", machine().split("],")[0].lower()).strip("-")
+
+
 def write_result(benchmark: str, rows: list[dict], **extra) -> Path:
-    """Write the rows of a run of `benchmark` to benchmarks/results/BENCHMARK-CPU-DATE.json."""
+    """Write the rows of a run of `benchmark` to benchmarks/results/BENCHMARK-MACHINE-DATE.json
+    (MACHINE: machine_slug)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     script = Path(sys.argv[0]).resolve().relative_to(RESULTS.parent.parent)
     result = {"benchmark": benchmark,
               "command": " ".join(["python", str(script), *map(shlex.quote, sys.argv[1:])]),
               "machine": machine(), "torch": torch.__version__,
               "date": now.strftime("%Y-%m-%d"), **extra, "rows": rows}
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
-    path = RESULTS / f"{benchmark}-{slug}-{now.strftime('%Y%m%d-%H%M%S')}.json"
+    path = RESULTS / f"{benchmark}-{machine_slug()}-{now.strftime('%Y%m%d-%H%M%S')}.json"
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path

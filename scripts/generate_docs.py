@@ -195,7 +195,9 @@ def frontier_table(result: dict, pictures: str) -> list[str]:
 
     def shown(row: dict) -> str:
         adapted = f"; dynamic {row['adapted_test_ppl']:.2f}" if row.get("adapted_test_ppl") else ""
-        return f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs{adapted})"
+        softmax = ", adaptive softmax" if row.get("softmax") == "adaptive" else ""
+        return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
+                f"{softmax}{adapted})")
 
     lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']} "
              f"(`{result['command']}`, {result['date']}"

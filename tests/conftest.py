@@ -122,13 +122,14 @@ def toy_model(tmp_path_factory) -> lstmlm.LanguageModel:
 
 @pytest.fixture(scope="session")
 def adaptive_model(tmp_path_factory) -> lstmlm.LanguageModel:
-    """A tiny model with an adaptive softmax (a head of 4 words and two clusters), trained on
-    the toy grammar; shared by the tests of what consumes a model's distribution."""
+    """A tiny model with an adaptive softmax (a head of 4 words, tied to the embedding, and two
+    clusters), trained on the toy grammar; shared by the tests of what consumes a model's
+    distribution, saves it and loads it."""
     folder = write_corpus(tmp_path_factory.mktemp("corpus"), lines=300)
     config = apply_overrides(get_preset("test"), {
         "data": str(folder), "hidden_size": 16, "batch_size": 4, "num_steps": 5,
         "max_max_epoch": 2, "learning_rate": 1.0, "max_grad_norm": 5.0, "softmax": "adaptive",
-        "adaptive_cutoffs": "4,10", "adaptive_div_value": 2.0})
+        "adaptive_cutoffs": "4,10", "adaptive_div_value": 2.0, "tie_weights": True})
     result = lstmlm.train(config, runs_dir=tmp_path_factory.mktemp("runs"), echo=None)
     return lstmlm.load(result.run_dir)
 

@@ -4,9 +4,9 @@
 import pytest
 
 from lstmlm import LstmlmError, apply_overrides, budget, get_preset
-from lstmlm.budget import Clock, Costs, Throughput, format_duration
+from lstmlm.budget import Clock, Costs, Shape, Throughput, format_duration
 from lstmlm.config import parse_duration
-from lstmlm.training import regularisation_line, scaled_schedule
+from lstmlm.training import budget_shapes, regularisation_line, scaled_schedule, shaped
 
 PTB_WORDS = (929_589, 73_760, 82_430)  # train, valid, test as lstmlm reads them
 
@@ -125,18 +125,23 @@ def test_bad_short_regularisation_is_a_config_error(value, message):
         apply_overrides(get_preset("small"), {"budget_short_regularisation": "keep_prob=0.9"})
 
 
-def flops_per_word(hidden_size: int, vocab: int = 10_000) -> float:
-    """Training FLOPs per word of cpu-fast's tied two-layer LSTM (forward and backward)."""
-    return 3 * (2 * 2 * 4 * hidden_size * 2 * hidden_size + 2 * hidden_size * vocab)
+def flops_per_word(shape: Shape, vocab: int = 10_000) -> float:
+    """Training FLOPs per word of cpu-fast's tied two-layer LSTM (forward and backward). The
+    adaptive softmax scores the 2,000 head words and its cluster, and the tail (13% of PTB's
+    words) through 1/4 of the width."""
+    size = shape.hidden_size
+    softmax = (size * 2001 + 0.13 * (size // 4) * (size + vocab - 2000) if shape.adaptive
+               else size * vocab)
+    return 3 * (2 * 2 * 4 * size * 2 * size + 2 * softmax)
 
 
 def machine(train_words_per_sec_at_512: float, eval_words_per_sec_at_512: float):
-    """A fake measurement: speeds scale with the FLOPs of each size."""
+    """A fake measurement: speeds scale with the FLOPs of each shape."""
     measured = []
 
-    def measure(size: int) -> Throughput:
-        measured.append(size)
-        ratio = flops_per_word(512) / flops_per_word(size)
+    def measure(shape: Shape) -> Throughput:
+        measured.append(shape)
+        ratio = flops_per_word(Shape(512)) / flops_per_word(shape)
         return Throughput(train_words_per_sec_at_512 * ratio, eval_words_per_sec_at_512 * ratio)
 
     return measure, measured
@@ -153,19 +158,18 @@ def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, e
                                                            expected_size):
     config = get_preset("cpu-fast")
     measure, measured = machine(train_speed, eval_speed)
-    plan = budget.plan(config.time_budget, config.budget_sizes(), config.budget_min_epochs,
+    plan = budget.plan(config.time_budget, budget_shapes(config), config.budget_min_epochs,
                        measure, PTB_WORDS, lambda: config.time_budget)
     assert plan.epochs >= config.budget_min_epochs
-    assert measured == sorted(config.budget_sizes(), reverse=True)[:len(measured)]
+    assert measured == budget_shapes(config)[:len(measured)]
     if expected_size is not None:
-        assert plan.hidden_size == expected_size and measured == [512]
+        assert plan.shape == Shape(expected_size) and measured == [Shape(512)]
     else:  # too few epochs at 512 on this machine: a smaller model trains for longer
-        assert plan.hidden_size < 512 and len(measured) > 1
-        assert "trying a smaller model" in plan.lines[0]
+        assert plan.shape.hidden_size < 512 and len(measured) > 1
+        assert "trying a cheaper model" in plan.lines[0]
     needed = plan.epochs * (plan.costs.epoch + plan.costs.validation) + plan.costs.finish
     assert needed <= config.time_budget
-    assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of hidden_size "
-                                     f"{plan.hidden_size} fit in 2h 00m")
+    assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of {plan.shape} fit in 2h 00m")
 
 
 # cpu-fast's training and evaluation speeds at 512 units on each kind of device. The two CPUs
@@ -187,7 +191,7 @@ def planned_on(kind: str, seconds: float) -> tuple[budget.Plan, float]:
         clock["left"] = seconds - len(measured) * (budget.measuring_seconds(seconds) + 2.0)
         return clock["left"]
 
-    plan = budget.plan(seconds, config.budget_sizes(), config.budget_min_epochs, measure,
+    plan = budget.plan(seconds, budget_shapes(config), config.budget_min_epochs, measure,
                        PTB_WORDS, seconds_left)
     return plan, clock["left"]
 
@@ -197,40 +201,61 @@ def planned_on(kind: str, seconds: float) -> tuple[budget.Plan, float]:
 def test_cpu_fast_plans_every_budget_on_every_kind_of_device(kind, name):
     plan, left = planned_on(kind, BUDGETS[name])
     costs = plan.costs
-    assert plan.epochs > 0 and plan.hidden_size in get_preset("cpu-fast").budget_sizes()
+    assert plan.epochs > 0 and plan.shape in budget_shapes(get_preset("cpu-fast"))
     assert costs.seconds_for(plan.epochs, BUDGETS[name]) <= left
     # The whole budget is used: what stays free is less than what one more step of an epoch,
     # or the smallest last fraction with its validation, would take.
     unused = left - costs.seconds_for(plan.epochs, BUDGETS[name])
     assert unused < max(budget.EPOCH_STEP * costs.epoch,
                         budget.MIN_LAST_EPOCH * costs.epoch + costs.validation) + 1.0
-    planned = scaled_schedule(get_preset("cpu-fast"), plan.epochs).validate()
+    planned = scaled_schedule(shaped(get_preset("cpu-fast"), plan.shape), plan.epochs).validate()
     assert planned.max_max_epoch == plan.epochs and planned.warmup_epochs < plan.epochs
+    assert planned.hidden_size == plan.shape.hidden_size
+    assert (planned.softmax == "adaptive") == plan.shape.adaptive
 
 
 @pytest.mark.parametrize("kind", DEVICE_KINDS)
-def test_a_longer_budget_never_plans_a_smaller_or_shorter_model(kind):
+def test_a_longer_budget_never_plans_a_cheaper_or_shorter_model(kind):
     plans = [planned_on(kind, seconds)[0] for seconds in BUDGETS.values()]
-    sizes = [plan.hidden_size for plan in plans]
-    assert sizes == sorted(sizes)
+    costs = [flops_per_word(plan.shape) for plan in plans]
+    assert costs == sorted(costs)
     assert all(later.epochs >= earlier.epochs for earlier, later in zip(plans, plans[1:])
-               if later.hidden_size == earlier.hidden_size)
+               if later.shape == earlier.shape)
 
 
 def test_what_each_device_plans_at_the_budgets_that_differ():
-    # Five minutes on an fp32 CPU: the smallest model, for less than an epoch.
+    # Five minutes on an fp32 CPU: the narrowest model with the adaptive softmax, for under
+    # two epochs.
     plan, _ = planned_on("fp32 cpu", BUDGETS["5m"])
-    assert plan.hidden_size == 256 and plan.epochs < 1
+    assert plan.shape == Shape(256, adaptive=True) and plan.epochs < 2
+    assert "trying a cheaper model" in plan.lines[-3] and "adaptive softmax" in plan.lines[-2]
     # Two hours: 512 units where bf16 makes them fast enough, a smaller model in fp32.
-    assert planned_on("bf16 cpu", BUDGETS["2h"])[0].hidden_size == 512
-    assert planned_on("fp32 cpu", BUDGETS["2h"])[0].hidden_size < 512
+    assert planned_on("bf16 cpu", BUDGETS["2h"])[0].shape == Shape(512)
+    fp32 = planned_on("fp32 cpu", BUDGETS["2h"])[0].shape
+    assert fp32.hidden_size < 512 and not fp32.adaptive
     # A GPU trains the widest model from 5 minutes on.
-    assert all(planned_on("gpu", seconds)[0].hidden_size == 512 for seconds in BUDGETS.values())
+    assert all(planned_on("gpu", seconds)[0].shape == Shape(512) for seconds in BUDGETS.values())
+
+
+def test_the_adaptive_softmax_is_the_last_shape_and_only_with_its_cutoffs():
+    config = get_preset("cpu-fast")
+    assert budget_shapes(config) == [Shape(512), Shape(400), Shape(320), Shape(256),
+                                     Shape(256, adaptive=True)]
+    assert Shape(256, adaptive=True) not in budget_shapes(
+        apply_overrides(config, {"budget_adaptive_cutoffs": ""}))
+    adaptive = shaped(config, Shape(256, adaptive=True))
+    assert (adaptive.softmax, adaptive.adaptive_cutoffs, adaptive.hidden_size) == (
+        "adaptive", (2000,), 256)
+    assert adaptive.tie_weights and not adaptive.budget_adaptive_cutoffs
+    with pytest.raises(LstmlmError, match="budget_adaptive_cutoffs needs softmax=full"):
+        apply_overrides(config, {"softmax": "adaptive", "adaptive_cutoffs": "100"})
+    with pytest.raises(LstmlmError, match="adaptive_cutoffs must stay below the vocabulary"):
+        config.budget_adaptive_config(1000)
 
 
 def test_a_budget_shorter_than_an_epoch_trains_the_fraction_that_fits():
     measure, _ = machine(2400.0, 4000.0)  # an epoch of 512 takes 387 s
-    plan = budget.plan(300.0, [512], 0, measure, PTB_WORDS, lambda: 290.0)
+    plan = budget.plan(300.0, [Shape(512)], 0, measure, PTB_WORDS, lambda: 290.0)
     assert 0.3 < plan.epochs < 0.6
     assert plan.costs.seconds_for(plan.epochs, 300.0) <= 290.0
     assert plan.lines[-1].startswith(f"plan: {plan.epochs:g} epochs of hidden_size 512 fit in 5m")
@@ -241,13 +266,14 @@ def test_a_budget_too_small_for_a_tenth_of_an_epoch_is_an_error():
     with pytest.raises(LstmlmError, match=r"time budget 1m 40s is too small: 0.1 of an epoch "
                                           r"with validation and the final evaluation need about "
                                           r"2m 17s, measuring included"):
-        budget.plan(100.0, [512], 0, measure, PTB_WORDS, lambda: 90.0)
+        budget.plan(100.0, [Shape(512)], 0, measure, PTB_WORDS, lambda: 90.0)
 
 
-def test_the_smallest_size_is_taken_when_none_reaches_the_wanted_epochs():
+def test_the_last_shape_is_taken_when_none_reaches_the_wanted_epochs():
     measure, measured = machine(2400.0, 4000.0)
-    plan = budget.plan(3600.0, [512, 256], 1000, measure, PTB_WORDS, lambda: 3600.0)
-    assert plan.hidden_size == 256 and measured == [512, 256] and plan.epochs >= 1
+    shapes = [Shape(512), Shape(256)]
+    plan = budget.plan(3600.0, shapes, 1000, measure, PTB_WORDS, lambda: 3600.0)
+    assert plan.shape == Shape(256) and measured == shapes and plan.epochs >= 1
 
 
 def test_the_clock_counts_time_spent_before_a_resume(monkeypatch):

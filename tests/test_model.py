@@ -246,10 +246,31 @@ def test_adaptive_softmax_logits_are_log_probabilities_and_its_loss_reads_only_t
     assert "adaptive.head.weight" in model.state_dict() and model.decoder is None
 
 
-def test_adaptive_softmax_options_are_checked():
-    with pytest.raises(ValueError, match="tied weights need the full softmax"):
-        LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
-                          adaptive_cutoffs=(10,))
+@pytest.mark.parametrize("embedding_size", [0, 8])
+def test_tied_adaptive_softmax_scores_the_head_words_with_the_embedding(embedding_size):
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
+                              embedding_size=embedding_size, adaptive_cutoffs=(10, 25),
+                              adaptive_div_value=2.0).eval()
+    head = model.adaptive.head
+    assert head.words is model.embedding.weight and head.cluster_weight.shape == (2, embedding_size or 12)
+    inputs, targets = torch.randint(0, 40, (3, 7)), torch.randint(0, 40, (3, 7))
+    logits, _ = model(inputs, model.init_state(3))
+    torch.testing.assert_close(torch.logsumexp(logits, -1), torch.zeros(3, 7), atol=1e-5, rtol=0)
+    # A head word's log-probability moves with its embedding row, a tail word's does not.
+    features, _ = model.features(inputs, model.init_state(3))
+    with torch.no_grad():
+        before = model.logits(features)
+        model.embedding.weight[3] += 1.0
+        after = model.logits(features)
+    assert not torch.allclose(before[..., 3], after[..., 3])
+    unchanged = after - before
+    assert torch.allclose(unchanged[..., 12] - unchanged[..., 20], torch.zeros(3, 7), atol=1e-6)
+    nll, _ = model.window_nll(inputs, targets, model.init_state(3))
+    nll.backward()
+    assert model.embedding.weight.grad[:10].abs().sum() > 0
+    assert sum(parameter.numel() for parameter in model.parameters()) < sum(
+        tensor.numel() for tensor in model.state_dict().values())  # the shared rows count once
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])

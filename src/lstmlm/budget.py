@@ -160,42 +160,52 @@ class Costs:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What a budget allows: the hidden size chosen, the epochs (the last one may be a
-    fraction), their costs, and the log."""
+class Shape:
+    """A model a budget can choose: its width, and whether its softmax is the adaptive one."""
 
     hidden_size: int
+    adaptive: bool = False
+
+    def __str__(self) -> str:
+        return f"hidden_size {self.hidden_size}" + (", adaptive softmax" if self.adaptive else "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a budget allows: the shape chosen, the epochs (the last one may be a fraction),
+    their costs, and the log."""
+
+    shape: Shape
     epochs: float
     costs: Costs
     lines: tuple[str, ...]
 
 
-def plan(budget: float, sizes: list[int], min_epochs: int,
-         measure: Callable[[int], Throughput], words: tuple[int, int, int],
+def plan(budget: float, shapes: list[Shape], min_epochs: int,
+         measure: Callable[[Shape], Throughput], words: tuple[int, int, int],
          seconds_left: Callable[[], float], adapted_words: int = 0) -> Plan:
-    """Choose the largest hidden size in `sizes` (tried largest first) for which at least
-    `min_epochs` epochs fit in what is left of `budget`, else the smallest one.
+    """Choose the first of `shapes` (ordered from the most to the least costly) for which at
+    least `min_epochs` epochs fit in what is left of `budget`, else the last one.
 
-    `measure(size)` measures the throughput of a model of that size; `words` are the train,
+    `measure(shape)` measures the throughput of a model of that shape; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
     time spent measuring is counted; `adapted_words` are those evaluation-time adaptation
     streams at the end. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
     """
-    sizes = sorted(set(sizes), reverse=True)
     lines = []
-    for index, size in enumerate(sizes):
-        throughput = measure(size)
+    for index, shape in enumerate(shapes):
+        throughput = measure(shape)
         costs = Costs.of(throughput, *words, adapted_words)
         left = seconds_left()
         epochs = costs.epochs_within(left, budget)
-        smaller = epochs < min_epochs and index < len(sizes) - 1
-        lines.append(f"time budget {format_duration(budget)}, hidden_size {size}: measured "
+        cheaper = epochs < min_epochs and index < len(shapes) - 1
+        lines.append(f"time budget {format_duration(budget)}, {shape}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
                      f"{throughput.eval_words_per_sec:,.0f} evaluating"
                      + (f", {throughput.adapt_words_per_sec:,.0f} adapting"
                         if adapted_words else "") + f"; {plural(epochs)} fit"
-                     + (f" (fewer than {min_epochs}: trying a smaller model)" if smaller else ""))
-        if not smaller:
+                     + (f" (fewer than {min_epochs}: trying a cheaper model)" if cheaper else ""))
+        if not cheaper:
             break
     if not epochs:
         needed = budget - left + costs.seconds_for(MIN_LAST_EPOCH, budget)
@@ -203,6 +213,6 @@ def plan(budget: float, sizes: list[int], min_epochs: int,
                           f"{MIN_LAST_EPOCH:g} of an epoch with validation and the final "
                           f"evaluation need about {format_duration(needed)}, measuring included "
                           f"({costs.describe()})")
-    lines.append(f"plan: {plural(epochs)} of hidden_size {size} fit in "
+    lines.append(f"plan: {plural(epochs)} of {shape} fit in "
                  f"{format_duration(budget)} ({costs.describe()})")
-    return Plan(size, epochs, costs, tuple(lines))
+    return Plan(shape, epochs, costs, tuple(lines))

@@ -103,6 +103,10 @@ class Config:
         (), "with a time budget: the widths to choose from, the widest that fits "
             "budget_min_epochs", separator=",")
     budget_min_epochs: int = setting(0, "with a time budget: the fewest epochs a width must fit")
+    budget_adaptive_cutoffs: tuple[int, ...] = setting(
+        (), "with a time budget: where even the narrowest width fits fewer than "
+            "budget_min_epochs epochs, it trains with the adaptive softmax at these cutoffs",
+        separator=",")
     budget_short_regularisation: dict[str, float] = setting(
         {}, "regularisation tuned for budget_min_epochs epochs; a plan in between moves each "
             "listed field on the line to the config's own")
@@ -193,11 +197,25 @@ class Config:
                               f"{format_value('budget_hidden_sizes', self.budget_hidden_sizes)!r}")
         self.short_regularisation()
         self.cutoffs()
+        self.budget_adaptive_config()
         return self
 
     def budget_sizes(self) -> list[int]:
         """The hidden sizes a time budget chooses from (just hidden_size if none are listed)."""
         return list(self.budget_hidden_sizes) or [self.hidden_size]
+
+    def budget_adaptive_config(self, vocab_size: int | None = None) -> "Config | None":
+        """This config with the adaptive softmax at budget_adaptive_cutoffs (None without
+        them), its cutoffs checked against `vocab_size` when it is known."""
+        if not self.budget_adaptive_cutoffs:
+            return None
+        if self.softmax != "full":
+            raise LstmlmError("config: budget_adaptive_cutoffs needs softmax=full (the softmax "
+                              "a budget replaces)")
+        adaptive = dataclasses.replace(self, softmax="adaptive", budget_adaptive_cutoffs=(),
+                                       adaptive_cutoffs=self.budget_adaptive_cutoffs)
+        adaptive.cutoffs(vocab_size)
+        return adaptive
 
     def short_regularisation(self) -> dict[str, float]:
         """budget_short_regularisation, each value checked as an override of this config."""
@@ -226,9 +244,12 @@ class Config:
             raise LstmlmError(f"config: softmax=adaptive needs adaptive_cutoffs, increasing "
                               f"positive integers separated by commas (e.g. 2000,6000), got "
                               f"{format_value('adaptive_cutoffs', cutoffs)!r}")
-        if self.hidden_size // self.adaptive_div_value ** len(cutoffs) < 1:
+        size, name = ((self.embedding_size, "embedding_size")
+                      if self.tie_weights and self.embedding_size else
+                      (self.hidden_size, "hidden_size"))  # the softmax's input
+        if size // self.adaptive_div_value ** len(cutoffs) < 1:
             raise LstmlmError(f"config: the adaptive softmax's last cluster would have no units "
-                              f"(hidden_size {self.hidden_size} divided by adaptive_div_value "
+                              f"({name} {size} divided by adaptive_div_value "
                               f"{self.adaptive_div_value:g} {len(cutoffs)} times)")
         if vocab_size is not None and cutoffs[-1] >= vocab_size:
             raise LstmlmError(f"config: adaptive_cutoffs must stay below the vocabulary size "
@@ -256,9 +277,6 @@ class Config:
             raise LstmlmError("config: tie_weights with embedding_size != hidden_size needs "
                               "num_layers > 1 (the last layer has embedding_size units, so a "
                               "single layer would leave hidden_size unused)")
-        if self.tie_weights and self.softmax == "adaptive":
-            raise LstmlmError("config: tie_weights needs softmax=full (the adaptive softmax's "
-                              "head and clusters have no one matrix to share with the embedding)")
         if self.adaptive_div_value < 1:
             raise LstmlmError(f"config: adaptive_div_value must be >= 1, got "
                               f"{self.adaptive_div_value!r}")
@@ -349,6 +367,7 @@ PRESETS: dict[str, dict] = {
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
                      precision="auto", time_budget=7200.0,
                      budget_hidden_sizes=(512, 400, 320, 256), budget_min_epochs=10,
+                     budget_adaptive_cutoffs=(2000,),
                      budget_short_regularisation=dict(keep_prob=0.75, hidden_keep_prob=0.9,
                                                       weight_drop=0.1, embedding_dropout=0.05)),
     # WikiText-103 on one GPU in 12 hours, the budget of Merity et al. (2018), whose 4-layer

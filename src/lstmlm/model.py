@@ -34,7 +34,8 @@ class LSTMLanguageModel(nn.Module):
     replaced by an adaptive softmax (Grave et al. 2017, `nn.AdaptiveLogSoftmaxWithLoss`): the
     most frequent words (ids below the first cutoff, since the vocabulary is ordered by count)
     are scored by a small head and the rarer ones through clusters of lower dimension, which
-    makes training over a large vocabulary several times cheaper. Every option is a keyword;
+    makes training over a large vocabulary several times cheaper; tied weights share the
+    head's word rows with the embedding (TiedHead). Every option is a keyword;
     `builders.build_model` gives the model a Config describes.
     """
 
@@ -81,12 +82,13 @@ class LSTMLanguageModel(nn.Module):
                                   dropout=between_layers)
             self.layers = None
         if adaptive_cutoffs:
-            if tie_weights:
-                raise ValueError("tied weights need the full softmax")
             self.decoder = None
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(output_size, vocab_size,
                                                           list(adaptive_cutoffs),
                                                           div_value=adaptive_div_value)
+            if tie_weights:
+                self.adaptive.head = TiedHead(self.embedding.weight, adaptive_cutoffs[0],
+                                              len(adaptive_cutoffs))
         else:
             self.adaptive = None
             self.decoder = nn.Linear(output_size, vocab_size)
@@ -259,6 +261,25 @@ def single_step_kernels(inputs: torch.Tensor) -> Iterator[None]:
         yield
     finally:
         torch.backends.mkldnn.enabled = True
+
+
+class TiedHead(nn.Module):
+    """The adaptive softmax's head with tied weights: its rows for the `shortlist` most
+    frequent words are the embedding's first rows, and only the rows that score each of the
+    `clusters` tail clusters, and the bias, are its own. It replaces the head's nn.Linear, so
+    nn.AdaptiveLogSoftmaxWithLoss is otherwise unchanged."""
+
+    def __init__(self, embedding_weight: nn.Parameter, shortlist: int, clusters: int):
+        super().__init__()
+        self.shortlist = shortlist
+        self.words = embedding_weight  # the same Parameter, as a tied decoder's weight
+        self.cluster_weight = nn.Parameter(embedding_weight.new_empty(clusters,
+                                                                      embedding_weight.size(1)))
+        self.bias = nn.Parameter(embedding_weight.new_zeros(shortlist + clusters))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        weight = torch.cat([self.words[:self.shortlist], self.cluster_weight])
+        return F.linear(features, weight, self.bias)
 
 
 class LockedDropout(nn.Module):

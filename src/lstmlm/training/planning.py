@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 
 from .. import budget
-from ..budget import Clock, Throughput, plural
+from ..budget import Clock, Shape, Throughput, plural
 from ..builders import build_model
 from ..config import BUDGETED_PRESET, Config
 from ..corpus import Corpus, batchify, window_lengths, windows
@@ -143,33 +143,49 @@ def measure_throughput(config: Config, corpus: Corpus, device: torch.device,
 
 def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clock,
                 processes: int = 1) -> tuple[Config, budget.Plan]:
-    """Measure, then fit the run into what is left of the clock's budget: the hidden size (from
-    budget_hidden_sizes) and the number of epochs, the schedule (and with
+    """Measure, then fit the run into what is left of the clock's budget: the shape (from
+    budget_shapes) and the number of epochs, the schedule (and with
     budget_short_regularisation the regularisation) laid out for that length. With several
     `processes` each trains and evaluates its share of the words at the speed measured here."""
     words = tuple(len(split) // processes for split in (corpus.train, corpus.valid, corpus.test))
     seconds = SMOKE_MEASURING_SECONDS if smoke_test() else budget.measuring_seconds(clock.budget)
 
-    def measure(size: int) -> Throughput:
-        return measure_throughput(dataclasses.replace(config, hidden_size=size), corpus, device,
-                                  seconds)
+    def measure(shape: Shape) -> Throughput:
+        return measure_throughput(shaped(config, shape), corpus, device, seconds)
 
     adapted_words = (adaptation_words(config.final_eval, *words[1:])
                      if config.final_eval != "static" else 0)
     try:
-        plan = budget.plan(clock.budget, config.budget_sizes(), config.budget_min_epochs,
+        plan = budget.plan(clock.budget, budget_shapes(config), config.budget_min_epochs,
                            measure, words, clock.left, adapted_words)
     except LstmlmError as error:
         if config.budget_hidden_sizes:
             raise
         raise LstmlmError(f"{error}; preset {BUDGETED_PRESET} sizes its model to the budget") \
             from None
-    planned = scaled_schedule(dataclasses.replace(config, hidden_size=plan.hidden_size),
-                              plan.epochs).validate()
+    planned = scaled_schedule(shaped(config, plan.shape), plan.epochs).validate()
     regularisation = regularisation_line(planned)
     if regularisation:
         plan = dataclasses.replace(plan, lines=plan.lines + (regularisation,))
     return planned, plan
+
+
+def budget_shapes(config: Config) -> list[Shape]:
+    """The shapes a time budget chooses from, the most costly first: each of budget_sizes with
+    the config's softmax, then, with budget_adaptive_cutoffs, the narrowest with the adaptive
+    softmax (whose cost on a CPU is a fraction of the full one's)."""
+    sizes = sorted(set(config.budget_sizes()), reverse=True)
+    shapes = [Shape(size, config.softmax == "adaptive") for size in sizes]
+    if config.budget_adaptive_cutoffs:
+        shapes.append(Shape(sizes[-1], adaptive=True))
+    return shapes
+
+
+def shaped(config: Config, shape: Shape) -> Config:
+    """`config` with the width and the softmax of `shape`."""
+    if shape.adaptive and config.softmax == "full":
+        config = config.budget_adaptive_config()
+    return dataclasses.replace(config, hidden_size=shape.hidden_size)
 
 
 def stretched_schedule(config: Config, epochs: float) -> Config:
@@ -212,6 +228,7 @@ def check_corpus_fits(corpus: Corpus, config: Config, processes: int = 1) -> Non
     """Raise LstmlmError if a split is too short for the config's batches (of every one of
     `processes` processes), or the adaptive softmax's cutoffs do not fit the vocabulary."""
     config.cutoffs(len(corpus.vocab))
+    config.budget_adaptive_config(len(corpus.vocab))
     rows = config.batch_size * processes
     if not window_lengths(len(corpus.train), rows, config.num_steps,
                           config.variable_length, config.seed):
