@@ -116,13 +116,14 @@ def test_tuning_an_adaptation_takes_the_best_options_on_the_tuning_words(model, 
     tried = [adapted_perplexity(model.network, valid[:120], options)
              for options in adaptation_grid(method)]
     assert adaptation.options == adaptation_grid(method)[tried.index(min(tried))]
-    assert adaptation.tuning_perplexity == min(tried)
+    assert adaptation.tuning_perplexity == min(tried) and adaptation.tuning_words == 120
     assert adaptation.perplexity(model.network, valid) == \
         adapted_perplexity(model.network, valid, adaptation.options)
     assert adaptation.describe().startswith(
         "dynamic evaluation, learning rate" if method == "dynamic" else "neural cache, window")
     assert adaptation_words(method, valid_words=50_000, test_words=80_000) == \
         len(adaptation_grid(method)) * TUNING_WORDS + 80_000
+    assert adaptation_words("static", valid_words=50_000, test_words=80_000) == 0
 
 
 def test_an_unknown_adaptation_is_an_error(model):

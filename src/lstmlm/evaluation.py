@@ -192,11 +192,12 @@ CACHE_GRID = tuple(NeuralCache(theta=theta, lambda_=lambda_)
 @dataclass(frozen=True)
 class Adaptation:
     """What tuning an evaluation-time adaptation found: the method, the options chosen, and
-    the perplexity they gave on the tuning words."""
+    the perplexity they gave on the tuning words (the first `tuning_words` of valid)."""
 
     method: str
     options: DynamicEvaluation | NeuralCache
     tuning_perplexity: float
+    tuning_words: int
 
     def perplexity(self, model: LSTMLanguageModel, ids: torch.Tensor) -> float:
         """The stream's perplexity with this adaptation."""
@@ -234,10 +235,13 @@ def tune_adaptation(model: LSTMLanguageModel, valid: torch.Tensor, method: str,
     tried = [(adapted_perplexity(model, tuning, options), index, options)
              for index, options in enumerate(adaptation_grid(method))]
     perplexity, _, options = min(tried)
-    return Adaptation(method, options, perplexity)
+    return Adaptation(method, options, perplexity, len(tuning))
 
 
 def adaptation_words(method: str, valid_words: int, test_words: int,
                      words: int = TUNING_WORDS) -> int:
-    """The words an adaptation streams: each tried option over the tuning words, then test."""
+    """The words an adaptation streams: each tried option over the tuning words, then test
+    (none for "static", no adaptation)."""
+    if method == "static":
+        return 0
     return len(adaptation_grid(method)) * min(words, valid_words) + test_words

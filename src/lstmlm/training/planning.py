@@ -153,8 +153,7 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     def measure(shape: Shape) -> Throughput:
         return measure_throughput(shaped(config, shape), corpus, device, seconds)
 
-    adapted_words = (adaptation_words(config.final_eval, *words[1:])
-                     if config.final_eval != "static" else 0)
+    adapted_words = adaptation_words(config.final_eval, *words[1:])
     try:
         plan = budget.plan(clock.budget, budget_shapes(config), config.budget_min_epochs,
                            measure, words, clock.left, adapted_words)

@@ -17,7 +17,7 @@ from ..config import Config
 from ..corpus import UNK, Corpus, batchify, window_lengths, windows_of_lengths
 from ..distributed import World
 from ..errors import LstmlmError
-from ..evaluation import TUNING_WORDS, stream_nll, stream_rows, tune_adaptation
+from ..evaluation import stream_nll, stream_rows, tune_adaptation
 from ..generation import Generator, text_of
 from ..hardware import describe_machine
 from ..model import State
@@ -418,10 +418,10 @@ class Trainer:
         its options tuned on the start of the valid split; logged beside the static one."""
         adaptation = tune_adaptation(self.model, self.corpus.valid, self.config.final_eval)
         test_ppl = adaptation.perplexity(self.model, self.corpus.test)
-        tuned_on = min(TUNING_WORDS, len(self.corpus.valid))
         self.log(f"Test Perplexity with {adaptation.describe()} (tuned on the first "
-                 f"{tuned_on:,} words of valid: {adaptation.tuning_perplexity:.3f}): "
-                 f"{test_ppl:.3f}")
+                 f"{adaptation.tuning_words:,} words of valid: "
+                 f"{adaptation.tuning_perplexity:.3f}): {test_ppl:.3f}")
         return {"method": adaptation.method, "options": dataclasses.asdict(adaptation.options),
-                "tuning_words": tuned_on, "tuning_ppl": adaptation.tuning_perplexity,
+                "tuning_words": adaptation.tuning_words,
+                "tuning_ppl": adaptation.tuning_perplexity,
                 "test_ppl": test_ppl}
