@@ -19,7 +19,7 @@ from .trainer import Trainer
 __all__ = ["LearningRateSchedule", "MetricLogger", "ProgressBarLogger", "TensorBoardLogger",
            "TextLogger", "TrainResult", "TrainState", "Trainer", "WindowLoss", "averaged_weights",
            "best_epoch", "budget_shapes", "build_optimizer", "check_corpus_fits",
-           "measure_throughput",
-           "new_scaler", "optimizer_of", "plan_budget", "plateaus", "regularisation_line",
+           "measure_throughput", "new_scaler", "optimizer_of", "plan_budget", "plateaus",
+           "regularisation_line",
            "scaled_schedule", "schedule_of", "shaped", "should_average", "step_options",
            "throwaway_training", "train", "train_step"]
