@@ -1,7 +1,7 @@
 """The budget-to-perplexity frontier on PTB: what each recipe reaches within the same wall-clock
 budget on this machine, and how soon it first reaches the reference small model's 116.
 
-    python benchmarks/frontier.py [--budgets 10m 30m 1h 2h] [--peer-budgets 10m 30m]
+    python benchmarks/frontier.py [--budgets 5m 10m 30m 1h 2h] [--peer-budgets 10m 30m]
                                   [--dynamic-budgets 2h] [--recipes lstmlm ...] [--note TEXT]
 
 Every recipe is an lstmlm config run with `lstmlm train --time-budget`, so that each gets a
@@ -13,6 +13,9 @@ run off the budget's clock: each recipe plans and trains as it would without the
 - lstmlm-dynamic: the same with `final_eval=dynamic`: its plan spends part of the budget on
   dynamic evaluation, reported beside the static test perplexity (which pays for the
   adaptation's time);
+- lstmlm-full-softmax: a lever measured against lstmlm, run only when named in --recipes (at
+  lstmlm's budgets): `cpu-fast` with the full softmax at every width, and the adaptive one
+  only where not even the narrowest fits its 10 epochs;
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
 - word_language_model: pytorch/examples' defaults: 2 × 200 LSTM, 200-wide embeddings, dropout
   0.2, plain SGD at 20 divided by 4 after each epoch that does not improve validation,
@@ -44,6 +47,8 @@ REFERENCE = 116.0  # ptb_word_lm small's published test perplexity (Zaremba et a
 RECIPES = {
     "lstmlm": ("cpu-fast", []),
     "lstmlm-dynamic": ("cpu-fast", ["final_eval=dynamic"]),
+    "lstmlm-full-softmax": ("cpu-fast", ["softmax=full", "adaptive_cutoffs=",
+                                         "budget_adaptive_cutoffs=2000"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -51,6 +56,8 @@ RECIPES = {
         "max_grad_norm=0.25", "loss_average=token", "init_method=awd", "init_scale=0.1",
         "max_max_epoch=40"]),
 }
+# Recipes that measure one change to lstmlm's, run only when --recipes names them.
+LEVERS = ("lstmlm-full-softmax",)
 
 
 def run_name(recipe: str, budget: str) -> str:
@@ -124,19 +131,21 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budgets", nargs="+", default=["10m", "30m", "1h", "2h"],
+    parser.add_argument("--budgets", nargs="+", default=["5m", "10m", "30m", "1h", "2h"],
                         help="lstmlm's budgets")
     parser.add_argument("--peer-budgets", nargs="+", default=["10m", "30m"],
                         help="the peer recipes' budgets")
     parser.add_argument("--dynamic-budgets", nargs="+", default=["2h"],
                         help="lstmlm-dynamic's budgets")
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES),
+                        default=[recipe for recipe in RECIPES if recipe not in LEVERS])
     parser.add_argument("--note", default="", help="recorded with the results (for example, "
                                                    "what else ran on the machine)")
     args = parser.parse_args()
     if not os.environ.get("LSTMLM_DATA_DIR"):
         print("note: LSTMLM_DATA_DIR is not set; PTB is downloaded to the cache if needed")
-    budgets = {"lstmlm": args.budgets, "lstmlm-dynamic": args.dynamic_budgets}
+    budgets = {"lstmlm": args.budgets, "lstmlm-dynamic": args.dynamic_budgets,
+               **{lever: args.budgets for lever in LEVERS}}
     plan = [(recipe, budget)
             for budget in sorted(set(args.budgets + args.peer_budgets + args.dynamic_budgets),
                                  key=parse_duration)
