@@ -147,22 +147,26 @@ def machine(train_words_per_sec_at_512: float, eval_words_per_sec_at_512: float)
     return measure, measured
 
 
-# Speeds below are of 512 units with the full softmax; `machine` scales them to each shape.
-@pytest.mark.parametrize("kind, train_speed, eval_speed", [
-    # AVX512-BF16 EPYC in bf16: the mean of a 34-epoch run of 512 units with the full softmax,
-    # and its test set evaluated in 17.4 s.
-    ("avx512-bf16", 5576.0, 4737.0),
+@pytest.mark.parametrize("kind, train_speed, eval_speed, expected_size", [
+    # AVX512-BF16 EPYC in bf16: the mean of cpu-fast's 34-epoch run, and its test set
+    # evaluated in 17.4 s.
+    ("avx512-bf16", 5576.0, 4737.0, 512),
     # AVX2-only EPYC in fp32: benchmarks/throughput.py --presets cpu-fast --seconds 10.
-    ("avx2", 977.0, 1883.0),
+    ("avx2", 977.0, 1883.0, None),
 ])
-def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, eval_speed):
+def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, eval_speed,
+                                                           expected_size):
     config = get_preset("cpu-fast")
     measure, measured = machine(train_speed, eval_speed)
     plan = budget.plan(config.time_budget, budget_shapes(config), config.budget_min_epochs,
                        measure, PTB_WORDS, lambda: config.time_budget)
     assert plan.epochs >= config.budget_min_epochs
-    # Two hours fit 10 epochs of the widest model once its softmax is the adaptive one.
-    assert plan.shape == Shape(512, adaptive=True) and measured == [plan.shape]
+    assert measured == budget_shapes(config)[:len(measured)]
+    if expected_size is not None:
+        assert plan.shape == Shape(expected_size) and measured == [Shape(512)]
+    else:  # too few epochs at 512 on this machine: a smaller model trains for longer
+        assert plan.shape.hidden_size < 512 and len(measured) > 1
+        assert "trying a cheaper model" in plan.lines[0]
     needed = plan.epochs * (plan.costs.epoch + plan.costs.validation) + plan.costs.finish
     assert needed <= config.time_budget
     assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of {plan.shape} fit in 2h 00m")
@@ -225,23 +229,16 @@ def test_what_each_device_plans_at_the_budgets_that_differ():
     plan, _ = planned_on("fp32 cpu", BUDGETS["5m"])
     assert plan.shape == Shape(256, adaptive=True) and plan.epochs < 2
     assert "trying a cheaper model" in plan.lines[-3] and "adaptive softmax" in plan.lines[-2]
-    # Thirty minutes: 512 units where bf16 makes them fast enough, the narrowest in fp32.
-    assert planned_on("bf16 cpu", BUDGETS["30m"])[0].shape == Shape(512, adaptive=True)
-    assert planned_on("fp32 cpu", BUDGETS["30m"])[0].shape == Shape(256, adaptive=True)
+    # Two hours: 512 units where bf16 makes them fast enough, a smaller model in fp32.
+    assert planned_on("bf16 cpu", BUDGETS["2h"])[0].shape == Shape(512)
+    fp32 = planned_on("fp32 cpu", BUDGETS["2h"])[0].shape
+    assert fp32.hidden_size < 512 and not fp32.adaptive
     # A GPU trains the widest model from 5 minutes on.
-    assert all(planned_on("gpu", seconds)[0].shape == Shape(512, adaptive=True)
-               for seconds in BUDGETS.values())
+    assert all(planned_on("gpu", seconds)[0].shape == Shape(512) for seconds in BUDGETS.values())
 
 
-def test_cpu_fast_chooses_among_widths_with_the_adaptive_softmax():
+def test_the_adaptive_softmax_is_the_last_shape_and_only_with_its_cutoffs():
     config = get_preset("cpu-fast")
-    assert budget_shapes(config) == [Shape(size, adaptive=True) for size in (512, 400, 320, 256)]
-    assert shaped(config, Shape(320, adaptive=True)).adaptive_cutoffs == (2000,)
-
-
-def test_a_full_softmax_falls_back_to_the_adaptive_one_only_with_its_cutoffs():
-    config = apply_overrides(get_preset("cpu-fast"), {
-        "softmax": "full", "adaptive_cutoffs": "", "budget_adaptive_cutoffs": "2000"})
     assert budget_shapes(config) == [Shape(512), Shape(400), Shape(320), Shape(256),
                                      Shape(256, adaptive=True)]
     assert Shape(256, adaptive=True) not in budget_shapes(

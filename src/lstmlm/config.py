@@ -357,11 +357,8 @@ PRESETS: dict[str, dict] = {
                 eval_batch_size=1, precision="auto"),
     # The best configuration found for PTB on 2 CPU cores in 2 hours (docs/benchmarks.md): a
     # tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule. Its
-    # dropouts are tuned for 34 epochs of 512 units; the short ones for 10 epochs of 400. The
-    # adaptive softmax's tied head of 2,000 words (87% of PTB's tokens) makes the output layer,
-    # most of a CPU's training FLOPs, cheap enough for a budget to buy a wider model.
+    # dropouts are tuned for 34 epochs of 512 units; the short ones for 10 epochs of 400.
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
-                     softmax="adaptive", adaptive_cutoffs=(2000,),
                      tie_weights=True, variational_dropout=True, keep_prob=0.65,
                      hidden_keep_prob=0.8, embedding_dropout=0.1, weight_drop=0.2,
                      ar_alpha=2.0, tar_beta=1.0, weight_decay=1.2e-6, init_scale=0.1,
@@ -370,6 +367,7 @@ PRESETS: dict[str, dict] = {
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
                      precision="auto", time_budget=7200.0,
                      budget_hidden_sizes=(512, 400, 320, 256), budget_min_epochs=10,
+                     budget_adaptive_cutoffs=(2000,),
                      budget_short_regularisation=dict(keep_prob=0.75, hidden_keep_prob=0.9,
                                                       weight_drop=0.1, embedding_dropout=0.05)),
     # WikiText-103 on one GPU in 12 hours, the budget of Merity et al. (2018), whose 4-layer
