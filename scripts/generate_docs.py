@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -199,8 +200,11 @@ def frontier_table(result: dict, pictures: str) -> list[str]:
         return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
                 f"{softmax}{adapted})")
 
+    words = shlex.split(result["command"])
+    if "--note" in words:  # the note is shown once, after the date
+        del words[words.index("--note"):words.index("--note") + 2]
     lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']} "
-             f"(`{result['command']}`, {result['date']}"
+             f"(`{shlex.join(words)}`, {result['date']}"
              + (f"; {result['note']}" if result.get("note") else "") + "):", "",
              "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
              "|---|" + "---|" * len(recipes)]
