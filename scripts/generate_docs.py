@@ -187,6 +187,14 @@ def frontier_results() -> dict[str, dict]:
     return latest
 
 
+def shown_command(result: dict) -> str:
+    """A result's command without its --note, which the tables show once, after the date."""
+    words = shlex.split(result["command"])
+    if "--note" in words:
+        del words[words.index("--note"):words.index("--note") + 2]
+    return shlex.join(words)
+
+
 def frontier_table(result: dict, pictures: str) -> list[str]:
     """One machine's frontier: test perplexity by budget and recipe (adapted beside it where
     measured), the minutes to 116, and the plot (its path relative to `pictures`)."""
@@ -200,11 +208,8 @@ def frontier_table(result: dict, pictures: str) -> list[str]:
         return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
                 f"{softmax}{adapted})")
 
-    words = shlex.split(result["command"])
-    if "--note" in words:  # the note is shown once, after the date
-        del words[words.index("--note"):words.index("--note") + 2]
     lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']} "
-             f"(`{shlex.join(words)}`, {result['date']}"
+             f"(`{shown_command(result)}`, {result['date']}"
              + (f"; {result['note']}" if result.get("note") else "") + "):", "",
              "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
              "|---|" + "---|" * len(recipes)]
@@ -306,7 +311,7 @@ def benchmark_results() -> str:
     for (benchmark, machine), result in sorted(latest.items()):
         columns = list(result["rows"][0])
         lines += [f"### `{benchmark}` on {machine}", "",
-                  f"`{result['command']}`, torch {result['torch']}, {result['date']}"
+                  f"`{shown_command(result)}`, torch {result['torch']}, {result['date']}"
                   + (f"; {result['note']}" if result.get("note") else ""), "",
                   "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(f"{row[column]:,}" if isinstance(row[column], (int, float))
