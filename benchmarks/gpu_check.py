@@ -54,6 +54,12 @@ def steps(scratch: Path) -> list[tuple[str, list[str], int]]:
     ]
 
 
+def shown(command: list[str]) -> str:
+    """`command` as a reader would type it: `python`, and paths inside the checkout relative."""
+    return " ".join("python" if word == PYTHON else word.replace(f"{ROOT}/", "")
+                    for word in command)
+
+
 def run_step(title: str, command: list[str], seconds: int) -> tuple[list[str], bool]:
     began = time.perf_counter()
     try:
@@ -68,7 +74,7 @@ def run_step(title: str, command: list[str], seconds: int) -> tuple[list[str], b
     took = time.perf_counter() - began
     tail = "\n".join(output.strip().splitlines()[-40:])
     lines = [f"## {title}: {'passed' if passed else 'FAILED'} ({status}, {took:.0f} s)", "",
-             "```console", f"$ {' '.join(command)}", tail, "```", ""]
+             "```console", f"$ {shown(command)}", tail, "```", ""]
     print(f"{title}: {'passed' if passed else 'FAILED'} ({status}, {took:.0f} s)", flush=True)
     return lines, passed
 

@@ -29,10 +29,13 @@ def main() -> None:
     run_dir = RunDir.open(args.run_dir)
     results, config = run_dir.results(), run_dir.load_config()
     data = config.data if "/" not in config.data else Path(config.data).name
+    # The run may come from another machine: its machine line names the PyTorch it ran.
+    trained_with = re.search(r"torch (\S+)", results["machine"])
     record = {"benchmark": "run", "command": args.command, "preset": config.preset,
               "data": data, "test_ppl": results["test_ppl"], "valid_ppl": results["valid_ppl"],
               "epochs": len(run_dir.metrics()), "elapsed_seconds": results["elapsed_seconds"],
-              "machine": results["machine"], "torch": torch.__version__,
+              "machine": results["machine"], "torch": trained_with.group(1) if trained_with
+              else torch.__version__,
               "date": datetime.date.today().isoformat(), "note": args.note}
     slug = re.sub(r"[^a-z0-9]+", "-", f"{config.preset}-{data}").strip("-")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")

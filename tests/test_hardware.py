@@ -146,11 +146,14 @@ def test_bf16_training_on_a_cpu_that_runs_it(tmp_path, tiny_config):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
-def test_training_on_cuda_in_each_precision(tmp_path, tiny_config, precision):
+def test_training_on_cuda_in_each_precision(tmp_path, tiny_config, precision, softmax):
     if precision == "bf16" and not hardware.native_bf16(torch.device("cuda"))[0]:
         pytest.skip("this GPU has no bf16 tensor cores")
-    config = apply_overrides(tiny_config, {"device": "cuda", "precision": precision})
+    adaptive = ({"softmax": "adaptive", "adaptive_cutoffs": "4,10", "adaptive_div_value": 2.0}
+                if softmax == "adaptive" else {})
+    config = apply_overrides(tiny_config, {"device": "cuda", "precision": precision, **adaptive})
     result = train(config, runs_dir=tmp_path, echo=None)
     assert result.test_perplexity < 40
     resumed_config = json.loads((result.run_dir / "config.json").read_text())

@@ -184,20 +184,23 @@ class Plan:
 def plan(budget: float, shapes: list[Shape], min_epochs: int,
          measure: Callable[[Shape], Throughput], words: tuple[int, int, int],
          seconds_left: Callable[[], float], adapted_words: int = 0) -> Plan:
-    """Choose the first of `shapes` (ordered from the most to the least costly) for which at
-    least `min_epochs` epochs fit in what is left of `budget`, else the last one.
+    """Choose the first of `shapes` (ordered from the most to the least costly on a CPU) for
+    which at least `min_epochs` epochs fit in what is left of `budget`; where none does, the
+    one that fits the most epochs, the earlier of equals. On a GPU, whose speed barely depends
+    on the width, that is the widest; on a CPU, the last.
 
     `measure(shape)` measures the throughput of a model of that shape; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
     time spent measuring is counted; `adapted_words` are those evaluation-time adaptation
     streams at the end. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
     """
-    lines = []
+    lines, measured = [], []
     for index, shape in enumerate(shapes):
         throughput = measure(shape)
         costs = Costs.of(throughput, *words, adapted_words)
         left = seconds_left()
         epochs = costs.epochs_within(left, budget)
+        measured.append((shape, costs))
         cheaper = epochs < min_epochs and index < len(shapes) - 1
         lines.append(f"time budget {format_duration(budget)}, {shape}: measured "
                      f"{throughput.train_words_per_sec:,.0f} words/sec training, "
@@ -207,6 +210,13 @@ def plan(budget: float, shapes: list[Shape], min_epochs: int,
                      + (f" (fewer than {min_epochs}: trying a cheaper model)" if cheaper else ""))
         if not cheaper:
             break
+    if epochs < min_epochs:
+        # Measuring took its time whichever shape wins: compare them all at what is left.
+        fitting = [measured_costs.epochs_within(left, budget) for _, measured_costs in measured]
+        best = fitting.index(max(fitting))  # the earliest of equals
+        if measured[best][0] != shape:
+            (shape, costs), epochs = measured[best], fitting[best]
+            lines.append(f"none fits {min_epochs} epochs: {shape} fits the most")
     if not epochs:
         needed = budget - left + costs.seconds_for(MIN_LAST_EPOCH, budget)
         raise LstmlmError(f"time budget {format_duration(budget)} is too small: "

@@ -187,7 +187,15 @@ class LSTMLanguageModel(nn.Module):
             logits = self.decoder_logits(features).float()
             return F.cross_entropy(logits.reshape(-1, logits.size(-1)), flat_targets,
                                    reduction="sum")
-        target_log_probs = self.adaptive(features.reshape(-1, features.size(-1)), flat_targets).output
+        flat_features = features.reshape(-1, features.size(-1))
+        if flat_features.is_cuda:
+            # CUDA's autocast computes log_softmax in float32, and AdaptiveLogSoftmaxWithLoss
+            # then copies it into a tensor of its input's 16-bit dtype, which PyTorch refuses:
+            # on a GPU the head runs in float32, where its cost is small.
+            with torch.autocast("cuda", enabled=False):
+                target_log_probs = self.adaptive(flat_features.float(), flat_targets).output
+        else:
+            target_log_probs = self.adaptive(flat_features, flat_targets).output
         return -target_log_probs.float().sum()
 
     def window_nll(self, input_ids: torch.Tensor, targets: torch.Tensor,
