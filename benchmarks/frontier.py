@@ -16,9 +16,6 @@ run off the budget's clock: each recipe plans and trains as it would without the
 - lstmlm-adaptive-softmax: a lever measured against lstmlm, run only when named in --recipes
   (at lstmlm's budgets): `cpu-fast` with the adaptive softmax at every width, not only where
   not even the narrowest width fits its 10 epochs;
-- lstmlm-light-regularisation: a lever, likewise: `cpu-fast` whose regularisation for 10
-  epochs or fewer is light (keep 0.9 on the embedding and before the softmax, no other
-  dropout), for budgets too short to overfit;
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
 - word_language_model: pytorch/examples' defaults: 2 × 200 LSTM, 200-wide embeddings, dropout
   0.2, plain SGD at 20 divided by 4 after each epoch that does not improve validation,
@@ -52,9 +49,6 @@ RECIPES = {
     "lstmlm-dynamic": ("cpu-fast", ["final_eval=dynamic"]),
     "lstmlm-adaptive-softmax": ("cpu-fast", ["softmax=adaptive", "adaptive_cutoffs=2000",
                                              "budget_adaptive_cutoffs="]),
-    "lstmlm-light-regularisation": ("cpu-fast", [
-        "budget_short_regularisation=keep_prob=0.9,hidden_keep_prob=1.0,weight_drop=0,"
-        "embedding_dropout=0"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -63,7 +57,7 @@ RECIPES = {
         "max_max_epoch=40"]),
 }
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
-LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-light-regularisation")
+LEVERS = ("lstmlm-adaptive-softmax",)
 
 
 def run_name(recipe: str, budget: str) -> str:
