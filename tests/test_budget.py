@@ -98,9 +98,16 @@ def test_regularisation_follows_the_planned_length():
     short = {"keep_prob": 0.75, "hidden_keep_prob": 0.9, "weight_drop": 0.1,
              "embedding_dropout": 0.05}
     assert (config.budget_min_epochs, config.max_max_epoch) == (10, 34)
-    for epochs, expected in [(8, short), (10, short), (34, full), (38, full)]:
+    for epochs, expected in [(10, short), (34, full), (38, full)]:
         planned = scaled_schedule(config, epochs)
         assert {name: getattr(planned, name) for name in full} == expected
+    # Shorter than 10 epochs: on the line from no regularisation at no epochs.
+    half = scaled_schedule(config, 5)
+    assert {name: getattr(half, name) for name in full} == pytest.approx(
+        {"keep_prob": 0.875, "hidden_keep_prob": 0.95, "weight_drop": 0.05,
+         "embedding_dropout": 0.025})
+    tiny = scaled_schedule(config, 0.1)
+    assert tiny.keep_prob == pytest.approx(0.9975) and tiny.weight_drop == pytest.approx(0.001)
     halfway = scaled_schedule(config, 22)
     assert halfway.keep_prob == pytest.approx(0.7) and halfway.weight_drop == pytest.approx(0.15)
     assert regularisation_line(halfway) == (
@@ -117,6 +124,7 @@ def test_regularisation_follows_the_planned_length():
     ("keep_prob", "got 'keep_prob'"),
     ("keep_prob=lots", "bad value 'lots' for keep_prob"),
     ("keep_prob=1.5", "keep_prob must be in"),
+    ("hidden_keep_prob=0", "hidden_keep_prob must be a probability above 0"),
 ])
 def test_bad_short_regularisation_is_a_config_error(value, message):
     with pytest.raises(LstmlmError, match=message):

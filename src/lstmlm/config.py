@@ -34,10 +34,11 @@ PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 NORMALIZATIONS: tuple[str, ...] = typing.get_args(Normalization)[1:]  # those "auto" resolves to
 STRATEGIES: tuple[str, ...] = typing.get_args(Strategy)
 
-# The fields whose best values depend on how long a model trains (budget_short_regularisation).
-REGULARISATION_FIELDS = ("keep_prob", "input_keep_prob", "hidden_keep_prob", "output_keep_prob",
-                         "embedding_dropout", "weight_drop", "ar_alpha", "tar_beta",
-                         "weight_decay")
+# The fields whose best values depend on how long a model trains (budget_short_regularisation),
+# each with its value that regularises nothing.
+REGULARISATION_FIELDS = {"keep_prob": 1.0, "input_keep_prob": 1.0, "hidden_keep_prob": 1.0,
+                         "output_keep_prob": 1.0, "embedding_dropout": 0.0, "weight_drop": 0.0,
+                         "ar_alpha": 0.0, "tar_beta": 0.0, "weight_decay": 0.0}
 
 
 def setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -108,8 +109,8 @@ class Config:
             "budget_min_epochs epochs, it trains with the adaptive softmax at these cutoffs",
         separator=",")
     budget_short_regularisation: dict[str, float] = setting(
-        {}, "regularisation tuned for budget_min_epochs epochs; a plan in between moves each "
-            "listed field on the line to the config's own")
+        {}, "regularisation tuned for budget_min_epochs epochs; a longer plan moves each "
+            "listed field on the line to the config's own, a shorter one on the line to none")
     test_each_epoch: bool = setting(False, "also measure test perplexity after each epoch "
                                            "(metrics' test_ppl), off a time budget's clock")
     final_eval: FinalEval = setting(
@@ -224,6 +225,10 @@ class Config:
             if name not in REGULARISATION_FIELDS:
                 raise LstmlmError(f"config: budget_short_regularisation takes name=value pairs "
                                   f"of {', '.join(REGULARISATION_FIELDS)}, got {name!r}")
+            if values[name] == 0 and REGULARISATION_FIELDS[name] == 1.0:
+                # 0 stands for "keep_prob's", which has no place on a line between values.
+                raise LstmlmError(f"config: budget_short_regularisation's {name} must be a "
+                                  f"probability above 0, got 0")
         if values:
             if not self.budget_min_epochs:
                 raise LstmlmError("config: budget_short_regularisation needs budget_min_epochs "

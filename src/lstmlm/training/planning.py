@@ -15,7 +15,7 @@ import torch
 from .. import budget
 from ..budget import Clock, Shape, Throughput, plural
 from ..builders import build_model
-from ..config import BUDGETED_PRESET, Config
+from ..config import BUDGETED_PRESET, REGULARISATION_FIELDS, Config
 from ..corpus import Corpus, batchify, window_lengths, windows
 from ..errors import LstmlmError
 from ..evaluation import adaptation_grid, adaptation_words, adapted_perplexity, stream_perplexity
@@ -200,16 +200,21 @@ def stretched_schedule(config: Config, epochs: float) -> Config:
 
 def scaled_schedule(config: Config, epochs: float) -> Config:
     """stretched_schedule, and with budget_short_regularisation each field it lists moved on
-    the line from its short value (at budget_min_epochs epochs or fewer) to the config's own
-    (at max_max_epoch or more): a model that trains for fewer epochs overfits less, so needs
-    less dropout."""
+    a line: from its short value (at budget_min_epochs epochs) to the config's own (at
+    max_max_epoch or more), and below budget_min_epochs from none at all (at no epochs) to
+    the short value. A model that trains for fewer epochs overfits less, so needs less
+    dropout."""
     changes = {}
     short = config.short_regularisation()
-    if short:
-        span = config.max_max_epoch - config.budget_min_epochs
-        weight = min(1.0, max(0.0, (epochs - config.budget_min_epochs) / span)) if span > 0 else 1.0
-        for name, short_value in short.items():
-            changes[name] = round(short_value + weight * (getattr(config, name) - short_value), 6)
+    for name, short_value in short.items():
+        if epochs < config.budget_min_epochs:
+            start, end = REGULARISATION_FIELDS[name], short_value
+            weight = epochs / config.budget_min_epochs
+        else:
+            span = config.max_max_epoch - config.budget_min_epochs
+            start, end = short_value, getattr(config, name)
+            weight = min(1.0, (epochs - config.budget_min_epochs) / span) if span > 0 else 1.0
+        changes[name] = round(start + weight * (end - start), 6)
     return dataclasses.replace(stretched_schedule(config, epochs), **changes)
 
 
