@@ -204,16 +204,16 @@ def scaled_schedule(config: Config, epochs: float) -> Config:
     max_max_epoch or more), and below budget_min_epochs from none at all (at no epochs) to
     the short value. A model that trains for fewer epochs overfits less, so needs less
     dropout."""
+    shorter = epochs < config.budget_min_epochs
+    span = config.max_max_epoch - config.budget_min_epochs
+    if shorter:
+        weight = epochs / config.budget_min_epochs
+    else:
+        weight = min(1.0, (epochs - config.budget_min_epochs) / span) if span > 0 else 1.0
     changes = {}
-    short = config.short_regularisation()
-    for name, short_value in short.items():
-        if epochs < config.budget_min_epochs:
-            start, end = REGULARISATION_FIELDS[name], short_value
-            weight = epochs / config.budget_min_epochs
-        else:
-            span = config.max_max_epoch - config.budget_min_epochs
-            start, end = short_value, getattr(config, name)
-            weight = min(1.0, (epochs - config.budget_min_epochs) / span) if span > 0 else 1.0
+    for name, short_value in config.short_regularisation().items():
+        start, end = ((REGULARISATION_FIELDS[name], short_value) if shorter
+                      else (short_value, getattr(config, name)))
         changes[name] = round(start + weight * (end - start), 6)
     return dataclasses.replace(stretched_schedule(config, epochs), **changes)
 
