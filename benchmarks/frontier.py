@@ -3,6 +3,7 @@ budget on this machine, and how soon it first reaches the reference small model'
 
     python benchmarks/frontier.py [--budgets 5m 10m 30m 1h 2h] [--peer-budgets 10m 30m]
                                   [--dynamic-budgets 2h] [--recipes lstmlm ...] [--note TEXT]
+                                  [--carry benchmarks/results/frontier-CPU-DATE.json]
 
 Every recipe is an lstmlm config run with `lstmlm train --time-budget`, so that each gets a
 whole schedule laid out for the epochs that fit (the last one a fraction), and with
@@ -26,11 +27,14 @@ run off the budget's clock: each recipe plans and trains as it would without the
 The runs go to benchmarks/frontier-runs/ (git-ignored) and the script is resumable: a finished
 run is read, not rerun, and an interrupted one resumes. Each invocation writes every finished
 run to benchmarks/results/frontier-*.json and draws the frontier to frontier-CPU.png beside it.
+`--carry` keeps the rows and curves of an earlier results file of this machine for the runs
+whose folders are not in frontier-runs/ (a fresh checkout), so that a machine keeps one file.
 Minutes to 116 count the run's clock from the start of the command to the end of the first
 epoch whose test perplexity is 116 or less, the epoch-end test passes left out.
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -56,6 +60,7 @@ RECIPES = {
         "max_grad_norm=0.25", "loss_average=token", "init_method=awd", "init_scale=0.1",
         "max_max_epoch=40"]),
 }
+RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
 LEVERS = ("lstmlm-adaptive-softmax",)
 
@@ -141,7 +146,13 @@ def main() -> None:
                         default=[recipe for recipe in RECIPES if recipe not in LEVERS])
     parser.add_argument("--note", default="", help="recorded with the results (for example, "
                                                    "what else ran on the machine)")
+    parser.add_argument("--carry", type=Path, help="an earlier frontier results file of this "
+                        "machine: its runs that are not in frontier-runs/ are kept")
     args = parser.parse_args()
+    carried = json.loads(args.carry.read_text()) if args.carry else None
+    if carried and carried.get("machine") != machine():
+        parser.error(f"{args.carry} was measured on {carried.get('machine')}, not on this "
+                     f"machine ({machine()})")
     if not os.environ.get("LSTMLM_DATA_DIR"):
         print("note: LSTMLM_DATA_DIR is not set; PTB is downloaded to the cache if needed")
     budgets = {"lstmlm": args.budgets, "lstmlm-dynamic": args.dynamic_budgets,
@@ -154,11 +165,18 @@ def main() -> None:
         train(recipe, budget)
     rows, curves = [], {}
     for folder in sorted(RUNS.glob("*")) if RUNS.exists() else []:
-        match = re.fullmatch(rf"({'|'.join(RECIPES)})-(\w+)", folder.name)
+        match = RUN_NAME.fullmatch(folder.name)
         if match and (folder / RunDir.RESULTS).is_file():
             row, curve = row_of(match.group(1), match.group(2), folder)
             rows.append(row)
             curves[folder.name] = curve
+    for name, curve in carried["curves"].items() if carried else []:
+        recipe, budget = RUN_NAME.fullmatch(name).groups()
+        if name not in curves:
+            minutes = round(parse_duration(budget) / 60, 1)
+            rows += [row for row in carried["rows"]
+                     if row["recipe"] == recipe and row["budget_minutes"] == minutes]
+            curves[name] = curve
     rows.sort(key=lambda row: (row["budget_minutes"], list(RECIPES).index(row["recipe"])))
     print(f"machine: {machine()}")
     print("| budget (min) | recipe | test ppl | adapted | wall (min) | epochs | hidden | "
