@@ -87,6 +87,11 @@ def train(recipe: str, budget: str) -> Path:
     return folder
 
 
+def budget_minutes(budget: str) -> float:
+    """A budget such as "2m15s" in minutes, as the results' rows give it (2.2)."""
+    return round(parse_duration(budget) / 60, 1)
+
+
 def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[float, float]]]:
     """The result row of a finished run, and its (minutes, test perplexity) per epoch."""
     run = RunDir(folder)
@@ -96,7 +101,7 @@ def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[flo
     reached = [minutes for minutes, test in curve if test <= REFERENCE]
     config = run.load_config()
     adapted = results.get("adapted")
-    return {"recipe": recipe, "budget_minutes": round(parse_duration(budget) / 60, 1),
+    return {"recipe": recipe, "budget_minutes": budget_minutes(budget),
             "test_ppl": round(results["test_ppl"], 2), "valid_ppl": round(results["valid_ppl"], 2),
             "adapted_test_ppl": round(adapted["test_ppl"], 2) if adapted else "",
             "wall_minutes": round(results["elapsed_seconds"] / 60, 1),
@@ -171,11 +176,10 @@ def main() -> None:
             rows.append(row)
             curves[folder.name] = curve
     for name, curve in carried["curves"].items() if carried else []:
-        recipe, budget = RUN_NAME.fullmatch(name).groups()
         if name not in curves:
-            minutes = round(parse_duration(budget) / 60, 1)
-            rows += [row for row in carried["rows"]
-                     if row["recipe"] == recipe and row["budget_minutes"] == minutes]
+            recipe, budget = RUN_NAME.fullmatch(name).groups()
+            rows += [row for row in carried["rows"] if row["recipe"] == recipe
+                     and row["budget_minutes"] == budget_minutes(budget)]
             curves[name] = curve
     rows.sort(key=lambda row: (row["budget_minutes"], list(RECIPES).index(row["recipe"])))
     print(f"machine: {machine()}")
