@@ -17,6 +17,13 @@ run off the budget's clock: each recipe plans and trains as it would without the
 - lstmlm-adaptive-softmax: a lever measured against lstmlm, run only when named in --recipes
   (at lstmlm's budgets): `cpu-fast` with the adaptive softmax at every width, not only where
   not even the narrowest width fits its 10 epochs;
+- lstmlm-batch-10, lstmlm-batch-40 and lstmlm-batch-80: levers too, `cpu-fast` with 10, 40
+  or 80 rows a batch instead of 20 (where the sequential steps bound the speed, more rows
+  train more words a second with fewer updates);
+- lstmlm-bptt-20: a lever, `cpu-fast` with windows of 20 words instead of 35 (more updates,
+  shorter gradients through time);
+- lstmlm-narrow-last-layer: a lever, `cpu-fast` with a last layer of 256 units, the width of the
+  tied embedding and softmax, under the budget's width (AWD-LSTM's 400 under 1150);
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
 - word_language_model: pytorch/examples' defaults: 2 × 200 LSTM, 200-wide embeddings, dropout
   0.2, plain SGD at 20 divided by 4 after each epoch that does not improve validation,
@@ -53,6 +60,11 @@ RECIPES = {
     "lstmlm-dynamic": ("cpu-fast", ["final_eval=dynamic"]),
     "lstmlm-adaptive-softmax": ("cpu-fast", ["softmax=adaptive", "adaptive_cutoffs=2000",
                                              "budget_adaptive_cutoffs="]),
+    "lstmlm-batch-10": ("cpu-fast", ["batch_size=10"]),
+    "lstmlm-batch-40": ("cpu-fast", ["batch_size=40"]),
+    "lstmlm-batch-80": ("cpu-fast", ["batch_size=80"]),
+    "lstmlm-narrow-last-layer": ("cpu-fast", ["embedding_size=256"]),
+    "lstmlm-bptt-20": ("cpu-fast", ["num_steps=20"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -62,7 +74,8 @@ RECIPES = {
 }
 RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
-LEVERS = ("lstmlm-adaptive-softmax",)
+LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-batch-10", "lstmlm-batch-40", "lstmlm-batch-80",
+          "lstmlm-narrow-last-layer", "lstmlm-bptt-20")
 
 
 def run_name(recipe: str, budget: str) -> str:
@@ -196,6 +209,8 @@ def main() -> None:
         picture = RESULTS / f"frontier-{machine_slug()}.png"
         plot(rows, picture)
         extra = {"note": args.note} if args.note else {}
+        extra["levers"] = [lever for lever in LEVERS if any(row["recipe"] == lever
+                                                            for row in rows)]
         print(f"wrote {write_result('frontier', rows, curves=curves, **extra)} and {picture}")
 
 

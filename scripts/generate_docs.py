@@ -195,11 +195,16 @@ def shown_command(result: dict) -> str:
     return shlex.join(words)
 
 
-def frontier_table(result: dict, pictures: str) -> list[str]:
+def frontier_table(result: dict, pictures: str, brief: bool = False) -> list[str]:
     """One machine's frontier: test perplexity by budget and recipe (adapted beside it where
-    measured), the minutes to 116, and the plot (its path relative to `pictures`)."""
-    recipes = list(dict.fromkeys(row["recipe"] for row in result["rows"]))
-    budgets = sorted({row["budget_minutes"] for row in result["rows"]})
+    measured), the minutes to 116, the levers against lstmlm at their budgets, and the plot
+    (its path relative to `pictures`). `brief` leaves out the command, the note and the levers,
+    which docs/benchmarks.md gives."""
+    levers = result.get("levers", [])
+    recipes = [recipe for recipe in dict.fromkeys(row["recipe"] for row in result["rows"])
+               if recipe not in levers]
+    budgets = sorted({row["budget_minutes"] for row in result["rows"]
+                      if row["recipe"] in recipes})
     cell = {(row["budget_minutes"], row["recipe"]): row for row in result["rows"]}
 
     def shown(row: dict) -> str:
@@ -208,9 +213,10 @@ def frontier_table(result: dict, pictures: str) -> list[str]:
         return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
                 f"{softmax}{adapted})")
 
-    lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']} "
-             f"(`{shown_command(result)}`, {result['date']}"
-             + (f"; {result['note']}" if result.get("note") else "") + "):", "",
+    source = ("; the command and the notes are in [benchmarks](docs/benchmarks.md)" if brief else
+              f" (`{shown_command(result)}`, {result['date']}"
+              + (f"; {result['note']}" if result.get("note") else "") + ")")
+    lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']}{source}:", "",
              "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
              "|---|" + "---|" * len(recipes)]
     for minutes in budgets:
@@ -224,6 +230,17 @@ def frontier_table(result: dict, pictures: str) -> list[str]:
     lines += ["", "Minutes to a test perplexity of 116: " + "; ".join(
         f"`{recipe}` {minutes:.1f}" if minutes is not None else f"`{recipe}` not reached"
         for recipe, minutes in reached.items()) + ".", ""]
+    lever_rows = [row for row in result["rows"] if row["recipe"] in levers]
+    if lever_rows and not brief:
+        lines += ["Levers, each one change to `lstmlm`'s recipe, beside `lstmlm` at the same "
+                  "budget:", "", "| lever | budget | test perplexity | `lstmlm` |",
+                  "|---|---|---|---|"]
+        lines += [f"| `{row['recipe']}` | {row['budget_minutes']:g} min | {shown(row)} | "
+                  + (shown(cell[row["budget_minutes"], "lstmlm"])
+                     if (row["budget_minutes"], "lstmlm") in cell else "not run") + " |"
+                  for row in sorted(lever_rows, key=lambda row: (levers.index(row["recipe"]),
+                                                                 row["budget_minutes"]))]
+        lines.append("")
     if (ROOT / "benchmarks" / "results" / result["picture"]).exists():
         lines += [f"![frontier]({pictures}{result['picture']})", ""]
     return lines
@@ -234,7 +251,8 @@ def frontier() -> str:
     results = frontier_results()
     if not results:
         return ""
-    return "\n".join(frontier_table(list(results.values())[-1], "benchmarks/results/")).rstrip()
+    return "\n".join(frontier_table(list(results.values())[-1], "benchmarks/results/",
+                                    brief=True)).rstrip()
 
 
 def frontier_machines() -> str:
