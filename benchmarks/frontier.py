@@ -22,6 +22,12 @@ run off the budget's clock: each recipe plans and trains as it would without the
   train more words a second with fewer updates);
 - lstmlm-bptt-20: a lever, `cpu-fast` with windows of 20 words instead of 35 (more updates,
   shorter gradients through time);
+- lstmlm-width-320: a lever, `cpu-fast` choosing from 320 and 256 units only (more epochs of a
+  narrower model where 400 would fit its 10);
+- lstmlm-no-ar-tar: a lever, `cpu-fast` without activation and temporal activation
+  regularisation (AR/TAR);
+- lstmlm-no-warmup and lstmlm-warmup-tenth: levers, `cpu-fast` with no warm-up, or with a
+  warm-up of a tenth of the run instead of 1/68;
 - lstmlm-narrow-last-layer: a lever, `cpu-fast` with a last layer of 256 units, the width of the
   tied embedding and softmax, under the budget's width (AWD-LSTM's 400 under 1150);
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
@@ -65,6 +71,10 @@ RECIPES = {
     "lstmlm-batch-80": ("cpu-fast", ["batch_size=80"]),
     "lstmlm-narrow-last-layer": ("cpu-fast", ["embedding_size=256"]),
     "lstmlm-bptt-20": ("cpu-fast", ["num_steps=20"]),
+    "lstmlm-width-320": ("cpu-fast", ["budget_hidden_sizes=320,256"]),
+    "lstmlm-no-ar-tar": ("cpu-fast", ["ar_alpha=0", "tar_beta=0"]),
+    "lstmlm-no-warmup": ("cpu-fast", ["warmup_epochs=0"]),
+    "lstmlm-warmup-tenth": ("cpu-fast", ["warmup_epochs=3.4"]),  # the plan scales it with the run
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -75,7 +85,8 @@ RECIPES = {
 RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
 LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-batch-10", "lstmlm-batch-40", "lstmlm-batch-80",
-          "lstmlm-narrow-last-layer", "lstmlm-bptt-20")
+          "lstmlm-narrow-last-layer", "lstmlm-bptt-20", "lstmlm-width-320", "lstmlm-no-ar-tar",
+          "lstmlm-no-warmup", "lstmlm-warmup-tenth")
 
 
 def run_name(recipe: str, budget: str) -> str:
@@ -130,7 +141,7 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 5))
-    for recipe in RECIPES:
+    for recipe in (recipe for recipe in RECIPES if recipe not in LEVERS):  # levers: a table
         points = sorted((row["budget_minutes"], row["test_ppl"]) for row in rows
                         if row["recipe"] == recipe)
         if points:
