@@ -28,6 +28,8 @@ run off the budget's clock: each recipe plans and trains as it would without the
   regularisation (AR/TAR);
 - lstmlm-no-warmup and lstmlm-warmup-tenth: levers, `cpu-fast` with no warm-up, or with a
   warm-up of a tenth of the run instead of 1/68;
+- lstmlm-average-last-third: a lever, `cpu-fast` averaging its weights over the last third of
+  its epochs (`average_last`, stochastic weight averaging);
 - lstmlm-narrow-last-layer: a lever, `cpu-fast` with a last layer of 256 units, the width of the
   tied embedding and softmax, under the budget's width (AWD-LSTM's 400 under 1150);
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
@@ -75,6 +77,7 @@ RECIPES = {
     "lstmlm-no-ar-tar": ("cpu-fast", ["ar_alpha=0", "tar_beta=0"]),
     "lstmlm-no-warmup": ("cpu-fast", ["warmup_epochs=0"]),
     "lstmlm-warmup-tenth": ("cpu-fast", ["warmup_epochs=3.4"]),  # the plan scales it with the run
+    "lstmlm-average-last-third": ("cpu-fast", ["average_last=0.34"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -86,7 +89,7 @@ RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
 LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-batch-10", "lstmlm-batch-40", "lstmlm-batch-80",
           "lstmlm-narrow-last-layer", "lstmlm-bptt-20", "lstmlm-width-320", "lstmlm-no-ar-tar",
-          "lstmlm-no-warmup", "lstmlm-warmup-tenth")
+          "lstmlm-no-warmup", "lstmlm-warmup-tenth", "lstmlm-average-last-third")
 
 
 def run_name(recipe: str, budget: str) -> str:

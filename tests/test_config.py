@@ -137,6 +137,8 @@ def test_overrides_parse_types_and_fractions():
     (["num_layers=1", "tie_weights=true", "embedding_size=100"],
      "tie_weights with embedding_size != hidden_size needs num_layers > 1"),
     (["optimizer=ntasgd", "lr_schedule=cosine"], "ntasgd averages at a fixed learning rate"),
+    (["average_last=1"], "average_last must be in [0, 1)"),
+    (["optimizer=adam", "average_last=0.3"], "average_last averages plain SGD's weights"),
     (["warmup_epochs=1"], "warmup_epochs is used only by lr_schedule=cosine"),
     (["lr_schedule=cosine", "warmup_epochs=13"], "warmup_epochs must be shorter"),
     (["variable_length=true", "num_steps=5"], "variable_length needs num_steps >= 10"),

@@ -344,13 +344,18 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     assert torch.equal(model.decoder.weight, trajectory[-1])  # restored after the block
 
 
-def test_nt_asgd_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_config,
-                                                                 monkeypatch):
-    # The trigger fires after the second epoch whatever the perplexities (its arithmetic is
-    # tested above), so the switch does not depend on how a machine rounds.
+@pytest.mark.parametrize("averaging", [
+    {"optimizer": "ntasgd", "lr_decay": 1.0},
+    {"optimizer": "sgd", "lr_schedule": "cosine", "average_last": 0.5},
+], ids=["nt-asgd", "average-last"])
+def test_averaging_switches_evaluates_averaged_weights_and_resumes(tmp_path, tiny_config,
+                                                                   monkeypatch, averaging):
+    # NT-ASGD's trigger fires after the second epoch whatever the perplexities (its arithmetic
+    # is tested above), so the switch does not depend on how a machine rounds; average_last
+    # averages the last half of 4 epochs.
     monkeypatch.setattr(trainer, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
-    config = apply_overrides(tiny_config, {"optimizer": "ntasgd", "lr_decay": 1.0,
-                                           "max_max_epoch": 4, "checkpoint_every": 25})
+    config = apply_overrides(tiny_config, {**averaging, "max_max_epoch": 4,
+                                           "checkpoint_every": 25})
     lines = []
     reference = train(config, runs_dir=tmp_path / "reference", echo=lines.append)
     switches = [line for line in lines if line.startswith("Switching to averaged SGD")]

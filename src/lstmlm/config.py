@@ -89,6 +89,9 @@ class Config:
         "worse than nonmono epochs before)")
     weight_decay: float = setting(0.0, "L2 penalty of the optimizer")
     nonmono: int = setting(5, "ntasgd: epochs of non-improvement before averaging starts")
+    average_last: float = setting(
+        0.0, "sgd: average the weights over this last share of the epochs (stochastic weight "
+             "averaging; 0: none); validation and the saved weights use the average")
     lr_schedule: ScheduleName = setting(
         "step", "step: times lr_decay each epoch after max_epoch; plateau: after each epoch "
         "that did not improve; cosine: warm-up, then down to 0 at max_max_epoch")
@@ -184,7 +187,7 @@ class Config:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise LstmlmError(f"config: {name} must be in [0, 1] (0: keep_prob), "
                                   f"got {getattr(self, name)!r}")
-        for name in ("embedding_dropout", "weight_drop"):
+        for name in ("embedding_dropout", "weight_drop", "average_last"):
             if not 0 <= getattr(self, name) < 1:
                 raise LstmlmError(f"config: {name} must be in [0, 1), got {getattr(self, name)!r}")
         self._check_combinations()
@@ -288,6 +291,9 @@ class Config:
         if self.optimizer == "ntasgd" and self.lr_schedule != "step":
             raise LstmlmError(f"config: optimizer ntasgd averages at a fixed learning rate; "
                               f"lr_schedule {self.lr_schedule} would change it")
+        if self.average_last and self.optimizer != "sgd":
+            raise LstmlmError(f"config: average_last averages plain SGD's weights; optimizer "
+                              f"{self.optimizer} would need its own averaging")
         if self.warmup_epochs and self.lr_schedule != "cosine":
             raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine")
         if self.lr_schedule == "cosine" and self.warmup_epochs >= self.max_max_epoch:

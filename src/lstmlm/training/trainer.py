@@ -1,5 +1,5 @@
 """The training loop of one run: epochs of truncated-BPTT windows, validation, the best and
-the resumable checkpoints, NT-ASGD's switch, samples, early stopping and the time budget."""
+the resumable checkpoints, the switch to averaged weights, samples, early stopping and the time budget."""
 
 from __future__ import annotations
 
@@ -252,8 +252,9 @@ class Trainer:
             logger.log(metrics, step)
 
     def end_epoch(self, metrics: EpochMetrics) -> None:
-        """Validate the epoch just trained, record it, keep the best weights, switch NT-ASGD
-        to averaging if its trigger fires, and save metrics and the resumable state."""
+        """Validate the epoch just trained, record it, keep the best weights, switch to
+        averaged SGD where NT-ASGD's trigger fires or average_last's share begins, and save
+        metrics and the resumable state."""
         config, state = self.config, self.state
         with averaged_weights(self.optimizer):
             began = budget.monotonic()
@@ -274,12 +275,11 @@ class Trainer:
                 checkpoint.save_weights(self.run_dir / RunDir.BEST, self.model,
                                         {"epoch": metrics.epoch, "valid_ppl": metrics.valid_ppl})
         self.relay_schedule(metrics)
-        if config.optimizer == "ntasgd" and not state.averaging_since \
-                and should_average(state.valid_perplexities(), config.nonmono):
-            self.log(f"Switching to averaged SGD after epoch {metrics.epoch}: valid perplexity is "
-                     f"worse than {config.nonmono} epochs before")
+        reason = self.averaging_reason(metrics.epoch)
+        if reason:
+            self.log(f"Switching to averaged SGD after epoch {metrics.epoch}: {reason}")
             state.averaging_since = metrics.epoch
-            self.optimizer = optimizer_of(config, self.model, averaging=True)
+            self.optimizer = optimizer_of(self.config, self.model, averaging=True)
         state.losses.append({"epoch": metrics.epoch, "losses": state.step_losses})
         state.epoch, state.step, state.epoch_cost, state.epoch_seconds = metrics.epoch, 0, 0.0, 0.0
         state.step_losses = []
@@ -287,6 +287,20 @@ class Trainer:
         if self.world.is_main:
             self.run_dir.write_metrics(state.history, state.losses)
         self.save_last(None)
+
+    def averaging_reason(self, epoch: int) -> str | None:
+        """Why the weights start being averaged after `epoch`, if they do: NT-ASGD's trigger, or
+        the start of the last share of the epochs that average_last averages."""
+        config, state = self.config, self.state
+        if state.averaging_since or epoch >= config.max_max_epoch:
+            return None
+        if config.optimizer == "ntasgd" and should_average(state.valid_perplexities(),
+                                                           config.nonmono):
+            return f"valid perplexity is worse than {config.nonmono} epochs before"
+        if config.average_last and epoch >= (1 - config.average_last) * config.max_max_epoch:
+            return (f"average_last averages the last {config.average_last:g} of the "
+                    f"{config.max_max_epoch:g} epochs")
+        return None
 
     def relay_schedule(self, metrics: EpochMetrics) -> None:
         """With a time budget, lay the rest of the schedule out again for the epochs that fit
