@@ -1,5 +1,6 @@
 """The training loop of one run: epochs of truncated-BPTT windows, validation, the best and
-the resumable checkpoints, the switch to averaged weights, samples, early stopping and the time budget."""
+the resumable checkpoints, the switch to averaged weights, samples, early stopping and the
+time budget."""
 
 from __future__ import annotations
 
