@@ -11,6 +11,8 @@ whole schedule laid out for the epochs that fit (the last one a fraction), and w
 run off the budget's clock: each recipe plans and trains as it would without them.
 
 - lstmlm: the `cpu-fast` preset, the budgeted recipe;
+- lstmlm-sgd: a lever, `cpu-fast` keeping SGD on the cosine schedule where its plan is
+  shorter than 10 epochs, which the budgeted recipe trains with one-cycle Adam instead;
 - lstmlm-dynamic: the same with `final_eval=dynamic`: its plan spends part of the budget on
   dynamic evaluation, reported beside the static test perplexity (which pays for the
   adaptation's time);
@@ -30,6 +32,8 @@ run off the budget's clock: each recipe plans and trains as it would without the
   warm-up of a tenth of the run instead of 1/68;
 - lstmlm-average-last-third: a lever, `cpu-fast` averaging its weights over the last third of
   its epochs (`average_last`, stochastic weight averaging);
+- lstmlm-one-cycle: a lever, `cpu-fast` with Adam at 0.008 on the one-cycle schedule, warming
+  up over 0.3 of the run (Smith; the fast.ai group's fast AWD-LSTM training);
 - lstmlm-narrow-last-layer: a lever, `cpu-fast` with a last layer of 256 units, the width of the
   tied embedding and softmax, under the budget's width (AWD-LSTM's 400 under 1150);
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;
@@ -66,6 +70,7 @@ REFERENCE = 116.0  # ptb_word_lm small's published test perplexity (Zaremba et a
 RECIPES = {
     "lstmlm": ("cpu-fast", []),
     "lstmlm-dynamic": ("cpu-fast", ["final_eval=dynamic"]),
+    "lstmlm-sgd": ("cpu-fast", ["budget_onecycle_epochs=0"]),
     "lstmlm-adaptive-softmax": ("cpu-fast", ["softmax=adaptive", "adaptive_cutoffs=2000",
                                              "budget_adaptive_cutoffs="]),
     "lstmlm-batch-10": ("cpu-fast", ["batch_size=10"]),
@@ -78,6 +83,9 @@ RECIPES = {
     "lstmlm-no-warmup": ("cpu-fast", ["warmup_epochs=0"]),
     "lstmlm-warmup-tenth": ("cpu-fast", ["warmup_epochs=3.4"]),  # the plan scales it with the run
     "lstmlm-average-last-third": ("cpu-fast", ["average_last=0.34"]),
+    # The warm-up scales with the run: 10.2 of 34 epochs is 0.3 of it (OneCycleLR's default).
+    "lstmlm-one-cycle": ("cpu-fast", ["optimizer=adam", "learning_rate=0.008",
+                                      "lr_schedule=onecycle", "warmup_epochs=10.2"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -89,7 +97,8 @@ RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 # Recipes that measure one change to lstmlm's, run only when --recipes names them.
 LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-batch-10", "lstmlm-batch-40", "lstmlm-batch-80",
           "lstmlm-narrow-last-layer", "lstmlm-bptt-20", "lstmlm-width-320", "lstmlm-no-ar-tar",
-          "lstmlm-no-warmup", "lstmlm-warmup-tenth", "lstmlm-average-last-third")
+          "lstmlm-no-warmup", "lstmlm-warmup-tenth", "lstmlm-average-last-third",
+          "lstmlm-one-cycle", "lstmlm-sgd")
 
 
 def run_name(recipe: str, budget: str) -> str:

@@ -1,12 +1,17 @@
 """Time budgets: durations, the planning arithmetic, and cpu-fast's sizing on two kinds of CPU
 (their throughput faked, so the test does not depend on the machine it runs on)."""
 
+import dataclasses
+from types import SimpleNamespace
+
 import pytest
+import torch
 
 from lstmlm import LstmlmError, apply_overrides, budget, get_preset
 from lstmlm.budget import Clock, Costs, Shape, Throughput, format_duration
-from lstmlm.config import parse_duration
-from lstmlm.training import budget_shapes, regularisation_line, scaled_schedule, shaped
+from lstmlm.config import Config, parse_duration
+from lstmlm.training import (budget_shapes, planning, regularisation_line, scaled_schedule,
+                             shaped)
 
 PTB_WORDS = (929_589, 73_760, 82_430)  # train, valid, test as lstmlm reads them
 
@@ -339,3 +344,53 @@ def test_time_off_the_clock_does_not_count(monkeypatch):
         now[0] += 20
         raise RuntimeError
     assert clock.elapsed() == 15.0
+
+
+ADAM_SLOWDOWN = 0.8  # Adam's update against SGD's at 256 units: 22,726 words/sec to 27,000
+
+
+def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[Config, list[str]]:
+    """plan_budget's config for cpu-fast (with `overrides`) on a device of `kind` for a budget
+    of `seconds`, Adam measured at ADAM_SLOWDOWN of SGD's speed, and the plan's log."""
+    config = apply_overrides(get_preset("cpu-fast"), {"time_budget": seconds, **overrides})
+    measure, _ = DEVICE_KINDS[kind]()
+
+    def measure_throughput(shaped_config, corpus, device, measuring):
+        speed = measure(Shape(shaped_config.hidden_size, shaped_config.softmax == "adaptive"))
+        slowdown = ADAM_SLOWDOWN if shaped_config.optimizer == "adam" else 1.0
+        return Throughput(speed.train_words_per_sec * slowdown, speed.eval_words_per_sec)
+
+    corpus = SimpleNamespace(**{split: range(words) for split, words in
+                                zip(("train", "valid", "test"), PTB_WORDS)})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(planning, "measure_throughput", measure_throughput)
+        patch.setattr(budget, "monotonic", lambda: 0.0)  # measuring takes no time
+        planned, plan = planning.plan_budget(config, corpus, torch.device("cpu"), Clock(seconds))
+    return planned, list(plan.lines)
+
+
+@pytest.mark.parametrize("kind", DEVICE_KINDS)
+@pytest.mark.parametrize("name", BUDGETS)
+def test_plans_shorter_than_budget_onecycle_epochs_train_one_cycle_adam(kind, name):
+    # A threshold above cpu-fast's own, so that the rule decides at more of the budgets.
+    rule = {"budget_onecycle_epochs": 20}
+    sgd, _ = planned_by_rule(kind, BUDGETS[name], budget_onecycle_epochs=0)
+    planned, lines = planned_by_rule(kind, BUDGETS[name], **rule)
+    if sgd.max_max_epoch >= 20:
+        assert planned == dataclasses.replace(sgd, **rule)
+        return
+    assert (planned.optimizer, planned.lr_schedule, planned.learning_rate) == \
+        ("adam", "onecycle", 0.008)
+    assert planned.warmup_epochs == pytest.approx(0.3 * planned.max_max_epoch)
+    # The same model, its epochs measured at Adam's speed: fewer of them.
+    assert (planned.hidden_size, planned.softmax) == (sgd.hidden_size, sgd.softmax)
+    assert planned.max_max_epoch < sgd.max_max_epoch
+    switch = lines.index("fewer than 20 epochs: Adam on the one-cycle schedule at 0.008 "
+                         "instead (budget_onecycle_epochs)")
+    assert "words/sec" in lines[switch + 1] and not lines[switch - 1].startswith("plan:")
+    assert lines[switch + 2].startswith(f"plan: {planned.max_max_epoch:g} epochs")
+
+
+def test_budget_onecycle_epochs_needs_its_rate():
+    with pytest.raises(LstmlmError, match="budget_onecycle_epochs needs budget_onecycle_lr"):
+        apply_overrides(get_preset("cpu-fast"), {"budget_onecycle_lr": 0})

@@ -112,6 +112,19 @@ def test_machine_description_names_the_cpu_flags_that_matter(monkeypatch):
     assert "[none of avx2/" in hardware.describe_machine()
 
 
+def test_machine_description_tells_two_generations_of_one_cpu_name_apart(monkeypatch, tmp_path):
+    cpuinfo = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: {}\n"
+               "model name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu avx2 fma\n")
+    descriptions = []
+    for model in (167, 207):
+        (tmp_path / "cpuinfo").write_text(cpuinfo.format(model))
+        monkeypatch.setattr(hardware, "open", lambda *args, **kwargs: open(tmp_path / "cpuinfo"),
+                            raising=False)
+        descriptions.append(hardware.describe_machine())
+    assert descriptions[0].startswith("Intel(R) Xeon(R) Processor (family 6, model 167) [avx2 fma]")
+    assert descriptions[1].startswith("Intel(R) Xeon(R) Processor (family 6, model 207) [avx2 fma]")
+
+
 def bf16_unavailable_reason() -> str | None:
     failure = hardware.autocast_runs(CPU, torch.bfloat16, "lstm")
     native, why = hardware.native_bf16(CPU)

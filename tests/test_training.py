@@ -312,6 +312,34 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert schedule_of(config).rate(12.0) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_one_cycle_rises_from_a_25th_then_anneals_while_beta1_moves_against_it():
+    config = apply_overrides(get_preset("cpu-fast"), {
+        "optimizer": "adam", "lr_schedule": "onecycle", "learning_rate": 0.01,
+        "warmup_epochs": 3, "max_max_epoch": 10})
+    schedule = schedule_of(config)
+    assert [schedule.rate(epoch) for epoch in (0.0, 1.5, 3.0, 6.5)] == \
+        pytest.approx([0.0004, 0.0052, 0.01, 0.00500002])
+    assert schedule.rate(10.0) == pytest.approx(4e-8)
+    assert [schedule.beta1(epoch) for epoch in (0.0, 1.5, 3.0, 6.5, 10.0)] == \
+        pytest.approx([0.95, 0.9, 0.85, 0.9, 0.95])
+    assert schedule_of(apply_overrides(config, {"lr_schedule": "cosine"})).beta1(1.5) is None
+
+
+def test_one_cycle_run_sets_adams_beta1_at_each_update(tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {"optimizer": "adam", "learning_rate": 0.01,
+                                           "lr_schedule": "onecycle", "warmup_epochs": 1})
+    result = train(config, runs_dir=tmp_path, echo=None)
+    assert [entry.lr for entry in result.history] == pytest.approx([0.0004, 0.01, 0.00500002])
+    assert result.test_perplexity < 0.9 * untrained_perplexity(config)
+    with safetensors.safe_open(str(result.run_dir / RunDir.LAST), "pt") as handle:
+        (group,) = json.loads(handle.metadata()["optimizer"])["param_groups"]
+    windows = len(result.history) * len(window_lengths(
+        len(build_corpus(config).train), config.batch_size, config.num_steps))
+    # Set before the last update, at the position one window short of the end.
+    assert group["betas"][0] == pytest.approx(
+        schedule_of(config).beta1(3 - 3 / windows), abs=1e-9) and group["betas"][0] > 0.94
+
+
 def test_plateau_schedule_decays_after_each_epoch_without_improvement():
     config = apply_overrides(get_preset("small"), {"lr_schedule": "plateau", "lr_decay": 0.25,
                                                    "learning_rate": 20.0})
@@ -568,6 +596,25 @@ def test_epoch_end_test_passes_cost_a_budgeted_run_nothing(tmp_path, tiny_config
     assert len(tested) == 10 and all(entry.test_ppl is not None for entry in tested)
     # The final evaluation (best and last weights on test) counts alike in both runs.
     assert [entry.elapsed for entry in tested] == [entry.elapsed for entry in plain]
+
+
+def test_a_budget_too_short_for_sgd_trains_one_cycle_adam(tmp_path, tiny_config, monkeypatch):
+    # 1001 s fit 9.72 epochs of 100 s: fewer than 12, so the run switches to one-cycle Adam,
+    # measured at the same (faked) speed, and ends with the budget.
+    machine = FakeMachine(monkeypatch, tiny_config)
+    config = apply_overrides(tiny_config, {"time_budget": 1001, "lr_schedule": "cosine",
+                                           "budget_onecycle_epochs": 12,
+                                           "budget_onecycle_lr": 0.01})
+    lines = []
+    result = train(config, runs_dir=tmp_path, echo=lines.append)
+    assert ("fewer than 12 epochs: Adam on the one-cycle schedule at 0.01 instead "
+            "(budget_onecycle_epochs)") in lines
+    saved = RunDir(result.run_dir).load_config()
+    assert (saved.optimizer, saved.lr_schedule, saved.max_max_epoch) == ("adam", "onecycle", 9.72)
+    assert saved.warmup_epochs == pytest.approx(0.3 * 9.72)
+    assert result.history[0].lr == pytest.approx(0.0004)
+    assert result.test_perplexity < 0.9 * untrained_perplexity(config)
+    assert machine.clock.now <= 1001
 
 
 def test_a_slower_machine_gets_its_schedule_laid_out_again(tmp_path, tiny_config, monkeypatch):

@@ -22,7 +22,7 @@ Cell = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Strategy = Literal["greedy", "sample"]
 OptimizerName = Literal["sgd", "adam", "adamw", "ntasgd"]
-ScheduleName = Literal["step", "plateau", "cosine"]
+ScheduleName = Literal["step", "plateau", "cosine", "onecycle"]
 LossAverage = Literal["batch", "token"]
 Softmax = Literal["full", "adaptive"]
 InitMethod = Literal["uniform", "awd"]
@@ -94,8 +94,10 @@ class Config:
              "averaging; 0: none); validation and the saved weights use the average")
     lr_schedule: ScheduleName = setting(
         "step", "step: times lr_decay each epoch after max_epoch; plateau: after each epoch "
-        "that did not improve; cosine: warm-up, then down to 0 at max_max_epoch")
-    warmup_epochs: float = setting(0.0, "cosine: epochs of linear warm-up")
+        "that did not improve; cosine: warm-up, then down to 0 at max_max_epoch; onecycle "
+        "(adam, adamw): up from a 25th over the warm-up while beta1 falls from 0.95 to 0.85, "
+        "then down to nearly 0 at max_max_epoch while beta1 rises back (Smith's one-cycle)")
+    warmup_epochs: float = setting(0.0, "cosine, onecycle: epochs of linear warm-up")
     variable_length: bool = setting(False, "window lengths drawn around num_steps (AWD-LSTM), "
                                            "the learning rate scaled by length")
     precision: Precision = setting(
@@ -111,6 +113,12 @@ class Config:
         (), "with a time budget: where even the narrowest width fits fewer than "
             "budget_min_epochs epochs, it trains with the adaptive softmax at these cutoffs",
         separator=",")
+    budget_onecycle_epochs: float = setting(
+        0.0, "with a time budget: a plan of fewer epochs than this trains with Adam on the "
+             "one-cycle schedule at budget_onecycle_lr, warming up over 0.3 of the run (0: the "
+             "config's own optimizer and schedule at every length)")
+    budget_onecycle_lr: float = setting(0.0, "one-cycle Adam's peak rate for the plans "
+                                             "shorter than budget_onecycle_epochs")
     budget_short_regularisation: dict[str, float] = setting(
         {}, "regularisation tuned for budget_min_epochs epochs; a longer plan moves each "
             "listed field on the line to the config's own, a shorter one on the line to none")
@@ -176,7 +184,9 @@ class Config:
             raise LstmlmError(f"config: keep_prob must be in (0, 1], got {self.keep_prob!r}")
         for name in ("vocab_size", "max_epoch", "checkpoint_every", "sample_every", "sample_words",
                      "embedding_size", "early_stopping_patience", "nonmono", "warmup_epochs",
-                     "time_budget", "budget_min_epochs", "weight_decay", "ar_alpha", "tar_beta"):
+                     "time_budget", "budget_min_epochs", "budget_onecycle_epochs",
+                     "budget_onecycle_lr",
+                     "weight_decay", "ar_alpha", "tar_beta"):
             if getattr(self, name) < 0:
                 raise LstmlmError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         for name, allowed in CHOICES.items():
@@ -294,10 +304,17 @@ class Config:
         if self.average_last and self.optimizer != "sgd":
             raise LstmlmError(f"config: average_last averages plain SGD's weights; optimizer "
                               f"{self.optimizer} would need its own averaging")
-        if self.warmup_epochs and self.lr_schedule != "cosine":
-            raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine")
-        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.max_max_epoch:
+        if self.warmup_epochs and self.lr_schedule not in ("cosine", "onecycle"):
+            raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine or "
+                              "onecycle")
+        if self.lr_schedule == "onecycle" and self.optimizer not in ("adam", "adamw"):
+            raise LstmlmError(f"config: lr_schedule onecycle cycles Adam's beta1; optimizer "
+                              f"{self.optimizer} has none (use adam or adamw)")
+        if self.lr_schedule in ("cosine", "onecycle") and self.warmup_epochs >= self.max_max_epoch:
             raise LstmlmError("config: warmup_epochs must be shorter than max_max_epoch")
+        if self.budget_onecycle_epochs and not self.budget_onecycle_lr:
+            raise LstmlmError("config: budget_onecycle_epochs needs budget_onecycle_lr (the "
+                              "peak rate of the one-cycle Adam it switches to)")
         if self.variable_length and self.num_steps < 10:
             raise LstmlmError("config: variable_length needs num_steps >= 10 (windows are drawn "
                               "around it and halved)")
@@ -369,6 +386,7 @@ PRESETS: dict[str, dict] = {
     # The best configuration found for PTB on 2 CPU cores in 2 hours (docs/benchmarks.md): a
     # tied two-layer LSTM with the AWD-LSTM regularisers, bf16, and a cosine schedule. Its
     # dropouts are tuned for 34 epochs of 512 units; the short ones for 10 epochs of 400.
+    # Budgets too short for 10 epochs train one-cycle Adam instead, which won at 2.5 and 6.
     "cpu-fast": dict(hidden_size=512, num_layers=2, num_steps=35, batch_size=20,
                      tie_weights=True, variational_dropout=True, keep_prob=0.65,
                      hidden_keep_prob=0.8, embedding_dropout=0.1, weight_drop=0.2,
@@ -378,7 +396,8 @@ PRESETS: dict[str, dict] = {
                      max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
                      precision="auto", time_budget=7200.0,
                      budget_hidden_sizes=(512, 400, 320, 256), budget_min_epochs=10,
-                     budget_adaptive_cutoffs=(2000,),
+                     budget_adaptive_cutoffs=(2000,), budget_onecycle_epochs=10,
+                     budget_onecycle_lr=0.008,
                      budget_short_regularisation=dict(keep_prob=0.75, hidden_keep_prob=0.9,
                                                       weight_drop=0.1, embedding_dropout=0.05)),
     # WikiText-103 on one GPU in 12 hours, the budget of Merity et al. (2018), whose 4-layer

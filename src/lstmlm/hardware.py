@@ -59,12 +59,22 @@ def cpu_model() -> str:
             or "unknown CPU")
 
 
+def cpu_generation() -> str:
+    """The x86 CPU's family and model numbers ("family 6, model 207"; empty where unknown):
+    a virtual machine may name two generations of one vendor alike ("Intel(R) Xeon(R)
+    Processor"), and their speeds differ."""
+    family, model = cpuinfo_field("cpu family"), cpuinfo_field("model\t")
+    return f"family {family}, model {model}" if family and model else ""
+
+
 def describe_machine() -> str:
-    """One line naming the CPU, its relevant flags, cores, torch and the GPU (if any)."""
+    """One line naming the CPU (with its generation), its relevant flags, cores, torch and the
+    GPU (if any)."""
     flags = cpu_flags()
     present = [flag for flag in REPORTED_FLAGS if flag in flags] or ["none of " + "/".join(REPORTED_FLAGS)]
     gpu = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU")
-    return (f"{cpu_model()} [{' '.join(present)}], {os.cpu_count()} cores, "
+    generation = f" ({cpu_generation()})" if cpu_generation() else ""
+    return (f"{cpu_model()}{generation} [{' '.join(present)}], {os.cpu_count()} cores, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
 
 

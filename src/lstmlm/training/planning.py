@@ -150,23 +150,43 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     words = tuple(len(split) // processes for split in (corpus.train, corpus.valid, corpus.test))
     seconds = SMOKE_MEASURING_SECONDS if smoke_test() else budget.measuring_seconds(clock.budget)
 
-    def measure(shape: Shape) -> Throughput:
-        return measure_throughput(shaped(config, shape), corpus, device, seconds)
+    def measure_with(trained: Config):
+        return lambda shape: measure_throughput(shaped(trained, shape), corpus, device, seconds)
 
     adapted_words = adaptation_words(config.final_eval, *words[1:])
     try:
         plan = budget.plan(clock.budget, budget_shapes(config), config.budget_min_epochs,
-                           measure, words, clock.left, adapted_words)
+                           measure_with(config), words, clock.left, adapted_words)
     except LstmlmError as error:
         if config.budget_hidden_sizes:
             raise
         raise LstmlmError(f"{error}; preset {BUDGETED_PRESET} sizes its model to the budget") \
             from None
+    if plan.epochs < config.budget_onecycle_epochs:
+        # Adam's update costs more than SGD's: the shape stays, its epochs are measured again.
+        config = one_cycle(config)
+        short = budget.plan(clock.budget, [plan.shape], 0, measure_with(config), words,
+                            clock.left, adapted_words)
+        switch = (f"fewer than {plural(config.budget_onecycle_epochs)}: Adam on the one-cycle "
+                  f"schedule at {config.learning_rate:g} instead (budget_onecycle_epochs)")
+        plan = dataclasses.replace(short, lines=plan.lines[:-1] + (switch,) + short.lines)
     planned = scaled_schedule(shaped(config, plan.shape), plan.epochs).validate()
     regularisation = regularisation_line(planned)
     if regularisation:
         plan = dataclasses.replace(plan, lines=plan.lines + (regularisation,))
     return planned, plan
+
+
+# One-cycle's warm-up share of the run: the default of PyTorch's OneCycleLR (pct_start).
+ONECYCLE_WARMUP_SHARE = 0.3
+
+
+def one_cycle(config: Config) -> Config:
+    """`config` training with Adam on the one-cycle schedule at budget_onecycle_lr, its
+    warm-up ONECYCLE_WARMUP_SHARE of max_max_epoch (which the plan then stretches)."""
+    return dataclasses.replace(config, optimizer="adam", lr_schedule="onecycle",
+                               learning_rate=config.budget_onecycle_lr,
+                               warmup_epochs=ONECYCLE_WARMUP_SHARE * config.max_max_epoch)
 
 
 def budget_shapes(config: Config) -> list[Shape]:

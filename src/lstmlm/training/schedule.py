@@ -12,6 +12,13 @@ import torch
 from ..config import OptimizerName, ScheduleName
 
 
+# One-cycle's rate starts at a 25th of the peak and ends at a 25,000th of that, and beta1
+# runs from 0.95 to 0.85 and back: the defaults of PyTorch's OneCycleLR and fastai.
+ONECYCLE_START = 1 / 25
+ONECYCLE_END = ONECYCLE_START / 1e4
+ONECYCLE_BETA1 = (0.85, 0.95)
+
+
 @dataclass(frozen=True)
 class LearningRateSchedule:
     """The learning rate as a function of training progress (in epochs, counted from 0).
@@ -19,7 +26,9 @@ class LearningRateSchedule:
     step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
     times `lr_decay` for each finished epoch that did not improve on the best valid
     perplexity before it; cosine: linear warm-up over `warmup_epochs`, then half a cosine down
-    to 0 at `max_max_epoch`.
+    to 0 at `max_max_epoch`; onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
+    out): linear from a 25th of the rate to the rate over `warmup_epochs`, then half a cosine
+    down to a 25,000th of a 25th, with Adam's beta1 moving the opposite way (`beta1`).
     """
 
     kind: ScheduleName
@@ -35,10 +44,24 @@ class LearningRateSchedule:
             return self.learning_rate * self.lr_decay ** max(int(progress) + 1 - self.max_epoch, 0)
         if self.kind == "plateau":
             return self.learning_rate * self.lr_decay ** plateaus(valid_ppls)
+        start, end = ((ONECYCLE_START * self.learning_rate, ONECYCLE_END * self.learning_rate)
+                      if self.kind == "onecycle" else (0.0, 0.0))
+        return self.cycle(progress, start, self.learning_rate, end)
+
+    def beta1(self, progress: float) -> float | None:
+        """Adam's beta1 `progress` epochs into training under onecycle (None otherwise): high
+        while the rate is low, so that the step's size stays about even."""
+        if self.kind != "onecycle":
+            return None
+        return self.cycle(progress, ONECYCLE_BETA1[1], ONECYCLE_BETA1[0], ONECYCLE_BETA1[1])
+
+    def cycle(self, progress: float, start: float, peak: float, end: float) -> float:
+        """Linear from `start` to `peak` over the warm-up, then half a cosine down to `end` at
+        `max_max_epoch`."""
         if progress < self.warmup_epochs:
-            return self.learning_rate * progress / self.warmup_epochs
+            return start + (peak - start) * progress / self.warmup_epochs
         fraction = (progress - self.warmup_epochs) / (self.max_max_epoch - self.warmup_epochs)
-        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
+        return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
 
 def plateaus(valid_ppls: Iterable[float]) -> int:

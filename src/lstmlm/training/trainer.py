@@ -209,19 +209,25 @@ class Trainer:
         # waiting for its gradients.
         return self.world.any(self.clock.left() < costs.reserve() + window, self.device)
 
+    def position(self, progress: EpochProgress) -> float:
+        """Epochs trained so far, the current one's fraction included."""
+        return self.state.epoch + progress.done / len(progress.lengths)
+
     def scheduled_lr(self, progress: EpochProgress) -> float:
         """The schedule's learning rate at the epoch's current position."""
-        return self.schedule.rate(self.state.epoch + progress.done / len(progress.lengths),
-                                  self.state.valid_perplexities())
+        return self.schedule.rate(self.position(progress), self.state.valid_perplexities())
 
     def train_window(self, progress: EpochProgress, inputs: torch.Tensor, targets: torch.Tensor,
                      hidden: State) -> State:
         """One update at the schedule's learning rate for this point of the epoch."""
         config = self.config
         lr = self.scheduled_lr(progress)
+        beta1 = self.schedule.beta1(self.position(progress))
         # A shorter window gets a proportionally smaller step (AWD-LSTM).
         for group in self.optimizer.param_groups:
             group["lr"] = lr * inputs.size(1) / config.num_steps
+            if beta1 is not None:
+                group["betas"] = (beta1, group["betas"][1])
         loss, hidden = step.train_step(self.model, self.optimizer, inputs, targets, hidden,
                                        scaler=self.scaler, window_loss=self.window_loss,
                                        **self.step_options)
