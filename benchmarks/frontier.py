@@ -4,6 +4,7 @@ budget on this machine, and how soon it first reaches the reference small model'
     python benchmarks/frontier.py [--budgets 5m 10m 30m 1h 2h] [--peer-budgets 10m 30m]
                                   [--dynamic-budgets 2h] [--recipes lstmlm ...] [--note TEXT]
                                   [--carry benchmarks/results/frontier-CPU-DATE.json]
+                                  [--benchmark frontier]
 
 Every recipe is an lstmlm config run with `lstmlm train --time-budget`, so that each gets a
 whole schedule laid out for the epochs that fit (the last one a fraction), and with
@@ -11,6 +12,8 @@ whole schedule laid out for the epochs that fit (the last one a fraction), and w
 run off the budget's clock: each recipe plans and trains as it would without them.
 
 - lstmlm: the `cpu-fast` preset, the budgeted recipe;
+- lstmlm-one-cycle-0.016: a lever, `cpu-fast` with one-cycle Adam's peak rate at 0.016 instead
+  of 0.008 where its plan is shorter than 10 epochs;
 - lstmlm-sgd: a lever, `cpu-fast` keeping SGD on the cosine schedule where its plan is
   shorter than 10 epochs, which the budgeted recipe trains with one-cycle Adam instead;
 - lstmlm-dynamic: the same with `final_eval=dynamic`: its plan spends part of the budget on
@@ -45,7 +48,8 @@ run off the budget's clock: each recipe plans and trains as it would without the
 
 The runs go to benchmarks/frontier-runs/ (git-ignored) and the script is resumable: a finished
 run is read, not rerun, and an interrupted one resumes. Each invocation writes every finished
-run to benchmarks/results/frontier-*.json and draws the frontier to frontier-CPU.png beside it.
+run to benchmarks/results/frontier-*.json and draws the frontier to frontier-CPU.png beside it
+(`--benchmark NAME`: NAME-*.json and NAME-CPU.png).
 `--carry` keeps the rows and curves of an earlier results file of this machine for the runs
 whose folders are not in frontier-runs/ (a fresh checkout), so that a machine keeps one file.
 Minutes to 116 count the run's clock from the start of the command to the end of the first
@@ -86,6 +90,7 @@ RECIPES = {
     # The warm-up scales with the run: 10.2 of 34 epochs is 0.3 of it (OneCycleLR's default).
     "lstmlm-one-cycle": ("cpu-fast", ["optimizer=adam", "learning_rate=0.008",
                                       "lr_schedule=onecycle", "warmup_epochs=10.2"]),
+    "lstmlm-one-cycle-0.016": ("cpu-fast", ["budget_onecycle_lr=0.016"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
         "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
@@ -98,7 +103,7 @@ RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-batch-10", "lstmlm-batch-40", "lstmlm-batch-80",
           "lstmlm-narrow-last-layer", "lstmlm-bptt-20", "lstmlm-width-320", "lstmlm-no-ar-tar",
           "lstmlm-no-warmup", "lstmlm-warmup-tenth", "lstmlm-average-last-third",
-          "lstmlm-one-cycle", "lstmlm-sgd")
+          "lstmlm-one-cycle", "lstmlm-one-cycle-0.016", "lstmlm-sgd")
 
 
 def run_name(recipe: str, budget: str) -> str:
@@ -187,6 +192,10 @@ def main() -> None:
                         default=[recipe for recipe in RECIPES if recipe not in LEVERS])
     parser.add_argument("--note", default="", help="recorded with the results (for example, "
                                                    "what else ran on the machine)")
+    parser.add_argument("--benchmark", default="frontier",
+                        help="the results' name: another than frontier keeps runs out of this "
+                             "machine's frontier, such as levers compared on an instance of "
+                             "its CPU that trains at a different speed")
     parser.add_argument("--carry", type=Path, help="an earlier frontier results file of this "
                         "machine: its runs that are not in frontier-runs/ are kept")
     args = parser.parse_args()
@@ -229,12 +238,12 @@ def main() -> None:
               f"{row['minutes_to_116']} |")
     if rows:
         RESULTS.mkdir(exist_ok=True)
-        picture = RESULTS / f"frontier-{machine_slug()}.png"
+        picture = RESULTS / f"{args.benchmark}-{machine_slug()}.png"
         plot(rows, picture)
         extra = {"note": args.note} if args.note else {}
         extra["levers"] = [lever for lever in LEVERS if any(row["recipe"] == lever
                                                             for row in rows)]
-        print(f"wrote {write_result('frontier', rows, curves=curves, **extra)} and {picture}")
+        print(f"wrote {write_result(args.benchmark, rows, curves=curves, **extra)} and {picture}")
 
 
 if __name__ == "__main__":

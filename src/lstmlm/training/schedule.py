@@ -12,7 +12,7 @@ import torch
 from ..config import OptimizerName, ScheduleName
 
 
-# One-cycle's rate starts at a 25th of the peak and ends at a 25,000th of that, and beta1
+# One-cycle's rate starts at a 25th of the peak and ends at a 10,000th of that, and beta1
 # runs from 0.95 to 0.85 and back: the defaults of PyTorch's OneCycleLR and fastai.
 ONECYCLE_START = 1 / 25
 ONECYCLE_END = ONECYCLE_START / 1e4
@@ -28,7 +28,7 @@ class LearningRateSchedule:
     perplexity before it; cosine: linear warm-up over `warmup_epochs`, then half a cosine down
     to 0 at `max_max_epoch`; onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
     out): linear from a 25th of the rate to the rate over `warmup_epochs`, then half a cosine
-    down to a 25,000th of a 25th, with Adam's beta1 moving the opposite way (`beta1`).
+    down to a 10,000th of that start, with Adam's beta1 moving the opposite way (`beta1`).
     """
 
     kind: ScheduleName
