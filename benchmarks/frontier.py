@@ -12,10 +12,6 @@ whole schedule laid out for the epochs that fit (the last one a fraction), and w
 run off the budget's clock: each recipe plans and trains as it would without them.
 
 - lstmlm: the `cpu-fast` preset, the budgeted recipe;
-- lstmlm-one-cycle-0.016: a lever, `cpu-fast` with one-cycle Adam's peak rate at 0.016 instead
-  of 0.008 where its plan is shorter than 10 epochs;
-- lstmlm-sgd: a lever, `cpu-fast` keeping SGD on the cosine schedule where its plan is
-  shorter than 10 epochs, which the budgeted recipe trains with one-cycle Adam instead;
 - lstmlm-dynamic: the same with `final_eval=dynamic`: its plan spends part of the budget on
   dynamic evaluation, reported beside the static test perplexity (which pays for the
   adaptation's time);
@@ -37,6 +33,10 @@ run off the budget's clock: each recipe plans and trains as it would without the
   its epochs (`average_last`, stochastic weight averaging);
 - lstmlm-one-cycle: a lever, `cpu-fast` with Adam at 0.008 on the one-cycle schedule, warming
   up over 0.3 of the run (Smith; the fast.ai group's fast AWD-LSTM training);
+- lstmlm-one-cycle-0.016: a lever, `cpu-fast` with one-cycle Adam's peak rate at 0.016 instead
+  of 0.008 where its plan is shorter than 10 epochs;
+- lstmlm-sgd: a lever, `cpu-fast` keeping SGD on the cosine schedule where its plan is
+  shorter than 10 epochs, which the budgeted recipe trains with one-cycle Adam instead;
 - lstmlm-narrow-last-layer: a lever, `cpu-fast` with a last layer of 256 units, the width of the
   tied embedding and softmax, under the budget's width (AWD-LSTM's 400 under 1150);
 - ptb_word_lm: TensorFlow's ptb_word_lm `small`, its step decay laid out for the epochs that fit;

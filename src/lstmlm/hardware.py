@@ -73,8 +73,9 @@ def describe_machine() -> str:
     flags = cpu_flags()
     present = [flag for flag in REPORTED_FLAGS if flag in flags] or ["none of " + "/".join(REPORTED_FLAGS)]
     gpu = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU")
-    generation = f" ({cpu_generation()})" if cpu_generation() else ""
-    return (f"{cpu_model()}{generation} [{' '.join(present)}], {os.cpu_count()} cores, "
+    generation = cpu_generation()
+    name = f"{cpu_model()} ({generation})" if generation else cpu_model()
+    return (f"{name} [{' '.join(present)}], {os.cpu_count()} cores, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
 
 
