@@ -171,15 +171,18 @@ def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, e
                                                            expected_size):
     config = get_preset("cpu-fast")
     measure, measured = machine(train_speed, eval_speed)
-    plan = budget.plan(config.time_budget, budget_shapes(config), config.budget_min_epochs,
-                       measure, PTB_WORDS, lambda: config.time_budget)
+    shapes = budget_shapes(config)
+    plan = budget.plan(config.time_budget, shapes, config.budget_min_epochs, measure, PTB_WORDS,
+                       lambda: config.time_budget, cheapest_first=True)
     assert plan.epochs >= config.budget_min_epochs
-    assert measured == budget_shapes(config)[:len(measured)]
+    # The cheapest fits 10 epochs, so the widest that does is looked for from the widest down.
+    assert measured == shapes[-1:] + shapes[:len(measured) - 1]
+    assert "at least 10: measuring from the widest model" in plan.lines[0]
     if expected_size is not None:
-        assert plan.shape == Shape(expected_size) and measured == [Shape(512)]
+        assert plan.shape == Shape(expected_size) and measured == [shapes[-1], Shape(512)]
     else:  # too few epochs at 512 on this machine: a smaller model trains for longer
-        assert plan.shape.hidden_size < 512 and len(measured) > 1
-        assert "trying a cheaper model" in plan.lines[0]
+        assert plan.shape.hidden_size < 512 and len(measured) > 2
+        assert "trying a cheaper model" in plan.lines[1]
     needed = plan.epochs * (plan.costs.epoch + plan.costs.validation) + plan.costs.finish
     assert needed <= config.time_budget
     assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of {plan.shape} fit in 2h 00m")
@@ -225,7 +228,7 @@ def planned_on(kind: str, seconds: float) -> tuple[budget.Plan, float]:
         return clock["left"]
 
     plan = budget.plan(seconds, budget_shapes(config), config.budget_min_epochs, measure,
-                       PTB_WORDS, seconds_left)
+                       PTB_WORDS, seconds_left, cheapest_first=kind != "gpu")
     return plan, clock["left"]
 
 
@@ -258,10 +261,10 @@ def test_a_longer_budget_never_plans_a_cheaper_or_shorter_model(kind):
 
 def test_what_each_device_plans_at_the_budgets_that_differ():
     # Five minutes on an fp32 CPU: the narrowest model with the adaptive softmax, for under
-    # two epochs.
+    # two epochs, the only one measured.
     plan, _ = planned_on("fp32 cpu", BUDGETS["5m"])
-    assert plan.shape == Shape(256, adaptive=True) and plan.epochs < 2
-    assert "trying a cheaper model" in plan.lines[-3] and "adaptive softmax" in plan.lines[-2]
+    assert plan.shape == Shape(256, adaptive=True) and plan.epochs < 2 and len(plan.lines) == 2
+    assert plan.lines[0].endswith("(fewer than 10: no wider model fits more on this device)")
     # Two hours: 512 units where bf16 makes them fast enough, a smaller model in fp32.
     assert planned_on("bf16 cpu", BUDGETS["2h"])[0].shape == Shape(512)
     fp32 = planned_on("fp32 cpu", BUDGETS["2h"])[0].shape
@@ -320,6 +323,28 @@ def test_where_no_shape_fits_the_wanted_epochs_the_one_that_fits_the_most_is_tak
     assert plan.lines[-2] == "none fits 10 epochs: hidden_size 512 fits the most"
 
 
+def test_on_a_cpu_the_cheapest_shape_is_measured_first():
+    shapes = budget_shapes(get_preset("cpu-fast"))
+
+    def planned(seconds: float, cheapest_first: bool) -> tuple[budget.Plan, list[Shape]]:
+        measure, measured = machine(977.0, 1883.0)  # the fp32 CPU
+        plan = budget.plan(seconds, shapes, 10, measure, PTB_WORDS,
+                           lambda: seconds - 4.0 * len(measured), cheapest_first=cheapest_first)
+        return plan, measured
+
+    # Five minutes: the cheapest fits fewer than 10 epochs, so it is the plan with or without
+    # the others measured, and the seconds they would take train it for longer.
+    plan, measured = planned(300.0, cheapest_first=True)
+    every, every_measured = planned(300.0, cheapest_first=False)
+    assert measured == shapes[-1:] and every_measured == shapes
+    assert plan.shape == every.shape == shapes[-1] and plan.epochs > every.epochs
+    # Two hours: the cheapest fits 10, so the same width is chosen, one measurement later.
+    plan, measured = planned(7200.0, cheapest_first=True)
+    every, every_measured = planned(7200.0, cheapest_first=False)
+    assert measured == shapes[-1:] + every_measured and plan.shape == every.shape
+    assert plan.shape != shapes[-1] and plan.epochs <= every.epochs
+
+
 def test_the_clock_counts_time_spent_before_a_resume(monkeypatch):
     now = [100.0]
     monkeypatch.setattr(budget, "monotonic", lambda: now[0])
@@ -365,7 +390,8 @@ def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[Config, lis
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(planning, "measure_throughput", measure_throughput)
         patch.setattr(budget, "monotonic", lambda: 0.0)  # measuring takes no time
-        planned, plan = planning.plan_budget(config, corpus, torch.device("cpu"), Clock(seconds))
+        device = torch.device("cuda" if kind == "gpu" else "cpu")
+        planned, plan = planning.plan_budget(config, corpus, device, Clock(seconds))
     return planned, list(plan.lines)
 
 
@@ -394,3 +420,11 @@ def test_plans_shorter_than_budget_onecycle_epochs_train_one_cycle_adam(kind, na
 def test_budget_onecycle_epochs_needs_its_rate():
     with pytest.raises(LstmlmError, match="budget_onecycle_epochs needs budget_onecycle_lr"):
         apply_overrides(get_preset("cpu-fast"), {"budget_onecycle_lr": 0})
+
+
+def test_the_trainer_measures_the_cheapest_shape_first_on_a_cpu_only():
+    _, cpu = planned_by_rule("fp32 cpu", BUDGETS["5m"])
+    assert cpu[0].startswith("time budget 5m 00s, hidden_size 256, adaptive softmax:")
+    assert "no wider model fits more on this device" in cpu[0]
+    _, gpu = planned_by_rule("gpu", BUDGETS["5m"])
+    assert gpu[0].startswith("time budget 5m 00s, hidden_size 512:")

@@ -183,7 +183,8 @@ class Plan:
 
 def plan(budget: float, shapes: list[Shape], min_epochs: int,
          measure: Callable[[Shape], Throughput], words: tuple[int, int, int],
-         seconds_left: Callable[[], float], adapted_words: int = 0) -> Plan:
+         seconds_left: Callable[[], float], adapted_words: int = 0,
+         cheapest_first: bool = False) -> Plan:
     """Choose the first of `shapes` (ordered from the most to the least costly on a CPU) for
     which at least `min_epochs` epochs fit in what is left of `budget`; where none does, the
     one that fits the most epochs, the earlier of equals. On a GPU, whose speed barely depends
@@ -192,31 +193,58 @@ def plan(budget: float, shapes: list[Shape], min_epochs: int,
     `measure(shape)` measures the throughput of a model of that shape; `words` are the train,
     valid and test lengths; `seconds_left()` reads the clock after each measurement, so the
     time spent measuring is counted; `adapted_words` are those evaluation-time adaptation
-    streams at the end. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
+    streams at the end. With `cheapest_first` (a CPU, where no wider model is faster), the
+    last shape is measured first: where it fits fewer than `min_epochs`, it is the plan and
+    the others, which fit fewer still, are not measured, since each measurement spends the
+    budget. Raises LstmlmError if not even MIN_LAST_EPOCH of an epoch fits.
     """
-    lines, measured = [], []
+    lines, measured = [], {}
+
+    def epochs_of(shape: Shape) -> float:
+        """Measure `shape` (once; its line logged) and the epochs it fits in what is left."""
+        known = shape in measured
+        if not known:
+            throughput = measure(shape)
+            measured[shape] = Costs.of(throughput, *words, adapted_words)
+        epochs = measured[shape].epochs_within(seconds_left(), budget)
+        if not known:
+            lines.append(f"time budget {format_duration(budget)}, {shape}: measured "
+                         f"{throughput.train_words_per_sec:,.0f} words/sec training, "
+                         f"{throughput.eval_words_per_sec:,.0f} evaluating"
+                         + (f", {throughput.adapt_words_per_sec:,.0f} adapting"
+                            if adapted_words else "") + f"; {plural(epochs)} fit")
+        return epochs
+
+    shape = shapes[-1]
+    if cheapest_first and len(shapes) > 1:
+        epochs = epochs_of(shape)
+        if epochs < min_epochs:
+            lines[-1] += f" (fewer than {min_epochs}: no wider model fits more on this device)"
+            return plan_of(budget, shape, epochs, measured[shape], seconds_left(), lines)
+        lines[-1] += f" (at least {min_epochs}: measuring from the widest model)"
     for index, shape in enumerate(shapes):
-        throughput = measure(shape)
-        costs = Costs.of(throughput, *words, adapted_words)
-        left = seconds_left()
-        epochs = costs.epochs_within(left, budget)
-        measured.append((shape, costs))
+        epochs = epochs_of(shape)
         cheaper = epochs < min_epochs and index < len(shapes) - 1
-        lines.append(f"time budget {format_duration(budget)}, {shape}: measured "
-                     f"{throughput.train_words_per_sec:,.0f} words/sec training, "
-                     f"{throughput.eval_words_per_sec:,.0f} evaluating"
-                     + (f", {throughput.adapt_words_per_sec:,.0f} adapting"
-                        if adapted_words else "") + f"; {plural(epochs)} fit"
-                     + (f" (fewer than {min_epochs}: trying a cheaper model)" if cheaper else ""))
-        if not cheaper:
+        if cheaper:
+            lines[-1] += f" (fewer than {min_epochs}: trying a cheaper model)"
+        else:
             break
     if epochs < min_epochs:
         # Measuring took its time whichever shape wins: compare them all at what is left.
-        fitting = [measured_costs.epochs_within(left, budget) for _, measured_costs in measured]
-        best = fitting.index(max(fitting))  # the earliest of equals
-        if measured[best][0] != shape:
-            (shape, costs), epochs = measured[best], fitting[best]
+        left = seconds_left()
+        fitting = {candidate: measured[candidate].epochs_within(left, budget)
+                   for candidate in shapes if candidate in measured}
+        best = max(fitting, key=fitting.get)  # the earliest of equals
+        if best != shape:
+            shape, epochs = best, fitting[best]
             lines.append(f"none fits {min_epochs} epochs: {shape} fits the most")
+    return plan_of(budget, shape, epochs, measured[shape], seconds_left(), lines)
+
+
+def plan_of(budget: float, shape: Shape, epochs: float, costs: Costs, left: float,
+            lines: list[str]) -> Plan:
+    """The plan of `epochs` of `shape` within `budget`, `left` seconds of it unspent, or the
+    LstmlmError of a budget in which not even MIN_LAST_EPOCH of an epoch fits."""
     if not epochs:
         needed = budget - left + costs.seconds_for(MIN_LAST_EPOCH, budget)
         raise LstmlmError(f"time budget {format_duration(budget)} is too small: "

@@ -156,7 +156,8 @@ def plan_budget(config: Config, corpus: Corpus, device: torch.device, clock: Clo
     adapted_words = adaptation_words(config.final_eval, *words[1:])
     try:
         plan = budget.plan(clock.budget, budget_shapes(config), config.budget_min_epochs,
-                           measure_with(config), words, clock.left, adapted_words)
+                           measure_with(config), words, clock.left, adapted_words,
+                           cheapest_first=device.type == "cpu")
     except LstmlmError as error:
         if config.budget_hidden_sizes:
             raise
