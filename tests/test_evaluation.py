@@ -81,6 +81,21 @@ def test_dynamic_evaluation_adapts_to_a_held_out_stream_and_restores_weights(mod
         dynamic_perplexity(model.network, ids, DynamicEvaluation(method="adam"))
 
 
+def test_dynamic_evaluation_of_an_adaptive_softmax_steps_over_the_clusters_a_window_misses(
+        adaptive_model):
+    # Only head words: no window reaches a tail cluster, whose weights get no gradient.
+    ids = torch.tensor([0, 1, 2, 3] * 30)
+    network = adaptive_model.network
+    before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
+    static = stream_perplexity(network, ids)
+    for method, learning_rate in (("sgd", 0.05), ("rms", 0.001)):
+        options = DynamicEvaluation(num_steps=5, learning_rate=learning_rate, method=method,
+                                    decay=0.01)
+        assert dynamic_perplexity(network, ids, options) < static
+    for name, tensor in network.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+
+
 def test_cache_distribution_sums_to_one_and_favours_cached_words():
     generator = torch.Generator().manual_seed(0)
     vocab_probabilities = torch.softmax(torch.randn(50, generator=generator), dim=0)

@@ -103,11 +103,14 @@ def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
                 with torch.no_grad():
                     for parameter, original, mean_square in zip(parameters, trained, mean_squares):
                         step = parameter.grad
-                        if options.method == "rms":
-                            mean_square.mul_(options.rms_beta).addcmul_(
-                                step, step, value=1 - options.rms_beta)
-                            step = step / (mean_square.sqrt() + options.epsilon)
-                        parameter.add_(step, alpha=-options.learning_rate)
+                        # None: the window did not reach it (an adaptive softmax's tail
+                        # cluster with none of the window's targets in it).
+                        if step is not None:
+                            if options.method == "rms":
+                                mean_square.mul_(options.rms_beta).addcmul_(
+                                    step, step, value=1 - options.rms_beta)
+                                step = step / (mean_square.sqrt() + options.epsilon)
+                            parameter.add_(step, alpha=-options.learning_rate)
                         parameter.add_(original - parameter, alpha=options.decay)
         finally:
             with torch.no_grad():
