@@ -217,11 +217,24 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path):
     ({"softmax": "adaptive", "adaptive_cutoffs": "20,40,60", "hidden_size": 40},
      "last cluster would have no units"),
     ({"adaptive_div_value": 0.5}, "adaptive_div_value must be >= 1"),
+    ({"softmax_samples": -1}, "softmax_samples must be 0 or more, and needs softmax=full"),
+    ({"softmax": "adaptive", "adaptive_cutoffs": "2000", "softmax_samples": 500},
+     "softmax_samples must be 0 or more, and needs softmax=full"),
     ({"vocab_size": 1}, "vocab_size must be at least 2"),
 ])
 def test_softmax_and_vocabulary_options_are_checked(overrides, message):
     with pytest.raises(LstmlmError, match=message):
         apply_overrides(get_preset("small"), overrides)
+
+
+def test_softmax_samples_are_checked_against_the_vocabulary_and_give_way_to_the_adaptive_one():
+    config = apply_overrides(get_preset("cpu-fast"), {"softmax_samples": 1000})
+    assert config.sampled_words(10000) == 1000
+    with pytest.raises(LstmlmError, match=r"softmax_samples must stay below the vocabulary "
+                                          r"size \(1000 words\), got 1000"):
+        config.sampled_words(1000)
+    adaptive = config.budget_adaptive_config(10000)
+    assert adaptive.softmax == "adaptive" and adaptive.softmax_samples == 0
 
 
 def test_adaptive_cutoffs_are_checked_against_the_vocabulary():

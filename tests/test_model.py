@@ -304,3 +304,49 @@ def test_inference_logits_follow_a_changed_decoder_weight(shape):
         assert not torch.allclose(before, after)
         model.decoder.weight = torch.nn.Parameter(torch.randn(30, 6))  # replaced
         torch.testing.assert_close(model.logits(features), model.decoder(features))
+
+
+def test_sampled_softmax_trains_on_the_sampled_rows_and_evaluates_on_all():
+    inputs, targets = torch.randint(0, 30, (2, 3)), torch.randint(0, 30, (2, 3))
+    full, sampled = make_model(), make_model(softmax_samples=5)
+    for model in (full, sampled):
+        model.eval()
+    evaluated = [model.window_nll(inputs, targets, model.init_state(2))[0]
+                 for model in (full, sampled)]
+    torch.testing.assert_close(evaluated[0], evaluated[1])
+    sampled.train()
+    loss, _ = sampled.window_nll(inputs, targets, sampled.init_state(2))
+    loss.backward()
+    rows = sampled.decoder.bias.grad.nonzero().numel()
+    assert 0 < rows <= targets.unique().numel() + 5
+
+
+def test_sampled_softmax_gradient_estimates_the_full_softmax_gradient():
+    model = make_model(vocab_size=50, softmax_samples=25).train()
+    features = torch.randn(40, 6)
+    targets = torch.randint(0, 10, (40,))  # mostly frequent words, as in text
+    draws = 400
+    for _ in range(draws):
+        model.summed_nll(features, targets).backward()
+    estimate = model.decoder.weight.grad / draws
+    model.decoder.weight.grad = None
+    model.eval()
+    model.summed_nll(features, targets).backward()
+    exact = model.decoder.weight.grad.flatten()
+    # Without the correction by expected counts it is about 0.98.
+    assert torch.nn.functional.cosine_similarity(estimate.flatten(), exact, dim=0) > 0.995
+
+
+def test_a_sampled_word_that_is_the_target_is_left_out():
+    # Two words, one draw: where the draw is the target, nothing is left to compare it with.
+    model = make_model(vocab_size=2, softmax_samples=1).train()
+    features, targets = torch.randn(1, 6), torch.zeros(1, dtype=torch.long)
+    losses = {round(model.summed_nll(features, targets).item(), 6) for _ in range(50)}
+    assert 0.0 in losses and len(losses) == 2
+
+
+@pytest.mark.parametrize("options", [dict(softmax_samples=30),
+                                     dict(softmax_samples=5, adaptive_cutoffs=(10,))])
+def test_sampled_softmax_needs_fewer_samples_than_words_and_the_full_softmax(options):
+    with pytest.raises(ValueError, match="softmax_samples must be between 0 and the vocabulary"):
+        make_model(**options)

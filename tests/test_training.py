@@ -686,6 +686,29 @@ def test_measuring_throughput_leaves_the_random_state_alone(tiny_config):
     assert torch.equal(torch.get_rng_state(), before)
 
 
+def test_a_sampled_softmax_run_learns_repeats_with_its_seed_and_says_what_it_reports(
+        tmp_path, tiny_config):
+    config = apply_overrides(tiny_config, {"softmax_samples": 6})
+    lines = []
+    result = train(config, runs_dir=tmp_path / "first", echo=lines.append)
+    assert ("sampled softmax: training perplexity is over the target and 6 sampled words, "
+            "evaluation over all") in lines
+    assert result.test_perplexity < 0.9 * untrained_perplexity(config)
+    assert lstmlm.load(result.run_dir).evaluate("test") == \
+        pytest.approx(result.test_perplexity, rel=1e-9)
+    again = train(config, runs_dir=tmp_path / "again", echo=None)
+    assert again.test_perplexity == result.test_perplexity
+
+
+def test_softmax_samples_beyond_the_vocabulary_fail_before_a_run_directory_exists(tmp_path,
+                                                                                  tiny_config):
+    config = apply_overrides(tiny_config, {"softmax_samples": 17})
+    with pytest.raises(LstmlmError, match=r"softmax_samples must stay below the vocabulary "
+                                          r"size \(17 words\), got 17"):
+        train(config, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_adaptive_cutoffs_beyond_the_vocabulary_fail_before_a_run_directory_exists(tmp_path,
                                                                                    tiny_config):
     config = apply_overrides(tiny_config, {"softmax": "adaptive", "adaptive_cutoffs": "4,50",

@@ -19,7 +19,7 @@ def build_model(config: Config, vocab_size: int) -> LSTMLanguageModel:
         variational_dropout=config.variational_dropout, **config.keep_probs(),
         embedding_dropout=config.embedding_dropout, weight_drop=config.weight_drop,
         adaptive_cutoffs=config.cutoffs(vocab_size), adaptive_div_value=config.adaptive_div_value,
-        init_scale=config.init_scale, init_method=config.init_method)
+        softmax_samples=config.sampled_words(vocab_size), init_scale=config.init_scale, init_method=config.init_method)
 
 
 def build_corpus(config: Config, vocab: Vocabulary | None = None,

@@ -81,6 +81,9 @@ class Config:
         separator=",")
     adaptive_div_value: float = setting(4.0, "each adaptive cluster's projection is this many "
                                              "times narrower than the last")
+    softmax_samples: int = setting(
+        0, "full softmax: train on this many words sampled per window (log-uniform over the "
+           "ids ordered by count) instead of the whole vocabulary; evaluation scores them all")
     ar_alpha: float = setting(0.0, "activation regularisation of the last layer (Merity et al.)")
     tar_beta: float = setting(0.0, "temporal activation regularisation of the last layer")
     # Optimisation.
@@ -226,8 +229,10 @@ class Config:
         if self.softmax != "full":
             raise LstmlmError("config: budget_adaptive_cutoffs needs softmax=full (the softmax "
                               "a budget replaces)")
+        # The adaptive softmax is the cheaper output layer in place of the sampled one.
         adaptive = dataclasses.replace(self, softmax="adaptive", budget_adaptive_cutoffs=(),
-                                       adaptive_cutoffs=self.budget_adaptive_cutoffs)
+                                       adaptive_cutoffs=self.budget_adaptive_cutoffs,
+                                       softmax_samples=0)
         adaptive.cutoffs(vocab_size)
         return adaptive
 
@@ -248,6 +253,14 @@ class Config:
                                   "(the schedule length its values are tuned for)")
             dataclasses.replace(self, budget_short_regularisation={}, **values).validate()
         return dict(values)
+
+    def sampled_words(self, vocab_size: int) -> int:
+        """softmax_samples, checked against the vocabulary's size (a sample of every word or
+        more is no saving)."""
+        if self.softmax_samples >= vocab_size:
+            raise LstmlmError(f"config: softmax_samples must stay below the vocabulary size "
+                              f"({vocab_size} words), got {self.softmax_samples}")
+        return self.softmax_samples
 
     def cutoffs(self, vocab_size: int | None = None) -> tuple[int, ...]:
         """The adaptive softmax's cutoffs (empty for the full softmax), checked against
@@ -295,6 +308,10 @@ class Config:
             raise LstmlmError("config: tie_weights with embedding_size != hidden_size needs "
                               "num_layers > 1 (the last layer has embedding_size units, so a "
                               "single layer would leave hidden_size unused)")
+        if self.softmax_samples < 0 or (self.softmax_samples and self.softmax != "full"):
+            raise LstmlmError(f"config: softmax_samples must be 0 or more, and needs "
+                              f"softmax=full, got {self.softmax_samples!r} with softmax "
+                              f"{self.softmax}")
         if self.adaptive_div_value < 1:
             raise LstmlmError(f"config: adaptive_div_value must be >= 1, got "
                               f"{self.adaptive_div_value!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -35,7 +36,10 @@ class LSTMLanguageModel(nn.Module):
     most frequent words (ids below the first cutoff, since the vocabulary is ordered by count)
     are scored by a small head and the rarer ones through clusters of lower dimension, which
     makes training over a large vocabulary several times cheaper; tied weights share the
-    head's word rows with the embedding (TiedHead). Every option is a keyword;
+    head's word rows with the embedding (TiedHead). With `softmax_samples` the full softmax
+    trains on the window's targets and that many words sampled for the window (a sampled
+    softmax, Jean et al. 2015), and scores the whole vocabulary in evaluation. Every option
+    is a keyword;
     `builders.build_model` gives the model a Config describes.
     """
 
@@ -45,9 +49,14 @@ class LSTMLanguageModel(nn.Module):
                  hidden_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
                  embedding_dropout: float = 0.0, weight_drop: float = 0.0,
                  adaptive_cutoffs: tuple[int, ...] = (), adaptive_div_value: float = 4.0,
-                 init_scale: float = 0.1, init_method: str = "uniform"):
+                 softmax_samples: int = 0, init_scale: float = 0.1,
+                 init_method: str = "uniform"):
         super().__init__()
+        if softmax_samples and (adaptive_cutoffs or not 0 < softmax_samples < vocab_size):
+            raise ValueError(f"softmax_samples must be between 0 and the vocabulary size "
+                             f"({vocab_size}) with the full softmax, got {softmax_samples}")
         self.vocab_size = vocab_size
+        self.softmax_samples = softmax_samples
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
@@ -181,8 +190,10 @@ class LSTMLanguageModel(nn.Module):
     def summed_nll(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The negative log-likelihood of (batch, steps) targets given the last layer's outputs,
         summed, in float32. The adaptive softmax scores only the targets' clusters, never the
-        whole vocabulary."""
+        whole vocabulary; in training, with softmax_samples, it is sampled_nll's estimate."""
         flat_targets = targets.reshape(-1)
+        if self.softmax_samples and self.training:
+            return self.sampled_nll(features.reshape(-1, features.size(-1)), flat_targets)
         if self.adaptive is None:
             logits = self.decoder_logits(features).float()
             return F.cross_entropy(logits.reshape(-1, logits.size(-1)), flat_targets,
@@ -197,6 +208,32 @@ class LSTMLanguageModel(nn.Module):
         else:
             target_log_probs = self.adaptive(flat_features, flat_targets).output
         return -target_log_probs.float().sum()
+
+    def sampled_nll(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The sampled softmax's summed negative log-likelihood of (n,) targets given (n, size)
+        outputs: each target against softmax_samples words drawn for the whole window from the
+        log-uniform (Zipfian) distribution over the ids, which the vocabulary orders by count.
+        Each logit is corrected by the log of its word's expected count among the draws, so that
+        the gradient estimates the full softmax's (TensorFlow's sampled_softmax_loss); a draw
+        that is the target itself is left out of that target's sum."""
+        log_range = math.log(self.vocab_size + 1)
+        sampled = (torch.rand(self.softmax_samples, device=features.device) * log_range).exp()
+        sampled = (sampled.long() - 1).clamp_(0, self.vocab_size - 1)
+
+        def log_expected_count(ids: torch.Tensor) -> torch.Tensor:
+            ids = ids.float()
+            probability = ((ids + 2) / (ids + 1)).log() / log_range
+            return (probability * self.softmax_samples).log()
+
+        weight, bias = self.decoder.weight, self.decoder.bias
+        true_logits = ((features * weight[targets]).sum(-1) + bias[targets]).float()
+        true_logits = true_logits - log_expected_count(targets)
+        sampled_logits = (features @ weight[sampled].t() + bias[sampled]).float()
+        sampled_logits = sampled_logits - log_expected_count(sampled)
+        sampled_logits = sampled_logits.masked_fill(targets[:, None] == sampled[None, :],
+                                                    float("-inf"))
+        logits = torch.cat([true_logits[:, None], sampled_logits], dim=1)
+        return (torch.logsumexp(logits, dim=1) - true_logits).sum()
 
     def window_nll(self, input_ids: torch.Tensor, targets: torch.Tensor,
                    state: State) -> tuple[torch.Tensor, State]:

@@ -251,8 +251,10 @@ def regularisation_line(config: Config) -> str:
 
 def check_corpus_fits(corpus: Corpus, config: Config, processes: int = 1) -> None:
     """Raise LstmlmError if a split is too short for the config's batches (of every one of
-    `processes` processes), or the adaptive softmax's cutoffs do not fit the vocabulary."""
+    `processes` processes), or the adaptive softmax's cutoffs or the sampled softmax's
+    samples do not fit the vocabulary."""
     config.cutoffs(len(corpus.vocab))
+    config.sampled_words(len(corpus.vocab))
     config.budget_adaptive_config(len(corpus.vocab))
     rows = config.batch_size * processes
     if not window_lengths(len(corpus.train), rows, config.num_steps,

@@ -124,6 +124,9 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
                 lambda: plan_budget(config, corpus, device, clock, world.size))
             first_lines.extend(plan.lines)
             costs = plan.costs
+        if config.softmax_samples:
+            first_lines.append(f"sampled softmax: training perplexity is over the target and "
+                               f"{config.softmax_samples} sampled words, evaluation over all")
         config = smoke_config(config)
         run_dir = RunDir(world.from_main(
             lambda: str(new_run_dir(runs_dir, name, config, corpus).path)))
