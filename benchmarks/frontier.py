@@ -151,7 +151,8 @@ def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[flo
             "adapted_test_ppl": round(adapted["test_ppl"], 2) if adapted else "",
             "wall_minutes": round(results["elapsed_seconds"] / 60, 1),
             "epochs": round(sum(entry.fraction for entry in metrics), 2),
-            "hidden_size": config.hidden_size, "softmax": config.softmax,
+            "hidden_size": config.hidden_size,
+            "softmax": "sampled" if config.softmax_samples else config.softmax,
             "minutes_to_116": round(reached[0], 1) if reached else "not reached"}, curve
 
 

@@ -209,7 +209,8 @@ def frontier_table(result: dict, pictures: str, brief: bool = False) -> list[str
 
     def shown(row: dict) -> str:
         adapted = f"; dynamic {row['adapted_test_ppl']:.2f}" if row.get("adapted_test_ppl") else ""
-        softmax = ", adaptive softmax" if row.get("softmax") == "adaptive" else ""
+        softmax = (f", {row['softmax']} softmax" if row.get("softmax") in ("adaptive", "sampled")
+                   else "")
         return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
                 f"{softmax}{adapted})")
 
