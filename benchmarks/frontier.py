@@ -34,6 +34,9 @@ run off the budget's clock: each recipe plans and trains as it would without the
   warm-up of a tenth of the run instead of 1/68;
 - lstmlm-average-last-third: a lever, `cpu-fast` averaging its weights over the last third of
   its epochs (`average_last`, stochastic weight averaging);
+- lstmlm-anneal-third: a lever, `cpu-fast` holding its rate at the peak after the warm-up and
+  annealing over the last third of the run only (`anneal_share`; the fast.ai group found
+  about a third best for one-cycle Adam);
 - lstmlm-one-cycle: a lever, `cpu-fast` with Adam at 0.008 on the one-cycle schedule, warming
   up over 0.3 of the run (Smith; the fast.ai group's fast AWD-LSTM training);
 - lstmlm-one-cycle-0.016: a lever, `cpu-fast` with one-cycle Adam's peak rate at 0.016 instead
@@ -91,6 +94,7 @@ RECIPES = {
     "lstmlm-no-warmup": ("cpu-fast", ["warmup_epochs=0"]),
     "lstmlm-warmup-tenth": ("cpu-fast", ["warmup_epochs=3.4"]),  # the plan scales it with the run
     "lstmlm-average-last-third": ("cpu-fast", ["average_last=0.34"]),
+    "lstmlm-anneal-third": ("cpu-fast", ["anneal_share=0.34"]),
     # The warm-up scales with the run: 10.2 of 34 epochs is 0.3 of it (OneCycleLR's default).
     "lstmlm-one-cycle": ("cpu-fast", ["optimizer=adam", "learning_rate=0.008",
                                       "lr_schedule=onecycle", "warmup_epochs=10.2"]),
@@ -107,7 +111,8 @@ RUN_NAME = re.compile(rf"({'|'.join(RECIPES)})-(\w+)")
 LEVERS = ("lstmlm-adaptive-softmax", "lstmlm-sampled-softmax", "lstmlm-batch-10",
           "lstmlm-batch-40", "lstmlm-batch-80", "lstmlm-narrow-last-layer", "lstmlm-bptt-20",
           "lstmlm-width-320", "lstmlm-no-ar-tar", "lstmlm-no-warmup", "lstmlm-warmup-tenth",
-          "lstmlm-average-last-third", "lstmlm-one-cycle", "lstmlm-one-cycle-0.016", "lstmlm-sgd")
+          "lstmlm-average-last-third", "lstmlm-anneal-third", "lstmlm-one-cycle",
+          "lstmlm-one-cycle-0.016", "lstmlm-sgd")
 
 
 def run_name(recipe: str, budget: str) -> str:

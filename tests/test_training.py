@@ -312,6 +312,16 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert schedule_of(config).rate(12.0) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_cosine_schedule_holds_its_peak_until_the_anneal_share():
+    config = apply_overrides(get_preset("cpu-fast"), {"learning_rate": 30.0, "warmup_epochs": 2,
+                                                      "max_max_epoch": 12, "anneal_share": 0.4})
+    schedule = schedule_of(config)
+    # 10 epochs after the warm-up: held for 6, then down over the last 4.
+    assert [schedule.rate(epoch) for epoch in (1.0, 2.0, 5.0, 8.0, 10.0, 12.0)] == \
+        pytest.approx([15.0, 30.0, 30.0, 30.0, 15.0, 0.0], abs=1e-12)
+    assert schedule.rate(9.0) > 15.0 > schedule.rate(11.0) > 0.0
+
+
 def test_one_cycle_rises_from_a_25th_then_anneals_while_beta1_moves_against_it():
     config = apply_overrides(get_preset("cpu-fast"), {
         "optimizer": "adam", "lr_schedule": "onecycle", "learning_rate": 0.01,

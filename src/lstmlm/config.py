@@ -101,6 +101,9 @@ class Config:
         "(adam, adamw): up from a 25th over the warm-up while beta1 falls from 0.95 to 0.85, "
         "then down to nearly 0 at max_max_epoch while beta1 rises back (Smith's one-cycle)")
     warmup_epochs: float = setting(0.0, "cosine, onecycle: epochs of linear warm-up")
+    anneal_share: float = setting(
+        1.0, "cosine, onecycle: the last share of the run after the warm-up over which the rate "
+             "falls; before it the rate holds at its peak (1: it falls over all of it)")
     variable_length: bool = setting(False, "window lengths drawn around num_steps (AWD-LSTM), "
                                            "the learning rate scaled by length")
     precision: Precision = setting(
@@ -323,6 +326,11 @@ class Config:
                               f"{self.optimizer} would need its own averaging")
         if self.warmup_epochs and self.lr_schedule not in ("cosine", "onecycle"):
             raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine or "
+                              "onecycle")
+        if not 0.0 < self.anneal_share <= 1.0:
+            raise LstmlmError(f"config: anneal_share must be in (0, 1], got {self.anneal_share!r}")
+        if self.anneal_share < 1.0 and self.lr_schedule not in ("cosine", "onecycle"):
+            raise LstmlmError("config: anneal_share is used only by lr_schedule=cosine or "
                               "onecycle")
         if self.lr_schedule == "onecycle" and self.optimizer not in ("adam", "adamw"):
             raise LstmlmError(f"config: lr_schedule onecycle cycles Adam's beta1; optimizer "

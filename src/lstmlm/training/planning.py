@@ -57,7 +57,8 @@ def smoke_config(config: Config) -> Config:
 def schedule_of(config: Config) -> LearningRateSchedule:
     """The learning-rate schedule `config` sets."""
     return LearningRateSchedule(config.lr_schedule, config.learning_rate, config.lr_decay,
-                                config.max_epoch, config.max_max_epoch, config.warmup_epochs)
+                                config.max_epoch, config.max_max_epoch, config.warmup_epochs,
+                                config.anneal_share)
 
 
 def optimizer_of(config: Config, model: torch.nn.Module,

@@ -26,7 +26,7 @@ class LearningRateSchedule:
     step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
     times `lr_decay` for each finished epoch that did not improve on the best valid
     perplexity before it; cosine: linear warm-up over `warmup_epochs`, then half a cosine down
-    to 0 at `max_max_epoch`; onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
+    to 0 at `max_max_epoch` (over its last `anneal_share`, the rate held before it); onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
     out): linear from a 25th of the rate to the rate over `warmup_epochs`, then half a cosine
     down to a 10,000th of that start, with Adam's beta1 moving the opposite way (`beta1`).
     """
@@ -37,6 +37,7 @@ class LearningRateSchedule:
     max_epoch: int = 1
     max_max_epoch: float = 1.0
     warmup_epochs: float = 0.0
+    anneal_share: float = 1.0
 
     def rate(self, progress: float, valid_ppls: Iterable[float] = ()) -> float:
         """The rate `progress` epochs into training, after epochs of `valid_ppls`."""
@@ -56,12 +57,13 @@ class LearningRateSchedule:
         return self.cycle(progress, ONECYCLE_BETA1[1], ONECYCLE_BETA1[0], ONECYCLE_BETA1[1])
 
     def cycle(self, progress: float, start: float, peak: float, end: float) -> float:
-        """Linear from `start` to `peak` over the warm-up, then half a cosine down to `end` at
-        `max_max_epoch`."""
+        """Linear from `start` to `peak` over the warm-up, held at `peak` until the last
+        `anneal_share` of the rest, then half a cosine down to `end` at `max_max_epoch`."""
         if progress < self.warmup_epochs:
             return start + (peak - start) * progress / self.warmup_epochs
         fraction = (progress - self.warmup_epochs) / (self.max_max_epoch - self.warmup_epochs)
-        return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
+        annealed = max(fraction - (1 - self.anneal_share), 0.0) / self.anneal_share
+        return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * min(annealed, 1.0)))
 
 
 def plateaus(valid_ppls: Iterable[float]) -> int:
