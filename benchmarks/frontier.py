@@ -34,9 +34,9 @@ run off the budget's clock: each recipe plans and trains as it would without the
   warm-up of a tenth of the run instead of 1/68;
 - lstmlm-average-last-third: a lever, `cpu-fast` averaging its weights over the last third of
   its epochs (`average_last`, stochastic weight averaging);
-- lstmlm-anneal-third: a lever, `cpu-fast` holding its rate at the peak after the warm-up and
-  annealing over the last third of the run only (`anneal_share`; the fast.ai group found
-  about a third best for one-cycle Adam);
+- lstmlm-anneal-third: the lever that measured `cpu-fast`'s `anneal_share=0.34` (its rate held
+  at the peak after the warm-up, annealed over the last third of the run) against the cosine
+  over the whole run; it spells the setting out, as its recorded rows ran with it;
 - lstmlm-one-cycle: a lever, `cpu-fast` with Adam at 0.008 on the one-cycle schedule, warming
   up over 0.3 of the run (Smith; the fast.ai group's fast AWD-LSTM training);
 - lstmlm-one-cycle-0.016: a lever, `cpu-fast` with one-cycle Adam's peak rate at 0.016 instead

@@ -408,6 +408,8 @@ def test_plans_shorter_than_budget_onecycle_epochs_train_one_cycle_adam(kind, na
     assert (planned.optimizer, planned.lr_schedule, planned.learning_rate) == \
         ("adam", "onecycle", 0.008)
     assert planned.warmup_epochs == pytest.approx(0.3 * planned.max_max_epoch)
+    # SGD holds its rate until the last third; one-cycle anneals over all of its run.
+    assert (sgd.anneal_share, planned.anneal_share) == (0.34, 1.0)
     # The same model, its epochs measured at Adam's speed: fewer of them.
     assert (planned.hidden_size, planned.softmax) == (sgd.hidden_size, sgd.softmax)
     assert planned.max_max_epoch < sgd.max_max_epoch

@@ -304,7 +304,7 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     config = apply_overrides(get_preset("cpu-fast"), {"learning_rate": 30.0, "warmup_epochs": 2,
-                                                      "max_max_epoch": 12})
+                                                      "max_max_epoch": 12, "anneal_share": 1})
     assert schedule_of(config).rate(0.0) == 0.0
     assert schedule_of(config).rate(1.0) == pytest.approx(15.0)
     assert schedule_of(config).rate(2.0) == pytest.approx(30.0)
@@ -325,7 +325,7 @@ def test_cosine_schedule_holds_its_peak_until_the_anneal_share():
 def test_one_cycle_rises_from_a_25th_then_anneals_while_beta1_moves_against_it():
     config = apply_overrides(get_preset("cpu-fast"), {
         "optimizer": "adam", "lr_schedule": "onecycle", "learning_rate": 0.01,
-        "warmup_epochs": 3, "max_max_epoch": 10})
+        "warmup_epochs": 3, "max_max_epoch": 10, "anneal_share": 1})
     schedule = schedule_of(config)
     assert [schedule.rate(epoch) for epoch in (0.0, 1.5, 3.0, 6.5)] == \
         pytest.approx([0.0004, 0.0052, 0.01, 0.00500002])

@@ -185,10 +185,12 @@ ONECYCLE_WARMUP_SHARE = 0.3
 
 def one_cycle(config: Config) -> Config:
     """`config` training with Adam on the one-cycle schedule at budget_onecycle_lr, its
-    warm-up ONECYCLE_WARMUP_SHARE of max_max_epoch (which the plan then stretches)."""
+    warm-up ONECYCLE_WARMUP_SHARE of max_max_epoch (which the plan then stretches), annealed
+    over all of the rest as it was measured."""
     return dataclasses.replace(config, optimizer="adam", lr_schedule="onecycle",
                                learning_rate=config.budget_onecycle_lr,
-                               warmup_epochs=ONECYCLE_WARMUP_SHARE * config.max_max_epoch)
+                               warmup_epochs=ONECYCLE_WARMUP_SHARE * config.max_max_epoch,
+                               anneal_share=1.0)
 
 
 def budget_shapes(config: Config) -> list[Shape]:
