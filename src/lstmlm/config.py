@@ -324,14 +324,12 @@ class Config:
         if self.average_last and self.optimizer != "sgd":
             raise LstmlmError(f"config: average_last averages plain SGD's weights; optimizer "
                               f"{self.optimizer} would need its own averaging")
-        if self.warmup_epochs and self.lr_schedule not in ("cosine", "onecycle"):
-            raise LstmlmError("config: warmup_epochs is used only by lr_schedule=cosine or "
-                              "onecycle")
         if not 0.0 < self.anneal_share <= 1.0:
             raise LstmlmError(f"config: anneal_share must be in (0, 1], got {self.anneal_share!r}")
-        if self.anneal_share < 1.0 and self.lr_schedule not in ("cosine", "onecycle"):
-            raise LstmlmError("config: anneal_share is used only by lr_schedule=cosine or "
-                              "onecycle")
+        for name, unset in (("warmup_epochs", 0.0), ("anneal_share", 1.0)):
+            if getattr(self, name) != unset and self.lr_schedule not in ("cosine", "onecycle"):
+                raise LstmlmError(f"config: {name} is used only by lr_schedule=cosine or "
+                                  f"onecycle")
         if self.lr_schedule == "onecycle" and self.optimizer not in ("adam", "adamw"):
             raise LstmlmError(f"config: lr_schedule onecycle cycles Adam's beta1; optimizer "
                               f"{self.optimizer} has none (use adam or adamw)")
@@ -419,8 +417,8 @@ PRESETS: dict[str, dict] = {
                      ar_alpha=2.0, tar_beta=1.0, weight_decay=1.2e-6, init_scale=0.1,
                      optimizer="sgd", learning_rate=30.0, loss_average="token",
                      max_grad_norm=0.25, lr_schedule="cosine", warmup_epochs=0.5,
-                     anneal_share=0.34, max_epoch=1, max_max_epoch=34, lr_decay=1.0, variable_length=True,
-                     precision="auto", time_budget=7200.0,
+                     anneal_share=0.34, max_epoch=1, max_max_epoch=34, lr_decay=1.0,
+                     variable_length=True, precision="auto", time_budget=7200.0,
                      budget_hidden_sizes=(512, 400, 320, 256), budget_min_epochs=10,
                      budget_adaptive_cutoffs=(2000,), budget_onecycle_epochs=10,
                      budget_onecycle_lr=0.008,

@@ -26,9 +26,10 @@ class LearningRateSchedule:
     step: `learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0)` (Zaremba); plateau:
     times `lr_decay` for each finished epoch that did not improve on the best valid
     perplexity before it; cosine: linear warm-up over `warmup_epochs`, then half a cosine down
-    to 0 at `max_max_epoch` (over its last `anneal_share`, the rate held before it); onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
+    to 0 at `max_max_epoch`; onecycle (Smith 2018, as fastai and PyTorch's OneCycleLR lay it
     out): linear from a 25th of the rate to the rate over `warmup_epochs`, then half a cosine
     down to a 10,000th of that start, with Adam's beta1 moving the opposite way (`beta1`).
+    Both hold the peak after the warm-up until the last `anneal_share` of the rest.
     """
 
     kind: ScheduleName
