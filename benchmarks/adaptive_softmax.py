@@ -26,11 +26,11 @@ from common import machine
 def speed_child(softmax: str, vocab: int, hidden: int, steps: int, cutoffs: str) -> dict:
     import torch
 
-    from lstmlm import LSTMLanguageModel
+    from lstmlm import RecurrentLanguageModel
     from lstmlm.training import train_step
 
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=vocab, hidden_size=hidden, num_layers=2,
+    model = RecurrentLanguageModel(vocab_size=vocab, hidden_size=hidden, num_layers=2,
                               adaptive_cutoffs=tuple(int(cutoff) for cutoff in cutoffs.split(","))
                               if softmax == "adaptive" else ())
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstmlm import LSTMLanguageModel, apply_overrides, get_preset
+from lstmlm import RecurrentLanguageModel, apply_overrides, get_preset
 from lstmlm.builders import build_corpus, build_model
 
 from .conftest import write_corpus
@@ -16,7 +16,7 @@ def test_build_model_resolves_each_keep_probability_from_keep_prob():
     assert model.output_dropout.p == pytest.approx(0.1)
     assert model.device == torch.device("cpu")
     with pytest.raises(TypeError):
-        LSTMLanguageModel(30, 6, 2)  # options are keywords
+        RecurrentLanguageModel(30, 6, 2)  # options are keywords
 
 
 def test_build_model_passes_the_adaptive_cutoffs_checked_against_the_vocabulary():

@@ -4,13 +4,13 @@ import pytest
 import torch
 from safetensors import SafetensorError
 
-from lstmlm import LSTMLanguageModel, LstmlmError
+from lstmlm import RecurrentLanguageModel, LstmlmError
 from lstmlm import checkpoint
 
 
-def tied_model(seed: int) -> LSTMLanguageModel:
+def tied_model(seed: int) -> RecurrentLanguageModel:
     torch.manual_seed(seed)
-    return LSTMLanguageModel(vocab_size=20, hidden_size=8, num_layers=2, embedding_size=6,
+    return RecurrentLanguageModel(vocab_size=20, hidden_size=8, num_layers=2, embedding_size=6,
                              tie_weights=True)
 
 
@@ -56,7 +56,7 @@ def test_unreadable_or_mismatched_files_are_one_line_errors(tmp_path):
     with pytest.raises(LstmlmError, match="cannot read checkpoint"):
         checkpoint.load_weights(tmp_path / "cut.safetensors", tied_model(0))
     checkpoint.save_weights(tmp_path / "best.safetensors", tied_model(0))
-    wider = LSTMLanguageModel(vocab_size=20, hidden_size=10, num_layers=2, embedding_size=6,
+    wider = RecurrentLanguageModel(vocab_size=20, hidden_size=10, num_layers=2, embedding_size=6,
                               tie_weights=True)
     with pytest.raises(LstmlmError, match="does not match the model: size mismatch") as error:
         checkpoint.load_weights(tmp_path / "best.safetensors", wider)
@@ -70,7 +70,7 @@ def test_a_checkpoint_the_disk_cannot_take_is_one_line_and_no_file(tmp_path, mon
                               "(os error 28)")
 
     monkeypatch.setattr(checkpoint, "save_file", full_disk)
-    model = LSTMLanguageModel(vocab_size=10, hidden_size=4, num_layers=1)
+    model = RecurrentLanguageModel(vocab_size=10, hidden_size=4, num_layers=1)
     with pytest.raises(LstmlmError) as error:
         checkpoint.save_weights(tmp_path / "best.safetensors", model)
     assert str(error.value) == f"cannot write {tmp_path / 'best.safetensors'}: No space left on device"

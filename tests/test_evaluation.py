@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from lstmlm import LstmlmError, LSTMLanguageModel
+from lstmlm import LstmlmError, RecurrentLanguageModel
 from lstmlm.cli import parse_args
 from lstmlm.evaluation import (TUNING_WORDS, DynamicEvaluation, NeuralCache, adaptation_grid,
                                adaptation_words, adapted_perplexity, cache_perplexity,
@@ -27,7 +27,7 @@ def test_stream_perplexity_is_the_same_for_any_window_length(model):
 
 def test_stream_perplexity_of_an_untrained_model_is_about_the_vocabulary_size():
     torch.manual_seed(0)
-    network = LSTMLanguageModel(vocab_size=50, hidden_size=8, num_layers=1, init_scale=0.01)
+    network = RecurrentLanguageModel(vocab_size=50, hidden_size=8, num_layers=1, init_scale=0.01)
     ids = torch.randint(0, 50, (400,))
     assert stream_perplexity(network, ids) == pytest.approx(50, rel=0.05)
 

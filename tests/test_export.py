@@ -165,7 +165,7 @@ def test_onnx_without_the_package_is_a_one_line_error(finished_run, tmp_path, mo
 def test_onnx_of_the_fused_multi_layer_module(tmp_path, cell):
     pytest.importorskip("onnx", reason="pip install -e \".[onnx]\"")
     torch.manual_seed(0)
-    network = lstmlm.LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
+    network = lstmlm.RecurrentLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
                                        cell=cell).eval()
     assert network.lstm is not None  # one nn.LSTM/nn.GRU for both layers
     export_onnx(network, tmp_path / "model.onnx")

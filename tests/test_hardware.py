@@ -139,10 +139,10 @@ def bf16_unavailable_reason() -> str | None:
                     reason=bf16_unavailable_reason() or "")
 def test_bf16_training_on_a_cpu_that_runs_it(tmp_path, tiny_config):
     from lstmlm.training import train_step
-    from lstmlm.model import LSTMLanguageModel
+    from lstmlm.model import RecurrentLanguageModel
 
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=20, hidden_size=8, num_layers=2)
+    model = RecurrentLanguageModel(vocab_size=20, hidden_size=8, num_layers=2)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
     loss, hidden = train_step(model, optimizer, inputs, targets, model.init_state(2),

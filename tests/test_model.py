@@ -1,18 +1,18 @@
 import pytest
 import torch
 
-from lstmlm import LSTMLanguageModel
+from lstmlm import RecurrentLanguageModel
 from lstmlm.model import detach_state, evaluating
 
 
-def make_model(keep_prob: float = 1.0, **kwargs) -> LSTMLanguageModel:
+def make_model(keep_prob: float = 1.0, **kwargs) -> RecurrentLanguageModel:
     """A small seeded model; `keep_prob` sets the three keep probabilities, as in Zaremba."""
     torch.manual_seed(0)
     options = dict(vocab_size=30, hidden_size=6, num_layers=2, init_scale=0.1,
                    input_keep_prob=keep_prob, hidden_keep_prob=keep_prob,
                    output_keep_prob=keep_prob)
     options.update(kwargs)
-    return LSTMLanguageModel(**options)
+    return RecurrentLanguageModel(**options)
 
 
 def test_weights_uniform_in_init_scale_and_lstm_biases_zero():
@@ -148,7 +148,7 @@ def test_embedding_dropout_drops_whole_words_in_training_only():
     torch.testing.assert_close(features_input[0][0], embedded[inputs[0]])
 
 
-def layer_inputs(model: LSTMLanguageModel, inputs: torch.Tensor) -> list[torch.Tensor]:
+def layer_inputs(model: RecurrentLanguageModel, inputs: torch.Tensor) -> list[torch.Tensor]:
     """What each recurrent layer of a per-layer model received in one forward pass."""
     seen = []
     hooks = [layer.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
@@ -233,7 +233,7 @@ def test_evaluating_switches_to_eval_mode_and_restores_the_mode_on_an_error():
 
 def test_adaptive_softmax_logits_are_log_probabilities_and_its_loss_reads_only_the_targets():
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
+    model = RecurrentLanguageModel(vocab_size=40, hidden_size=12, num_layers=2,
                               adaptive_cutoffs=(10, 25), adaptive_div_value=2.0).eval()
     inputs, targets = torch.randint(0, 40, (3, 7)), torch.randint(0, 40, (3, 7))
     logits, _ = model(inputs, model.init_state(3))
@@ -249,7 +249,7 @@ def test_adaptive_softmax_logits_are_log_probabilities_and_its_loss_reads_only_t
 @pytest.mark.parametrize("embedding_size", [0, 8])
 def test_tied_adaptive_softmax_scores_the_head_words_with_the_embedding(embedding_size):
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
+    model = RecurrentLanguageModel(vocab_size=40, hidden_size=12, num_layers=2, tie_weights=True,
                               embedding_size=embedding_size, adaptive_cutoffs=(10, 25),
                               adaptive_div_value=2.0).eval()
     head = model.adaptive.head

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lstmlm import LstmlmError
-from lstmlm.model import LSTMLanguageModel
+from lstmlm.model import RecurrentLanguageModel
 from lstmlm.numpy_rnn import (SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, RNNNumpy,
                               build_corpus, gradient_check_report, load_sentence_corpus,
                               read_documents, tokenize)
@@ -104,7 +104,7 @@ def test_pytorch_rnn_tanh_cell_has_the_same_loss_and_gradients():
     numpy_model = RNNNumpy(word_dim=25, hidden_dim=6, bptt_truncate=1000, seed=4)
     rng = np.random.default_rng(5)
     x, y = rng.integers(0, 25, 9), rng.integers(0, 25, 9)
-    torch_model = LSTMLanguageModel(vocab_size=25, hidden_size=6, num_layers=1, cell="rnn_tanh").double()
+    torch_model = RecurrentLanguageModel(vocab_size=25, hidden_size=6, num_layers=1, cell="rnn_tanh").double()
     with torch.no_grad():
         torch_model.embedding.weight.copy_(torch.from_numpy(numpy_model.U.T))
         torch_model.lstm.weight_ih_l0.copy_(torch.eye(6, dtype=torch.float64))

@@ -15,7 +15,7 @@ from lstmlm import LstmlmError, apply_overrides, get_preset, train
 from lstmlm import budget
 from lstmlm.training import planning, step, trainer
 from lstmlm.generation import text_of
-from lstmlm.model import LSTMLanguageModel
+from lstmlm.model import RecurrentLanguageModel
 from lstmlm.builders import build_corpus
 from lstmlm.corpus import window_lengths
 from lstmlm.rundir import RunDir
@@ -59,7 +59,7 @@ def test_the_learning_rate_is_printed_so_that_it_shows(rate, shown):
 
 def test_train_step_clips_the_global_gradient_norm():
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
+    model = RecurrentLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
     before = [parameter.detach().clone() for parameter in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     inputs = torch.randint(0, 20, (3, 6))
@@ -290,7 +290,7 @@ def test_ar_and_tar_add_to_the_objective(tmp_path, tiny_config):
     grads = []
     for alpha, beta in ((0.0, 0.0), (2.0, 0.0), (0.0, 2.0)):
         torch.manual_seed(1)
-        model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
+        model = RecurrentLanguageModel(vocab_size=20, hidden_size=5, num_layers=2, init_scale=0.5)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
         train_step(model, optimizer, inputs, targets, model.init_state(3), max_grad_norm=100.0,
                    ar_alpha=alpha, tar_beta=beta)
@@ -368,7 +368,7 @@ def test_nt_asgd_trigger():
 def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     config = apply_overrides(get_preset("small"), {"optimizer": "ntasgd", "learning_rate": 0.5})
     torch.manual_seed(0)
-    model = LSTMLanguageModel(vocab_size=20, hidden_size=5, num_layers=1)
+    model = RecurrentLanguageModel(vocab_size=20, hidden_size=5, num_layers=1)
     optimizer = optimizer_of(config, model, averaging=True)
     inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
     hidden, trajectory = model.init_state(2), []

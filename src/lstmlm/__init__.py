@@ -12,10 +12,12 @@ from .config import PRESETS, Config, apply_overrides, get_preset
 from .corpus import Corpus, Vocabulary, load_corpus
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
-from .model import LSTMLanguageModel
+from .model import LSTMLanguageModel, RecurrentLanguageModel
+from .plan import RunPlan
 
 __all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",
-           "LstmlmError", "NeuralCache", "PRESETS", "TrainResult", "Vocabulary",
+           "LstmlmError", "NeuralCache", "PRESETS", "RecurrentLanguageModel", "RunPlan",
+           "TrainResult", "Vocabulary",
            "apply_overrides", "get_preset", "load", "load_corpus", "train"]
 __version__ = metadata.version("lstmlm")
 

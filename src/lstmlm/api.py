@@ -8,6 +8,7 @@ from typing import Iterator
 import torch
 
 from .config import Config
+from .plan import RunPlan
 from .builders import build_corpus
 from .corpus import Vocabulary, clean_lines, words_of_lines
 from .errors import LstmlmError
@@ -16,22 +17,26 @@ from .evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity, dynam
 from .export import is_model_folder, load_parts
 from .generation import Generator
 from .hardware import select_device
-from .model import LSTMLanguageModel
+from .model import RecurrentLanguageModel
 from .normalization import model_normalization
 from .scoring import SentenceScore, WordSurprisal, score_sentences, surprisals
 
 
 class LanguageModel:
-    """A network together with its vocabulary and the config it was trained with."""
+    """A network together with its vocabulary, the request it was trained from and the plan it
+    was trained by (its shape, precision and schedule; `RunPlan.of(config)` where nothing was
+    decided)."""
 
-    def __init__(self, network: LSTMLanguageModel, vocab: Vocabulary, config: Config,
-                 path: Path | None = None, quantized: str | None = None):
+    def __init__(self, network: RecurrentLanguageModel, vocab: Vocabulary, config: Config,
+                 path: Path | None = None, quantized: str | None = None,
+                 plan: RunPlan | None = None):
         self.network = network.eval()
         self.quantized = quantized  # "int8" when loaded with quantize="int8"
         self.vocab = vocab
         self.config = config
+        self.plan = plan or RunPlan.of(config)
         self.path = path  # the run directory or model folder it was loaded from
-        self.generator = Generator(self.network, vocab, config.clean_text)
+        self.generator = Generator(self.network, vocab, config.data.clean_text)
 
     @property
     def device(self) -> torch.device:
@@ -41,13 +46,14 @@ class LanguageModel:
     def normalization(self) -> str:
         """How `pairs`, `surprisal` and `syntaxgym` bring text to this model's conventions by
         default (lstmlm.normalization): the config's `normalization`, "auto" resolved."""
-        return model_normalization(self.config)
+        return model_normalization(self.config.data)
 
     def perplexity(self, text: str, dynamic: DynamicEvaluation | None = None,
                    cache: NeuralCache | None = None) -> float:
         """Perplexity of `text` (lines of words; each line ends with `<eos>`) as one stream,
         with dynamic evaluation or a neural cache as `evaluate` takes them."""
-        lines = clean_lines(text.splitlines()) if self.config.clean_text else text.splitlines()
+        lines = (clean_lines(text.splitlines()) if self.config.data.clean_text
+                 else text.splitlines())
         return self._stream_perplexity(self.vocab.encode(words_of_lines(lines)), 1, dynamic,
                                        cache)
 
@@ -60,8 +66,8 @@ class LanguageModel:
         `dynamic` (`DynamicEvaluation()` for its defaults) adapts the model to the stream as it
         reads it; `cache` (`NeuralCache()`) adds a neural cache.
         """
-        ids = build_corpus(self.config, self.vocab, data).split(split)
-        return self._stream_perplexity(ids, self.config.eval_batch_size, dynamic, cache)
+        ids = build_corpus(self.config.data, self.vocab, data or self.plan.data).split(split)
+        return self._stream_perplexity(ids, self.config.evaluation.batch_size, dynamic, cache)
 
     def _stream_perplexity(self, ids: torch.Tensor, batch_size: int,
                            dynamic: DynamicEvaluation | None,
@@ -77,7 +83,8 @@ class LanguageModel:
             return dynamic_perplexity(self.network, ids, dynamic)
         if cache is not None:
             return cache_perplexity(self.network, ids, cache)
-        return stream_perplexity(self.network, ids, batch_size, self.config.eval_num_steps)
+        return stream_perplexity(self.network, ids, batch_size,
+                                 self.config.evaluation.num_steps)
 
     def generate(self, prime: str = "", words: int = 50, **options) -> str:
         """Generated text continuing `prime` (empty: a sentence start), `<eos>` as line breaks.
@@ -131,8 +138,8 @@ def load(path: str | Path, device: str | None = None, weights: str = "best",
     """
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise LstmlmError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
-    config, vocab, network = load_parts(path, weights)
-    default = "cpu" if quantize else "auto" if is_model_folder(path) else config.device
+    config, plan, vocab, network = load_parts(path, weights)
+    default = "cpu" if quantize else "auto" if is_model_folder(path) else config.run.device
     target = select_device(device or default)
     if quantize:
         if target.type != "cpu":
@@ -140,4 +147,4 @@ def load(path: str | Path, device: str | None = None, weights: str = "best",
         network = torch.ao.quantization.quantize_dynamic(
             network, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8)
     network.to(target)
-    return LanguageModel(network, vocab, config, Path(path), quantize)
+    return LanguageModel(network, vocab, config, Path(path), quantize, plan)

@@ -592,10 +592,10 @@ def run_numpy_rnn(args) -> None:
 
 def run_presets(args) -> None:
     """A table with a column per preset and a row per field that some preset sets."""
-    keys = [field.name for field in dataclasses.fields(Config) if field.name != "preset"]
+    keys = [name for name in Config().flat() if name != "preset"]
     shown = [key for key in keys if any(key in values for values in PRESETS.values())]
-    configs = [get_preset(name) for name in PRESETS]
-    cells = {key: [table_value(key, getattr(config, key)) for config in configs] for key in shown}
+    configs = [get_preset(name).flat() for name in PRESETS]
+    cells = {key: [table_value(key, config[key]) for config in configs] for key in shown}
     widths = [max(len(name), *(len(cells[key][column]) for key in shown)) + 2
               for column, name in enumerate(PRESETS)]
     print(f"{'':<20}" + "".join(f"{name:>{width}}" for name, width in zip(PRESETS, widths)))

@@ -9,7 +9,7 @@ import torch
 
 from .corpus import batchify, windows
 from .errors import LstmlmError
-from .model import LSTMLanguageModel, detach_state, evaluating
+from .model import RecurrentLanguageModel, detach_state, evaluating
 
 
 def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -20,7 +20,7 @@ def stream_rows(ids: torch.Tensor, batch_size: int, device: torch.device) -> tor
     return rows
 
 
-def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: int = 1,
+def stream_perplexity(model: RecurrentLanguageModel, ids: torch.Tensor, batch_size: int = 1,
                       num_steps: int = 100) -> float:
     """exp(mean cross-entropy) of predicting every next id of `ids`, the state carried throughout.
 
@@ -33,7 +33,7 @@ def stream_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, batch_size: i
 
 
 @torch.no_grad()
-def stream_nll(model: LSTMLanguageModel, rows: torch.Tensor,
+def stream_nll(model: RecurrentLanguageModel, rows: torch.Tensor,
                num_steps: int = 100) -> tuple[torch.Tensor, int]:
     """The summed negative log-likelihood (a float64 tensor) of every next id of each row of
     `rows`, each row's state carried throughout, and the number of targets: the sums a
@@ -78,7 +78,7 @@ class DynamicEvaluation:
         return self
 
 
-def dynamic_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+def dynamic_perplexity(model: RecurrentLanguageModel, ids: torch.Tensor,
                        options: DynamicEvaluation = DynamicEvaluation()) -> float:
     """Perplexity with dynamic evaluation: score each window of the stream first, then take a
     gradient step on it, so the model adapts to the text as it reads it. The model's weights
@@ -157,7 +157,7 @@ class NeuralCache:
 
 
 @torch.no_grad()
-def cache_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+def cache_perplexity(model: RecurrentLanguageModel, ids: torch.Tensor,
                      options: NeuralCache = NeuralCache()) -> float:
     """Perplexity of the stream with a neural cache over the last `options.window` hidden states."""
     options.check()
@@ -202,7 +202,7 @@ class Adaptation:
     tuning_perplexity: float
     tuning_words: int
 
-    def perplexity(self, model: LSTMLanguageModel, ids: torch.Tensor) -> float:
+    def perplexity(self, model: RecurrentLanguageModel, ids: torch.Tensor) -> float:
         """The stream's perplexity with this adaptation."""
         return adapted_perplexity(model, ids, self.options)
 
@@ -213,7 +213,7 @@ class Adaptation:
                 f"lambda {self.options.lambda_:g}")
 
 
-def adapted_perplexity(model: LSTMLanguageModel, ids: torch.Tensor,
+def adapted_perplexity(model: RecurrentLanguageModel, ids: torch.Tensor,
                        options: DynamicEvaluation | NeuralCache) -> float:
     """The stream's perplexity with dynamic evaluation or a neural cache, as `options` say."""
     if isinstance(options, DynamicEvaluation):
@@ -230,7 +230,7 @@ def adaptation_grid(method: str) -> tuple[DynamicEvaluation | NeuralCache, ...]:
     raise LstmlmError(f"evaluation-time adaptation must be dynamic or cache, got {method!r}")
 
 
-def tune_adaptation(model: LSTMLanguageModel, valid: torch.Tensor, method: str,
+def tune_adaptation(model: RecurrentLanguageModel, valid: torch.Tensor, method: str,
                     words: int = TUNING_WORDS) -> Adaptation:
     """The options of `method` that give the lowest perplexity on the first `words` words of
     the valid split (the earliest of equals)."""

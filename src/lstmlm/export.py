@@ -1,7 +1,8 @@
 """Model folders: a trained model on its own, to be loaded on any machine.
 
 `lstmlm export RUN_DIR OUT_DIR` writes:
-  config.json        the run's Config and `format_version`
+  config.json        the run's Config as asked, and `format_version`
+  plan.json          the plan the run trained by (its shape, precision and schedule)
   vocab.json         the vocabulary, in id order
   model.safetensors  one set of weights (the best-on-valid ones unless asked for the last)
   README.md          a model card: what was trained, on what, how well, and how to load it
@@ -21,24 +22,26 @@ import shlex
 import shutil
 import tempfile
 import warnings
-from dataclasses import fields
 from pathlib import Path
 
 import torch
 
 from . import checkpoint
 from .builders import build_model
-from .config import PRESETS, Config, format_value, get_preset
+from .config import PRESETS, Config, ModelConfig, format_value, get_preset
 from .corpus import Vocabulary
 from .budget import plural
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode, writing
 from .normalization import model_normalization
-from .model import LSTMLanguageModel, evaluating
+from .model import RecurrentLanguageModel, evaluating
+from .plan import RunPlan, load_plans, plans_json
 from .rundir import RunDir
 
-FORMAT_VERSION = 1
+# 1: config.json held what the run trained with; 2: the request, with the plan in plan.json.
+FORMAT_VERSION = 2
 CONFIG = "config.json"
+PLAN = "plan.json"
 VOCAB = "vocab.json"
 WEIGHTS = "model.safetensors"
 CARD = "README.md"
@@ -51,10 +54,10 @@ def is_model_folder(path: str | Path) -> bool:
     return (Path(path) / WEIGHTS).is_file()
 
 
-def load_parts(path: str | Path,
-               weights: str = "best") -> tuple[Config, Vocabulary, LSTMLanguageModel]:
-    """The config, vocabulary and network (on the CPU, in eval mode) of a run directory or a
-    model folder. A run directory gives its best-on-valid weights or, with `weights="last"`,
+def load_parts(path: str | Path, weights: str = "best"
+               ) -> tuple[Config, RunPlan, Vocabulary, RecurrentLanguageModel]:
+    """The request, the plan, the vocabulary and the network (on the CPU, in eval mode) of a
+    run directory or a model folder. A run directory gives its best-on-valid weights or, with `weights="last"`,
     those training ended with; a model folder holds one set and takes `weights="best"`."""
     if weights not in WEIGHT_CHOICES:
         raise LstmlmError(f"weights must be one of {', '.join(WEIGHT_CHOICES)}, got {weights!r}")
@@ -64,13 +67,13 @@ def load_parts(path: str | Path,
                               f"(choose best or last when exporting it)")
         return _read_folder(Path(path))
     run_dir = RunDir.open(path)
-    config, vocab = run_dir.load_config(), run_dir.load_vocab()
-    network = build_model(config, len(vocab))
+    config, plan, vocab = run_dir.load_config(), run_dir.load_plan(), run_dir.load_vocab()
+    network = build_model(plan.model, plan.regularisation, len(vocab))
     if weights == "best":
         checkpoint.load_weights(run_dir / RunDir.BEST, network)
     else:
         checkpoint.load_training_weights(run_dir / RunDir.LAST, network)
-    return config, vocab, network.eval()
+    return config, plan, vocab, network.eval()
 
 
 def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
@@ -87,7 +90,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
         raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
     if is_model_folder(run_dir):
         raise LstmlmError(f"{run_dir} is already a model folder")
-    config, vocab, network = load_parts(run_dir, weights)
+    config, plan, vocab, network = load_parts(run_dir, weights)
     source = RunDir.open(run_dir)
     with writing(out_dir):
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -95,12 +98,13 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
     try:
         atomic_write_text(staging / CONFIG, json.dumps(
             {"format_version": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")
+        atomic_write_text(staging / PLAN, plans_json([plan]))
         vocab.save(staging / VOCAB)
         checkpoint.save_weights(staging / WEIGHTS, network, {"weights": weights})
         if onnx:
             export_onnx(network, staging / ONNX)
-        atomic_write_text(staging / CARD, model_card(source, config, vocab, network, weights,
-                                                     out_dir, onnx))
+        atomic_write_text(staging / CARD, model_card(source, config, plan, vocab, network,
+                                                     weights, out_dir, onnx))
         os.chmod(staging, default_mode(directory=True))
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
@@ -113,7 +117,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
 class _StateInOut(torch.nn.Module):
     """The network with its recurrent state as separate tensors, as ONNX graphs take them."""
 
-    def __init__(self, network: LSTMLanguageModel):
+    def __init__(self, network: RecurrentLanguageModel):
         super().__init__()
         self.network = network
 
@@ -122,7 +126,7 @@ class _StateInOut(torch.nn.Module):
         return (logits, *new_state)
 
 
-def onnx_names(network: LSTMLanguageModel) -> tuple[list[str], list[str]]:
+def onnx_names(network: RecurrentLanguageModel) -> tuple[list[str], list[str]]:
     """The ONNX graph's input and output names: `input_ids` and `state_0`... in, `logits` and
     `new_state_0`... out, the state tensors in the order of `network.init_state`."""
     count = len(network.init_state(1))
@@ -130,7 +134,7 @@ def onnx_names(network: LSTMLanguageModel) -> tuple[list[str], list[str]]:
             ["logits"] + [f"new_state_{index}" for index in range(count)])
 
 
-def export_onnx(network: LSTMLanguageModel, path: Path) -> None:
+def export_onnx(network: RecurrentLanguageModel, path: Path) -> None:
     """Write `network` as ONNX: inputs `input_ids` (batch, steps) int64 and the state tensors,
     outputs `logits` (batch, steps, vocab) and the new state; batch and steps are dynamic.
 
@@ -177,7 +181,7 @@ def onnx_perplexity(folder: str | Path, ids: torch.Tensor, num_steps: int = 100)
     return math.exp(total / (len(ids) - 1))
 
 
-def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
+def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLanguageModel]:
     try:
         values = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -189,50 +193,51 @@ def _read_folder(folder: Path) -> tuple[Config, Vocabulary, LSTMLanguageModel]:
         raise LstmlmError(f"{folder} is a model folder of format {version}; this lstmlm reads "
                           f"format {FORMAT_VERSION} and older (upgrade lstmlm)")
     config = Config.from_dict(values)
+    plan = load_plans(folder / PLAN)[-1] if version >= 2 else RunPlan.of(config)
     vocab = Vocabulary.load(folder / VOCAB)
-    network = build_model(config, len(vocab))
+    network = build_model(plan.model, plan.regularisation, len(vocab))
     checkpoint.load_weights(folder / WEIGHTS, network)
-    return config, vocab, network.eval()
+    return config, plan, vocab, network.eval()
 
 
 def training_command(config: Config) -> str:
     """The `lstmlm train` command that gives `config`: its preset and the fields it changes."""
     preset = config.preset if config.preset in PRESETS else "small"
-    base = get_preset(preset)
-    changed = [field.name for field in fields(Config)
-               if field.name != "preset" and getattr(config, field.name) != getattr(base, field.name)]
+    base, values = get_preset(preset).flat(), config.flat()
+    changed = [name for name, value in values.items() if name != "preset" and value != base[name]]
     return " ".join(["lstmlm train --preset", preset] +
-                    [f"--set {shlex.quote(f'{name}={format_value(name, getattr(config, name))}')}"
+                    [f"--set {shlex.quote(f'{name}={format_value(name, values[name])}')}"
                      for name in changed])
 
 
-def softmax_description(config: Config) -> str:
+def softmax_description(model: ModelConfig) -> str:
     """The softmax layer in words; the adaptive one's logits are log-probabilities."""
-    if config.softmax == "full":
+    if model.softmax == "full":
         return "full softmax"
-    cutoffs = format_value("adaptive_cutoffs", config.adaptive_cutoffs)
-    return (f"adaptive softmax (cutoffs {cutoffs}, div_value {config.adaptive_div_value:g}; its "
+    cutoffs = format_value("adaptive_cutoffs", model.adaptive_cutoffs)
+    return (f"adaptive softmax (cutoffs {cutoffs}, div_value {model.adaptive_div_value:g}; its "
             f"logits are log-probabilities)")
 
 
-def model_card(run_dir: RunDir, config: Config, vocab: Vocabulary, network: LSTMLanguageModel,
-               weights: str, folder: Path, onnx: bool = False) -> str:
+def model_card(run_dir: RunDir, config: Config, plan: RunPlan, vocab: Vocabulary,
+               network: RecurrentLanguageModel, weights: str, folder: Path,
+               onnx: bool = False) -> str:
     """The README.md of the model folder `folder`, from what the run recorded."""
+    model = plan.model
     parameters = sum(tensor.numel() for tensor in checkpoint.model_tensors(network).values())
     results = run_dir.results() if (run_dir / RunDir.RESULTS).is_file() else None
     metrics = run_dir.metrics()
     lines = [f"# lstmlm model `{run_dir.name}`", "",
-             f"A word-level {config.cell.upper()} language model trained with lstmlm.", "",
+             f"A word-level {model.cell.upper()} language model trained with lstmlm.", "",
              "| | |", "|---|---|",
              f"| preset | `{config.preset}` |",
-             f"| data | `{config.data}` ({len(vocab):,} words in the vocabulary) |",
-             f"| model | {plural(config.num_layers, 'layer')} of {config.hidden_size} units, "
-             f"embeddings of "
-             f"{config.embedding_size or config.hidden_size}, tied weights: "
-             f"{'yes' if config.tie_weights else 'no'}; {softmax_description(config)}; "
+             f"| data | `{plan.data}` ({len(vocab):,} words in the vocabulary) |",
+             f"| model | {plural(model.num_layers, 'layer')} of {model.hidden_size} units, "
+             f"embeddings of {model.embedding_size or model.hidden_size}, tied weights: "
+             f"{'yes' if model.tie_weights else 'no'}; {softmax_description(model)}; "
              f"{parameters:,} parameters |",
-             f"| precision | {config.precision} |",
-             f"| text normalisation | `{model_normalization(config)}`: how `pairs`, "
+             f"| precision | {plan.precision} |",
+             f"| text normalisation | `{model_normalization(config.data)}`: how `pairs`, "
              f"`surprisal` and `syntaxgym` bring text to the model's conventions by default |",
              f"| epochs trained | {len(metrics)} |"]
     if weights == "best" and results is not None:

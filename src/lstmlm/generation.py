@@ -15,7 +15,7 @@ import torch
 from .config import STRATEGIES
 from .corpus import EOS, UNK, Vocabulary, clean_line
 from .errors import LstmlmError
-from .model import LSTMLanguageModel, evaluating
+from .model import RecurrentLanguageModel, evaluating
 
 
 def check_options(strategy: str = "sample", temperature: float = 1.0, top_k: int = 0,
@@ -55,7 +55,7 @@ def choose(logits: torch.Tensor, strategy: str = "sample", temperature: float = 
 
 
 @torch.no_grad()
-def generate_ids(network: LSTMLanguageModel, prime_ids: list[int], *, strategy: str = "sample",
+def generate_ids(network: RecurrentLanguageModel, prime_ids: list[int], *, strategy: str = "sample",
                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  banned_ids: tuple[int, ...] = (), generator: torch.Generator | None = None,
                  state=None) -> Iterator[int]:
@@ -95,7 +95,7 @@ def text_of(words: list[str]) -> str:
 class Generator:
     """Generation from a network and its vocabulary: word streams, texts and sentences."""
 
-    def __init__(self, network: LSTMLanguageModel, vocab: Vocabulary, clean: bool = False):
+    def __init__(self, network: RecurrentLanguageModel, vocab: Vocabulary, clean: bool = False):
         self.network = network
         self.vocab = vocab
         self.clean = clean

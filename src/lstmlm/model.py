@@ -24,12 +24,12 @@ RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU,
              "rnn_relu": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="relu", **kwargs)}
 
 
-class LSTMLanguageModel(nn.Module):
+class RecurrentLanguageModel(nn.Module):
     """Embedding -> dropout -> stacked LSTM -> dropout -> linear softmax over the vocabulary.
 
     Dropout is applied to non-recurrent connections: the embedding output (probability
-    `1 - input_keep_prob`), between recurrent layers (`1 - hidden_keep_prob`) and before the
-    softmax (`1 - output_keep_prob`). `cell` swaps the LSTM for a GRU or a vanilla RNN with the
+    `input_dropout`), between recurrent layers (`hidden_dropout`) and before the softmax
+    (`output_dropout`). `cell` swaps the LSTM for a GRU or a vanilla RNN with the
     same interface. The AWD-LSTM options (variational dropout, embedding dropout, weight
     dropout, tied weights) are off by default. With `adaptive_cutoffs` the full softmax is
     replaced by an adaptive softmax (Grave et al. 2017, `nn.AdaptiveLogSoftmaxWithLoss`): the
@@ -39,14 +39,14 @@ class LSTMLanguageModel(nn.Module):
     head's word rows with the embedding (TiedHead). With `softmax_samples` the full softmax
     trains on the window's targets and that many words sampled for the window (a sampled
     softmax, Jean et al. 2015), and scores the whole vocabulary in evaluation. Every option
-    is a keyword;
-    `builders.build_model` gives the model a Config describes.
+    is a keyword; `builders.build_model` gives the network a config describes.
     """
 
     def __init__(self, *, vocab_size: int, hidden_size: int, num_layers: int,
-                 embedding_size: int = 0, cell: Cell = "lstm", tie_weights: bool = False,
-                 variational_dropout: bool = False, input_keep_prob: float = 1.0,
-                 hidden_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
+                 embedding_size: int | None = None, cell: Cell = "lstm",
+                 tie_weights: bool = False, variational_dropout: bool = False,
+                 input_dropout: float = 0.0, hidden_dropout: float = 0.0,
+                 output_dropout: float = 0.0,
                  embedding_dropout: float = 0.0, weight_drop: float = 0.0,
                  adaptive_cutoffs: tuple[int, ...] = (), adaptive_div_value: float = 4.0,
                  softmax_samples: int = 0, init_scale: float = 0.1,
@@ -67,9 +67,9 @@ class LSTMLanguageModel(nn.Module):
         # Zaremba drops units independently at every step; variational (locked) dropout keeps
         # one mask per sequence (Gal & Ghahramani 2016).
         dropout = LockedDropout if variational_dropout else nn.Dropout
-        self.input_dropout = dropout(1.0 - input_keep_prob)
-        self.output_dropout = dropout(1.0 - output_keep_prob)
-        between_layers = 1.0 - hidden_keep_prob if num_layers > 1 else 0.0
+        self.input_dropout = dropout(input_dropout)
+        self.output_dropout = dropout(output_dropout)
+        between_layers = hidden_dropout if num_layers > 1 else 0.0
         recurrent = RECURRENT[cell]
         # Tied weights (Press & Wolf 2017; Inan et al. 2017): the decoder is the embedding matrix,
         # so the last layer has the embedding size, as in AWD-LSTM; its output stays bounded by
@@ -356,3 +356,7 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+# The name of earlier versions, from when the class held only the LSTM.
+LSTMLanguageModel = RecurrentLanguageModel

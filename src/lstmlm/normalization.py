@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .config import NORMALIZATIONS, Config
+from .config import NORMALIZATIONS, DataConfig
 from .corpus import clean_line
 from .datasets import SAMPLE
 from .errors import LstmlmError
@@ -29,15 +29,15 @@ _EDGE_PUNCTUATION = ",;:!?\"()[]{}`"
 _SENTENCE_END = ".!?"
 
 
-def model_normalization(config: Config) -> str:
-    """The normalisation a model's config asks for, "auto" resolved: clean for a model trained
-    with `clean_text` or on the sample corpus (cleaned so), ptb for one trained on PTB, else
-    none."""
-    if config.normalization != "auto":
-        return config.normalization
-    if config.clean_text or config.data == SAMPLE:
+def model_normalization(data: DataConfig) -> str:
+    """The normalisation a model's data section asks for, "auto" resolved: clean for a model
+    trained with `clean_text` or on the sample corpus (cleaned so), ptb for one trained on
+    PTB, else none."""
+    if data.normalization != "auto":
+        return data.normalization
+    if data.clean_text or data.corpus == SAMPLE:
         return "clean"
-    return "ptb" if config.data == "ptb" else "none"
+    return "ptb" if data.corpus == "ptb" else "none"
 
 
 def check_normalization(name: str) -> str:

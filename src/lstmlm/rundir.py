@@ -1,7 +1,8 @@
 """The run directory: which file holds what, and reading and writing those files.
 
 A run directory holds:
-  config.json       the resolved Config
+  config.json       the Config as the user asked it
+  plan.json         the plans the run trained by (RunPlan), the one in force last
   vocab.json        the vocabulary, in id order
   metrics.jsonl     one line per finished epoch (EpochMetrics)
   metrics.csv       the same as a table
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .config import Config
+from .plan import RunPlan, load_plans, plans_json
 from .corpus import Vocabulary
 from .errors import LstmlmError
 from .files import atomic_write_text, write_error, writing
@@ -62,6 +64,7 @@ class RunDir:
     """One run's directory. `RunDir.create` makes a new one; `RunDir.open` checks an existing one."""
 
     CONFIG = "config.json"
+    PLAN = "plan.json"
     VOCAB = "vocab.json"
     METRICS = "metrics.jsonl"
     METRICS_CSV = "metrics.csv"
@@ -145,6 +148,22 @@ class RunDir:
 
     def save_config(self, config: Config) -> None:
         atomic_write_text(self / self.CONFIG, config.to_json())
+
+    def plans(self) -> list[RunPlan]:
+        """The run's plans, the one in force last. A run folder of an earlier version, whose
+        config.json holds what it trained with, has the one plan that takes it as it is."""
+        if not (self / self.PLAN).exists():
+            return [RunPlan.of(self.load_config())]
+        return load_plans(self / self.PLAN)
+
+    def load_plan(self) -> RunPlan:
+        """The plan in force."""
+        return self.plans()[-1]
+
+    def add_plan(self, plan: RunPlan) -> None:
+        """Record a plan (the first, or a re-plan after an epoch) after those before it."""
+        earlier = self.plans() if (self / self.PLAN).exists() else []
+        atomic_write_text(self / self.PLAN, plans_json(earlier + [plan]))
 
     def load_vocab(self) -> Vocabulary:
         return Vocabulary.load(self / self.VOCAB)

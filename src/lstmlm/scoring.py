@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .corpus import EOS, Vocabulary
-from .model import LSTMLanguageModel, evaluating
+from .model import RecurrentLanguageModel, evaluating
 
 
 @dataclass
@@ -55,7 +55,7 @@ LOGIT_BUDGET = 1 << 24
 
 
 @torch.no_grad()
-def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+def token_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
                    batch_size: int = 64) -> list[torch.Tensor]:
     """For each word list, the natural-log probability (float64, on the CPU) of each of its
     words and of the closing `<eos>`, each sentence read from a fresh state with `<eos>` as
@@ -84,7 +84,7 @@ def token_logprobs(network: LSTMLanguageModel, vocab: Vocabulary, sentences: lis
 
 
 @torch.no_grad()
-def carried_logprobs(network: LSTMLanguageModel, vocab: Vocabulary,
+def carried_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary,
                      sentences: list[list[str]]) -> list[torch.Tensor]:
     """The same as `token_logprobs`, but the sentences read in order as one stream, each after
     the `<eos>` of the one before and the state carried across (a story read in order)."""
@@ -97,7 +97,7 @@ def carried_logprobs(network: LSTMLanguageModel, vocab: Vocabulary,
     return list(torch.split(logprobs, [len(words) + 1 for words in sentences]))
 
 
-def window_logprobs(network: LSTMLanguageModel, ids: torch.Tensor) -> torch.Tensor:
+def window_logprobs(network: RecurrentLanguageModel, ids: torch.Tensor) -> torch.Tensor:
     """The log-probability (float64, on the CPU) of each id of the (batch, steps) `ids` after
     the first, given those before it in its row, from a fresh state."""
     steps = max(1, LOGIT_BUDGET // (ids.size(0) * network.vocab_size))
@@ -114,7 +114,7 @@ def window_logprobs(network: LSTMLanguageModel, ids: torch.Tensor) -> torch.Tens
     return torch.cat(pieces, dim=1)
 
 
-def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+def score_sentences(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
                     batch_size: int = 64) -> list[SentenceScore]:
     """Score each word list from a fresh state with `<eos>` as its context, `<eos>` closing it."""
     scores = []
@@ -127,7 +127,7 @@ def score_sentences(network: LSTMLanguageModel, vocab: Vocabulary, sentences: li
     return scores
 
 
-def surprisals(network: LSTMLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+def surprisals(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
                batch_size: int = 64) -> list[list[WordSurprisal]]:
     """For each word list, the surprisal of each word and of the closing `<eos>`; a sentence's
     bits sum to -log2 of the probability `score_sentences` gives it."""

@@ -12,7 +12,9 @@ import torch
 
 from .. import budget
 from ..budget import Costs
+from ..config import Config
 from ..distributed import World
+from ..plan import RunPlan
 from ..rundir import EpochMetrics
 
 
@@ -31,6 +33,9 @@ class TrainResult:
     adapted_test_perplexity: float | None = None
     # False in the processes of a distributed run other than rank 0, which reports for all.
     main_process: bool = True
+    # The request as the user made it, and the plan the run ended by.
+    config: Config | None = None
+    plan: RunPlan | None = None
 
 
 @dataclass

@@ -1,8 +1,8 @@
-"""The training recipe: set a run up from its config (or its saved state), then train it."""
+"""The training recipe: set a run up from its request (or its saved state), plan it, then train
+it."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Callable
@@ -14,15 +14,16 @@ from .. import budget
 from ..budget import Clock
 from ..builders import build_corpus
 from ..config import Config, get_preset
-from ..corpus import Corpus
+from ..corpus import Corpus, Vocabulary
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
 from ..errors import WriteError
 from ..files import writing
 from ..hardware import resolve_precision, select_device
+from ..plan import RunPlan
 from ..rundir import RunDir
 from .loggers import require_tensorboard
-from .planning import check_corpus_fits, plan_budget, smoke_config, smoke_corpus
+from .planning import capped_corpus, plan_run
 from .progress import TrainResult
 from .trainer import Trainer
 
@@ -45,16 +46,17 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
           name: str | None = None, resume: str | Path | None = None,
           echo: Callable[[str], None] | None = print,
           progress_bar: bool | None = None) -> TrainResult:
-    """Train a model as `config` says in a new run directory, or continue the run at `resume`.
+    """Train a model as `config` asks in a new run directory, or continue the run at `resume`.
 
     The new directory is `runs_dir/name`, which must not exist yet, or without a name
     `runs_dir/PRESET-DATE-TIME`.
 
-    Returns the final valid and test perplexity of the best-on-valid weights. `echo` receives
-    each log line (None: silent); `progress_bar` defaults to showing a tqdm bar on a terminal.
-    The precision (`auto` resolved for this machine) and, with a `time_budget`, the measured
-    plan are settled before the run directory is created, so a request the machine cannot
-    meet fails without leaving one; the saved config holds what was settled.
+    Returns the final valid and test perplexity of the best-on-valid weights, the request and
+    the plan the run trained by. `echo` receives each log line (None: silent); `progress_bar`
+    defaults to showing a tqdm bar on a terminal. The precision (`auto` resolved for this
+    machine) and, with a `time_budget`, the measured plan are settled before the run directory
+    is created, so a request the machine cannot meet fails without leaving one; config.json
+    holds the request as asked and plan.json what was settled.
 
     Started by torchrun (several processes), the processes train one model together with
     DistributedDataParallel, each on its own block of `batch_size` rows; rank 0 alone writes
@@ -65,21 +67,18 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     world = world_from_environment()
     if resume is not None:
         run_dir = RunDir.open(resume)
-        config = run_dir.load_config()
+        config, plan = run_dir.load_config(), run_dir.load_plan()
     else:
-        config = (config or get_preset("small")).validate()
-        run_dir = None
+        config, run_dir, plan = config or get_preset("small"), None, None
         if name is not None:
             RunDir.check_new(runs_dir, name)
-        if config.data not in (*DATASETS, SAMPLE) and Path(config.data).exists():
-            # An absolute path keeps `--resume` and `eval` working from any directory.
-            config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
-    if config.tensorboard:
+    if config.logging.tensorboard:
         require_tensorboard()
-    device, opened = join(world, select_device(config.device))
+    device, opened = join(world, select_device(config.run.device))
     try:
-        result = _train(config, run_dir, world, device, Clock(config.time_budget, started),
-                        runs_dir=runs_dir, name=name, echo=echo, progress_bar=progress_bar)
+        result = _train(config, plan, run_dir, world, device,
+                        Clock(config.budget.seconds or 0.0, started), runs_dir=runs_dir,
+                        name=name, echo=echo, progress_bar=progress_bar)
         if opened:
             # Rank 0 writes the results after the others are done; tearing the group down
             # while it still runs has aborted the other process (gloo, 2 cores under load).
@@ -90,54 +89,54 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
             torch.distributed.destroy_process_group()
 
 
-def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.device,
-           clock: Clock, *, runs_dir: str | Path, name: str | None,
-           echo: Callable[[str], None] | None,
-           progress_bar: bool | None) -> TrainResult:
-    """train() once its process has joined the others: `run_dir` is the run to resume, or
-    None for a new one."""
+def corpus_path(config: Config) -> str:
+    """The corpus the request names, a path made absolute so that `--resume` and `eval` work
+    from any directory."""
+    data = config.data.corpus
+    if data not in (*DATASETS, SAMPLE) and Path(data).exists():
+        return str(Path(data).resolve())
+    return data
+
+
+def _train(config: Config, plan: RunPlan | None, run_dir: RunDir | None, world: World,
+           device: torch.device, clock: Clock, *, runs_dir: str | Path, name: str | None,
+           echo: Callable[[str], None] | None, progress_bar: bool | None) -> TrainResult:
+    """train() once its process has joined the others: `plan` and `run_dir` are those of the
+    run to resume, or None for a new one."""
     resuming = run_dir is not None
-    threads = cpu_threads(world) if device.type == "cpu" else None
     # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
-    precision = resolve_precision(config.precision, device, config.cell)
-    config = dataclasses.replace(config, precision=precision.precision)
+    precision = resolve_precision(plan.precision if resuming else config.run.precision, device,
+                                  config.model.cell)
     first_lines = [f"precision {precision.precision} ({precision.reason})"]
     if world.distributed:
-        first_lines.append(f"distributed: {world.size} processes, batch_size {config.batch_size} "
-                           f"each ({world.size * config.batch_size} rows in all)")
+        rows = config.optimisation.batch_size
+        first_lines.append(f"distributed: {world.size} processes, batch_size {rows} each "
+                           f"({world.size * rows} rows in all)")
+    threads = cpu_threads(world) if device.type == "cpu" else None
     if threads:
         first_lines.append(threads)
-
-    def read_corpus() -> Corpus:
-        if resuming:
-            return smoke_corpus(build_corpus(config, run_dir.load_vocab()), config, world.size)
-        corpus = smoke_corpus(build_corpus(config), config, world.size)
-        check_corpus_fits(corpus, config, world.size)
-        return corpus
-
+    data = plan.data if resuming else corpus_path(config)
+    vocab = run_dir.load_vocab() if resuming else None
     # Rank 0 first, so that one process downloads and fills the caches the others then read.
-    corpus = world.main_first(read_corpus)
-    costs = None
+    corpus = world.main_first(lambda: read_corpus(config, data, vocab, world.size))
     if not resuming:
-        if clock.budget:
-            config, plan = world.from_main(
-                lambda: plan_budget(config, corpus, device, clock, world.size))
-            first_lines.extend(plan.lines)
-            costs = plan.costs
-        if config.softmax_samples:
+        plan = world.from_main(lambda: plan_run(config, corpus, device, precision.precision,
+                                                clock, world.size, data))
+        first_lines.extend(plan.notes)
+        if config.model.softmax_samples:
             first_lines.append(f"sampled softmax: training perplexity is over the target and "
-                               f"{config.softmax_samples} sampled words, evaluation over all")
-        config = smoke_config(config)
+                               f"{config.model.softmax_samples} sampled words, evaluation over "
+                               f"all")
         run_dir = RunDir(world.from_main(
-            lambda: str(new_run_dir(runs_dir, name, config, corpus).path)))
+            lambda: str(new_run_dir(runs_dir, name, config, plan, corpus.vocab).path)))
     if world.is_main:
         if progress_bar is None:
             progress_bar = echo is not None and sys.stderr.isatty()
         log = RunLog(run_dir / RunDir.LOG, echo and (tqdm.write if progress_bar else echo))
     else:
         progress_bar, log = False, lambda line: None
-    trainer = Trainer(config, corpus, run_dir, log, progress_bar, clock=clock, device=device,
-                      costs=costs, world=world)
+    trainer = Trainer(config, plan, corpus, run_dir, log, progress_bar, clock=clock,
+                      device=device, world=world)
     try:
         with writing(run_dir.path):
             return trainer.run(resuming, first_lines)
@@ -146,10 +145,17 @@ def _train(config: Config, run_dir: RunDir | None, world: World, device: torch.d
                          f"complete checkpoint") from None
 
 
-def new_run_dir(runs_dir: str | Path, name: str | None, config: Config,
-                corpus: Corpus) -> RunDir:
-    """A new run directory holding the resolved config and the vocabulary."""
+def read_corpus(config: Config, data: str, vocab: Vocabulary | None, processes: int) -> Corpus:
+    """The corpus at `data`, read as the request says (with `vocab` when resuming), cut where
+    the request caps windows or evaluation words."""
+    return capped_corpus(build_corpus(config.data, vocab, data), config, processes)
+
+
+def new_run_dir(runs_dir: str | Path, name: str | None, config: Config, plan: RunPlan,
+                vocab: Vocabulary) -> RunDir:
+    """A new run directory holding the request, its first plan and the vocabulary."""
     run_dir = RunDir.create(runs_dir, config.preset, name)
     run_dir.save_config(config)
-    run_dir.save_vocab(corpus.vocab)
+    run_dir.add_plan(plan)
+    run_dir.save_vocab(vocab)
     return run_dir

@@ -112,3 +112,17 @@ def averaged_weights(optimizer: torch.optim.Optimizer):
         with torch.no_grad():
             for (parameter, _), original in zip(averages, saved):
                 parameter.copy_(original)
+
+
+def averaging_reason(epoch: int, valid_ppls: list[float], optimizer: OptimizerName,
+                     nonmono: int, average_last: float, max_max_epoch: float) -> str | None:
+    """Why the weights start being averaged after `epoch` (not averaged yet), if they do:
+    NT-ASGD's trigger, or the start of the last share of the epochs that average_last
+    averages."""
+    if epoch >= max_max_epoch:
+        return None
+    if optimizer == "ntasgd" and should_average(valid_ppls, nonmono):
+        return f"valid perplexity is worse than {nonmono} epochs before"
+    if average_last and epoch >= (1 - average_last) * max_max_epoch:
+        return f"average_last averages the last {average_last:g} of the {max_max_epoch:g} epochs"
+    return None

@@ -6,7 +6,7 @@ import torch
 
 from ..config import LossAverage, Precision
 from ..hardware import autocast
-from ..model import LSTMLanguageModel, State, detach_state
+from ..model import RecurrentLanguageModel, State, detach_state
 
 
 class WindowLoss(torch.nn.Module):
@@ -14,7 +14,7 @@ class WindowLoss(torch.nn.Module):
     and the state, in one forward call: the module DistributedDataParallel wraps, since it
     synchronises gradients only for what runs through `forward`."""
 
-    def __init__(self, model: LSTMLanguageModel):
+    def __init__(self, model: RecurrentLanguageModel):
         super().__init__()
         self.model = model
 
@@ -23,7 +23,7 @@ class WindowLoss(torch.nn.Module):
         return self.model.summed_nll(dropped, targets), features, dropped, hidden
 
 
-def train_step(model: LSTMLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+def train_step(model: RecurrentLanguageModel, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                targets: torch.Tensor, hidden: State, *, max_grad_norm: float,
                loss_average: LossAverage = "batch", ar_alpha: float = 0.0,
                tar_beta: float = 0.0, precision: Precision = "fp32",
