@@ -49,7 +49,7 @@ def tiny_config(tiny_corpus):
     """A seeded config that trains in about a second, with dropout so the RNG matters."""
     return apply_overrides(get_preset("test"), {
         "preset": "tiny", "data": str(tiny_corpus), "hidden_size": 8, "num_layers": 2,
-        "keep_prob": 0.8, "batch_size": 4, "num_steps": 5, "max_epoch": 1, "max_max_epoch": 3,
+        "dropout": 0.2, "batch_size": 4, "num_steps": 5, "max_epoch": 1, "max_max_epoch": 3,
         "max_grad_norm": 5.0, "vocab_size": 50, "eval_num_steps": 7, "seed": 7})
 
 
@@ -62,12 +62,12 @@ def train_worse_after_first_epoch(config, runs_dir: Path, echo=None,
     grammar's valid and test splits hold no `<unk>`, so every target there loses probability.
     The run then resumes at a learning rate of 1e-30, which cannot move a weight, for
     `max_max_epoch` epochs in all (2 unless `later` says otherwise; `later` may set other
-    fields of the resumed config too)."""
+    resumable fields too)."""
     first = lstmlm.train(apply_overrides(config, {"max_max_epoch": 1}), runs_dir=runs_dir,
                          echo=None)
     run_dir = first.run_dir
     vocab = lstmlm.load(run_dir).vocab
-    corpus = build_corpus(config, vocab)
+    corpus = build_corpus(config.data, vocab)
     assert vocab.unk_id not in corpus.valid.tolist() + corpus.test.tolist()  # the premise
     last = str(run_dir / "last.safetensors")
     with safetensors.safe_open(last, framework="pt") as handle:
@@ -76,9 +76,7 @@ def train_worse_after_first_epoch(config, runs_dir: Path, echo=None,
     tensors["model.decoder.bias"][vocab.unk_id] += 30.0
     safetensors.torch.save_file(tensors, last, metadata=metadata)
     resumed = dict({"max_max_epoch": 2}, **later, learning_rate=1e-30, lr_decay=1.0)
-    saved = lstmlm.Config.load(run_dir / "config.json")
-    (run_dir / "config.json").write_text(apply_overrides(saved, resumed).to_json())
-    return lstmlm.train(resume=run_dir, echo=echo)
+    return lstmlm.train(resume=run_dir, resume_changes=resumed, echo=echo)
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -137,8 +135,8 @@ def adaptive_model(tmp_path_factory) -> lstmlm.LanguageModel:
 def untrained_perplexity(config, split: str = "test") -> float:
     """The perplexity of `config`'s model before training (about the vocabulary's size): the
     bar a trained model has to clear to have learned anything."""
-    corpus = build_corpus(config)
-    torch.manual_seed(config.seed)
-    model = build_model(config, len(corpus.vocab))
-    return stream_perplexity(model, corpus.split(split), config.eval_batch_size,
-                             config.eval_num_steps)
+    corpus = build_corpus(config.data)
+    torch.manual_seed(config.run.seed)
+    model = build_model(config.model, config.regularisation, len(corpus.vocab))
+    return stream_perplexity(model, corpus.split(split), config.evaluation.batch_size,
+                             config.evaluation.num_steps)

@@ -54,8 +54,9 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
 
 def test_load_names_the_first_mismatch_between_weights_and_config(tmp_path, tiny_config):
     run_dir = train(tiny_config, runs_dir=tmp_path / "runs", echo=None).run_dir
-    config = json.loads((run_dir / "config.json").read_text())
-    (run_dir / "config.json").write_text(json.dumps(dict(config, hidden_size=10)))
+    plans = json.loads((run_dir / "plan.json").read_text())
+    plans["plans"][-1]["model"]["hidden_size"] = 10
+    (run_dir / "plan.json").write_text(json.dumps(plans))
     with pytest.raises(LstmlmError) as error:
         lstmlm.load(run_dir)
     message = str(error.value)

@@ -10,8 +10,9 @@ import torch
 from lstmlm import LstmlmError, apply_overrides, budget, get_preset
 from lstmlm.budget import Clock, Costs, Shape, Throughput, format_duration
 from lstmlm.config import Config, parse_duration
-from lstmlm.training import (budget_shapes, planning, regularisation_line, scaled_schedule,
-                             shaped)
+from lstmlm.plan import RunPlan
+from lstmlm.training import (budget_shapes, planning, regularisation_for_epochs,
+                             regularisation_line, shaped, stretched_schedule)
 
 PTB_WORDS = (929_589, 73_760, 82_430)  # train, valid, test as lstmlm reads them
 
@@ -36,7 +37,7 @@ def test_durations_format():
 
 def test_config_takes_a_duration_and_lists_of_sizes():
     config = apply_overrides(get_preset("small"), ["time_budget=1h30m"])
-    assert config.time_budget == 5400
+    assert config.budget.seconds == 5400
     assert config.budget_sizes() == [200]
     config = apply_overrides(config, {"budget_hidden_sizes": "300, 200"})
     assert config.budget_sizes() == [300, 200]
@@ -44,7 +45,7 @@ def test_config_takes_a_duration_and_lists_of_sizes():
         apply_overrides(config, {"budget_hidden_sizes": "300,big"})
     with pytest.raises(LstmlmError, match="budget_hidden_sizes must be positive integers"):
         apply_overrides(config, {"budget_hidden_sizes": "300,0"})
-    with pytest.raises(LstmlmError, match="time_budget must be >= 0"):
+    with pytest.raises(LstmlmError, match=r"time_budget must be above 0 \(none: no limit\)"):
         apply_overrides(config, {"time_budget": -1.0})
 
 
@@ -88,54 +89,56 @@ def test_seconds_for_is_the_inverse_of_epochs_within(epochs):
 
 
 def test_the_schedule_is_laid_out_for_the_planned_epochs():
-    cosine = scaled_schedule(get_preset("cpu-fast"), 17)
+    fast = get_preset("cpu-fast").optimisation
+    cosine = stretched_schedule(fast, 17)
     assert cosine.max_max_epoch == 17
-    assert cosine.warmup_epochs == pytest.approx(0.5 * 17 / get_preset("cpu-fast").max_max_epoch)
-    step = scaled_schedule(get_preset("small"), 26)  # Zaremba: decay after epoch 4 of 13
+    assert cosine.warmup_epochs == pytest.approx(0.5 * 17 / fast.max_max_epoch)
+    small = get_preset("small").optimisation
+    step = stretched_schedule(small, 26)  # Zaremba: decay after epoch 4 of 13
     assert (step.max_max_epoch, step.max_epoch) == (26, 8)
-    assert scaled_schedule(get_preset("small"), 2).max_epoch == 1
+    assert stretched_schedule(small, 2).max_epoch == 1
 
 
 def test_regularisation_follows_the_planned_length():
     config = get_preset("cpu-fast")  # dropouts tuned for 34 epochs, short ones for 10
-    full = {"keep_prob": 0.65, "hidden_keep_prob": 0.8, "weight_drop": 0.2,
+    full = {"dropout": 0.35, "hidden_dropout": 0.2, "weight_drop": 0.2,
             "embedding_dropout": 0.1}
-    short = {"keep_prob": 0.75, "hidden_keep_prob": 0.9, "weight_drop": 0.1,
+    short = {"dropout": 0.25, "hidden_dropout": 0.1, "weight_drop": 0.1,
              "embedding_dropout": 0.05}
-    assert (config.budget_min_epochs, config.max_max_epoch) == (10, 34)
+    assert (config.budget.min_epochs, config.optimisation.max_max_epoch) == (10, 34)
     for epochs, expected in [(10, short), (34, full), (38, full)]:
-        planned = scaled_schedule(config, epochs)
+        planned = regularisation_for_epochs(config, epochs)
         assert {name: getattr(planned, name) for name in full} == expected
     # Shorter than 10 epochs: on the line from no regularisation at no epochs.
-    half = scaled_schedule(config, 5)
+    half = regularisation_for_epochs(config, 5)
     assert {name: getattr(half, name) for name in full} == pytest.approx(
-        {"keep_prob": 0.875, "hidden_keep_prob": 0.95, "weight_drop": 0.05,
+        {"dropout": 0.125, "hidden_dropout": 0.05, "weight_drop": 0.05,
          "embedding_dropout": 0.025})
-    tiny = scaled_schedule(config, 0.1)
-    assert tiny.keep_prob == pytest.approx(0.9975) and tiny.weight_drop == pytest.approx(0.001)
-    halfway = scaled_schedule(config, 22)
-    assert halfway.keep_prob == pytest.approx(0.7) and halfway.weight_drop == pytest.approx(0.15)
-    assert regularisation_line(halfway) == (
-        "regularisation for 22 epochs: keep_prob 0.7, hidden_keep_prob 0.85, weight_drop 0.15, "
+    tiny = regularisation_for_epochs(config, 0.1)
+    assert tiny.dropout == pytest.approx(0.0025) and tiny.weight_drop == pytest.approx(0.001)
+    halfway = regularisation_for_epochs(config, 22)
+    assert halfway.dropout == pytest.approx(0.3) and halfway.weight_drop == pytest.approx(0.15)
+    assert regularisation_line(config, halfway, 22) == (
+        "regularisation for 22 epochs: dropout 0.3, hidden_dropout 0.15, weight_drop 0.15, "
         "embedding_dropout 0.075")
     # Fields it does not list, and configs without it, are left as they are.
-    assert halfway.ar_alpha == config.ar_alpha
-    small = scaled_schedule(get_preset("small"), 5)
-    assert small.keep_prob == 1.0 and regularisation_line(small) == ""
+    assert halfway.ar_alpha == config.regularisation.ar_alpha
+    small = get_preset("small")
+    assert regularisation_for_epochs(small, 5) == small.regularisation
 
 
 @pytest.mark.parametrize("value, message", [
-    ("learning_rate=1", "takes name=value pairs of keep_prob"),
-    ("keep_prob", "got 'keep_prob'"),
-    ("keep_prob=lots", "bad value 'lots' for keep_prob"),
-    ("keep_prob=1.5", "keep_prob must be in"),
-    ("hidden_keep_prob=0", "hidden_keep_prob must be a probability above 0"),
+    ("learning_rate=1", "takes name=value pairs of dropout"),
+    ("dropout", "got 'dropout'"),
+    ("dropout=lots", "bad value 'lots' for dropout"),
+    ("dropout=1.5", "dropout must be in"),
+    ("hidden_dropout=-0.1", "hidden_dropout must be in"),
 ])
 def test_bad_short_regularisation_is_a_config_error(value, message):
     with pytest.raises(LstmlmError, match=message):
         apply_overrides(get_preset("cpu-fast"), {"budget_short_regularisation": value})
     with pytest.raises(LstmlmError, match="needs budget_min_epochs"):
-        apply_overrides(get_preset("small"), {"budget_short_regularisation": "keep_prob=0.9"})
+        apply_overrides(get_preset("small"), {"budget_short_regularisation": "dropout=0.1"})
 
 
 def flops_per_word(shape: Shape, vocab: int = 10_000) -> float:
@@ -172,9 +175,9 @@ def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, e
     config = get_preset("cpu-fast")
     measure, measured = machine(train_speed, eval_speed)
     shapes = budget_shapes(config)
-    plan = budget.plan(config.time_budget, shapes, config.budget_min_epochs, measure, PTB_WORDS,
-                       lambda: config.time_budget, cheapest_first=True)
-    assert plan.epochs >= config.budget_min_epochs
+    plan = budget.plan(config.budget.seconds, shapes, config.budget.min_epochs, measure,
+                       PTB_WORDS, lambda: config.budget.seconds, cheapest_first=True)
+    assert plan.epochs >= config.budget.min_epochs
     # The cheapest fits 10 epochs, so the widest that does is looked for from the widest down.
     assert measured == shapes[-1:] + shapes[:len(measured) - 1]
     assert "at least 10: measuring from the widest model" in plan.lines[0]
@@ -184,7 +187,7 @@ def test_cpu_fast_sizes_itself_from_the_measured_throughput(kind, train_speed, e
         assert plan.shape.hidden_size < 512 and len(measured) > 2
         assert "trying a cheaper model" in plan.lines[1]
     needed = plan.epochs * (plan.costs.epoch + plan.costs.validation) + plan.costs.finish
-    assert needed <= config.time_budget
+    assert needed <= config.budget.seconds
     assert plan.lines[-1].startswith(f"plan: {plan.epochs} epochs of {plan.shape} fit in 2h 00m")
 
 
@@ -227,7 +230,7 @@ def planned_on(kind: str, seconds: float) -> tuple[budget.Plan, float]:
         clock["left"] = seconds - len(measured) * (budget.measuring_seconds(seconds) + 2.0)
         return clock["left"]
 
-    plan = budget.plan(seconds, budget_shapes(config), config.budget_min_epochs, measure,
+    plan = budget.plan(seconds, budget_shapes(config), config.budget.min_epochs, measure,
                        PTB_WORDS, seconds_left, cheapest_first=kind != "gpu")
     return plan, clock["left"]
 
@@ -244,10 +247,12 @@ def test_cpu_fast_plans_every_budget_on_every_kind_of_device(kind, name):
     unused = left - costs.seconds_for(plan.epochs, BUDGETS[name])
     assert unused < max(budget.EPOCH_STEP * costs.epoch,
                         budget.MIN_LAST_EPOCH * costs.epoch + costs.validation) + 1.0
-    planned = scaled_schedule(shaped(get_preset("cpu-fast"), plan.shape), plan.epochs).validate()
-    assert planned.max_max_epoch == plan.epochs and planned.warmup_epochs < plan.epochs
-    assert planned.hidden_size == plan.shape.hidden_size
-    assert (planned.softmax == "adaptive") == plan.shape.adaptive
+    fast = get_preset("cpu-fast")
+    scheduled = stretched_schedule(fast.optimisation, plan.epochs)
+    assert scheduled.max_max_epoch == plan.epochs and scheduled.warmup_epochs < plan.epochs
+    model = shaped(fast, plan.shape)
+    assert model.hidden_size == plan.shape.hidden_size
+    assert (model.softmax == "adaptive") == plan.shape.adaptive
 
 
 @pytest.mark.parametrize("kind", DEVICE_KINDS)
@@ -282,11 +287,11 @@ def test_the_adaptive_softmax_is_the_last_shape_and_only_with_its_cutoffs():
     adaptive = shaped(config, Shape(256, adaptive=True))
     assert (adaptive.softmax, adaptive.adaptive_cutoffs, adaptive.hidden_size) == (
         "adaptive", (2000,), 256)
-    assert adaptive.tie_weights and not adaptive.budget_adaptive_cutoffs
+    assert adaptive.tie_weights
     with pytest.raises(LstmlmError, match="budget_adaptive_cutoffs needs softmax=full"):
         apply_overrides(config, {"softmax": "adaptive", "adaptive_cutoffs": "100"})
     with pytest.raises(LstmlmError, match="adaptive_cutoffs must stay below the vocabulary"):
-        config.budget_adaptive_config(1000)
+        config.budget_adaptive_model(1000)
 
 
 def test_a_budget_shorter_than_an_epoch_trains_the_fraction_that_fits():
@@ -374,15 +379,15 @@ def test_time_off_the_clock_does_not_count(monkeypatch):
 ADAM_SLOWDOWN = 0.8  # Adam's update against SGD's at 256 units: 22,726 words/sec to 27,000
 
 
-def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[Config, list[str]]:
-    """plan_budget's config for cpu-fast (with `overrides`) on a device of `kind` for a budget
+def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[RunPlan, list[str]]:
+    """plan_budget's plan for cpu-fast (with `overrides`) on a device of `kind` for a budget
     of `seconds`, Adam measured at ADAM_SLOWDOWN of SGD's speed, and the plan's log."""
     config = apply_overrides(get_preset("cpu-fast"), {"time_budget": seconds, **overrides})
     measure, _ = DEVICE_KINDS[kind]()
 
-    def measure_throughput(shaped_config, corpus, device, measuring):
-        speed = measure(Shape(shaped_config.hidden_size, shaped_config.softmax == "adaptive"))
-        slowdown = ADAM_SLOWDOWN if shaped_config.optimizer == "adam" else 1.0
+    def measure_throughput(plan, config, corpus, device, measuring):
+        speed = measure(Shape(plan.model.hidden_size, plan.model.softmax == "adaptive"))
+        slowdown = ADAM_SLOWDOWN if plan.optimisation.optimizer == "adam" else 1.0
         return Throughput(speed.train_words_per_sec * slowdown, speed.eval_words_per_sec)
 
     corpus = SimpleNamespace(**{split: range(words) for split, words in
@@ -391,8 +396,8 @@ def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[Config, lis
         patch.setattr(planning, "measure_throughput", measure_throughput)
         patch.setattr(budget, "monotonic", lambda: 0.0)  # measuring takes no time
         device = torch.device("cuda" if kind == "gpu" else "cpu")
-        planned, plan = planning.plan_budget(config, corpus, device, Clock(seconds))
-    return planned, list(plan.lines)
+        plan = planning.plan_budget(RunPlan.of(config), config, corpus, device, Clock(seconds))
+    return plan, list(plan.notes)
 
 
 @pytest.mark.parametrize("kind", DEVICE_KINDS)
@@ -400,10 +405,11 @@ def planned_by_rule(kind: str, seconds: float, **overrides) -> tuple[Config, lis
 def test_plans_shorter_than_budget_onecycle_epochs_train_one_cycle_adam(kind, name):
     # A threshold above cpu-fast's own, so that the rule decides at more of the budgets.
     rule = {"budget_onecycle_epochs": 20}
-    sgd, _ = planned_by_rule(kind, BUDGETS[name], budget_onecycle_epochs=0)
-    planned, lines = planned_by_rule(kind, BUDGETS[name], **rule)
+    sgd_plan, _ = planned_by_rule(kind, BUDGETS[name], budget_onecycle_epochs=0)
+    plan, lines = planned_by_rule(kind, BUDGETS[name], **rule)
+    sgd, planned = sgd_plan.optimisation, plan.optimisation
     if sgd.max_max_epoch >= 20:
-        assert planned == dataclasses.replace(sgd, **rule)
+        assert plan == sgd_plan
         return
     assert (planned.optimizer, planned.lr_schedule, planned.learning_rate) == \
         ("adam", "onecycle", 0.008)
@@ -411,7 +417,7 @@ def test_plans_shorter_than_budget_onecycle_epochs_train_one_cycle_adam(kind, na
     # SGD holds its rate until the last third; one-cycle anneals over all of its run.
     assert (sgd.anneal_share, planned.anneal_share) == (0.34, 1.0)
     # The same model, its epochs measured at Adam's speed: fewer of them.
-    assert (planned.hidden_size, planned.softmax) == (sgd.hidden_size, sgd.softmax)
+    assert plan.model == sgd_plan.model
     assert planned.max_max_epoch < sgd.max_max_epoch
     switch = lines.index("fewer than 20 epochs: Adam on the one-cycle schedule at 0.008 "
                          "instead (budget_onecycle_epochs)")

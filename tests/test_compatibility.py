@@ -26,9 +26,12 @@ def with_corpus(folder: Path, tmp_path: Path) -> Path:
 
 def test_a_config_json_of_0_1_0_reads_its_text_fields_into_typed_values():
     config = Config.load(FIXTURES / "run-0.1.0" / "config.json")
-    assert config.adaptive_cutoffs == (4, 10) and config.budget_hidden_sizes == (8, 6)
-    assert config.sample_primes == ("the cat", "john")
-    assert config.budget_short_regularisation == {"keep_prob": 0.9}
+    assert config.model.adaptive_cutoffs == (4, 10) and config.budget.hidden_sizes == (8, 6)
+    assert config.logging.sample_primes == ("the cat", "john")
+    # Keep probabilities read as dropouts, and the 0s that meant "unset" as None.
+    assert config.budget.short_regularisation == {"dropout": 0.1}
+    assert config.regularisation.dropout == 0.2 and config.regularisation.input_dropout is None
+    assert config.budget.seconds is None and config.model.embedding_size is None
     assert Config.from_dict(json.loads(config.to_json())) == config
 
 
@@ -39,8 +42,7 @@ def test_a_run_of_0_1_0_loads_evaluates_and_resumes_like_a_run_of_today(tmp_path
     # Evaluation on another CPU sums in another order: float32 rounding, far below 1e-5.
     assert model.evaluate("test") == pytest.approx(results["test_ppl"], rel=1e-5)
     config = model.config
-    (run_dir / "config.json").write_text(apply_overrides(config, {"max_max_epoch": 2}).to_json())
-    resumed = lstmlm.train(resume=run_dir, echo=None)
+    resumed = lstmlm.train(resume=run_dir, resume_changes={"max_max_epoch": 2}, echo=None)
     fresh = lstmlm.train(apply_overrides(config, {"max_max_epoch": 2}),
                          runs_dir=tmp_path / "runs", echo=None)
     # The old run continues where a run of today would be: the same weights, optimizer and
@@ -54,6 +56,6 @@ def test_a_model_folder_of_0_1_0_loads_and_evaluates(tmp_path):
     folder = with_corpus(FIXTURES / "model-0.1.0", tmp_path)
     results = json.loads((FIXTURES / "run-0.1.0" / "results.json").read_text())
     model = lstmlm.load(folder)
-    assert model.config.adaptive_cutoffs == (4, 10)
+    assert model.plan.model.adaptive_cutoffs == (4, 10)
     assert model.evaluate("test") == pytest.approx(results["test_ppl"], rel=1e-5)
     assert len(model.generate("the cat", 5, seed=1).split()) <= 5

@@ -1,11 +1,12 @@
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
-from lstmlm.config import format_value
+from lstmlm.config import FLAT, format_value
 from lstmlm.builders import build_model
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
@@ -18,66 +19,77 @@ COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_st
            "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay", "batch_size")
 
 
+def published(config: Config) -> tuple:
+    """The columns of ISSUE_TABLE, the keep probability read back from the dropout."""
+    values = dict(config.flat(), keep_prob=round(1 - config.regularisation.dropout, 12))
+    return tuple(values[column] for column in COLUMNS)
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds(name):
     config = get_preset(name)
     assert config.preset == name and config == Config.from_dict(config.to_dict())
     # Its model, at every width its time budget may choose, on the meta device (shapes only, no
     # memory), for WikiText-103's vocabulary, above every preset's adaptive-softmax cutoffs.
-    for hidden_size in sorted({config.hidden_size, *config.budget_sizes()}):
+    for hidden_size in sorted({config.model.hidden_size, *config.budget_sizes()}):
         with torch.device("meta"):
-            model = build_model(
-                dataclasses.replace(config, hidden_size=hidden_size), vocab_size=267_737)
+            model = build_model(dataclasses.replace(config.model, hidden_size=hidden_size),
+                                config.regularisation, vocab_size=267_737)
         assert model.layer_sizes[0] == hidden_size
 
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
 def test_zaremba_presets_have_the_published_values_and_defaults(name):
     config = get_preset(name)
-    assert tuple(getattr(config, column) for column in COLUMNS) == ISSUE_TABLE[name]
-    # The published vocab_size=10000 is PTB's whole vocabulary, which no cap (0) gives too
+    assert published(config) == ISSUE_TABLE[name]
+    # The published vocab_size=10000 is PTB's whole vocabulary, which no cap (none) gives too
     # (test_datasets checks the count), while other corpora keep all their words.
-    assert config.vocab_size == 0
-    assert (config.optimizer, config.loss_average, config.embedding_size) == ("sgd", "batch", 0)
-    assert (config.clean_text, config.sample_every, config.sample_words) == (False, 0, 0)
-    assert (config.cell, config.tie_weights, config.weight_decay) == ("lstm", False, 0.0)
+    values = config.flat()
+    assert values["vocab_size"] is None
+    assert (values["optimizer"], values["loss_average"], values["embedding_size"]) == \
+        ("sgd", "batch", None)
+    assert (values["clean_text"], values["sample_every"], values["sample_words"]) == \
+        (False, None, 0)
+    assert (values["cell"], values["tie_weights"], values["weight_decay"]) == \
+        ("lstm", False, 0.0)
 
 
 @pytest.mark.parametrize("name", ["medium", "large"])
 def test_tied_presets_are_zaremba_plus_tied_weights(name):
     tied = get_preset(f"{name}-tied")
-    assert tied.precision == "auto" and get_preset(name).precision == "fp32"
-    assert dataclasses.replace(tied, preset=name, tie_weights=False, precision="fp32") == \
-        get_preset(name)
+    assert tied.run.precision == "auto" and get_preset(name).run.precision == "fp32"
+    assert apply_overrides(tied, {"preset": name, "tie_weights": False, "precision": "fp32"}) \
+        == get_preset(name)
 
 
 def test_presets_that_want_speed_pick_their_precision_and_zaremba_stays_fp32():
-    assert {name for name in PRESETS if get_preset(name).precision == "auto"} == \
+    assert {name for name in PRESETS if get_preset(name).run.precision == "auto"} == \
         {"medium-tied", "large-tied", "awd", "cpu-fast", "wt103"}
 
 
 def test_cpu_fast_is_a_two_hour_budget_sized_from_the_machine():
     config = get_preset("cpu-fast")
-    assert config.time_budget == 2 * 3600
-    assert config.budget_sizes() == [512, 400, 320, 256] and config.budget_min_epochs == 10
+    assert config.budget.seconds == 2 * 3600
+    assert config.budget_sizes() == [512, 400, 320, 256] and config.budget.min_epochs == 10
 
 
 def test_wt103_is_a_twelve_hour_budget_with_the_adaptive_softmax_at_its_vocabulary():
     config = get_preset("wt103")
-    assert config.data == "wikitext-103" and config.time_budget == 12 * 3600
-    assert config.budget_sizes() == [2048, 1536, 1024] and config.budget_min_epochs == 8
-    assert (config.num_layers, config.embedding_size, config.tie_weights) == (3, 400, False)
+    model = config.model
+    assert config.data.corpus == "wikitext-103" and config.budget.seconds == 12 * 3600
+    assert config.budget_sizes() == [2048, 1536, 1024] and config.budget.min_epochs == 8
+    assert (model.num_layers, model.embedding_size, model.tie_weights) == (3, 400, False)
     # WikiText-103's vocabulary: 267,735 words and <eos>; the last cluster still has units.
-    assert config.cutoffs(267_736) == (20000, 40000, 200000)
-    assert min(config.budget_sizes()) // config.adaptive_div_value ** 3 >= 16
+    assert model.cutoffs(267_736) == (20000, 40000, 200000)
+    assert min(config.budget_sizes()) // model.adaptive_div_value ** 3 >= 16
     for size in config.budget_sizes():
-        apply_overrides(config, {"hidden_size": size}).cutoffs(267_736)
+        apply_overrides(config, {"hidden_size": size}).model.cutoffs(267_736)
     with pytest.raises(LstmlmError, match="below the vocabulary size"):
-        config.cutoffs(33_278)  # WikiText-2's vocabulary needs its own cutoffs
+        model.cutoffs(33_278)  # WikiText-2's vocabulary needs its own cutoffs
 
 
 def test_recipe_presets():
-    shakespeare = get_preset("shakespeare")
+    shakespeare = SimpleNamespace(**get_preset("shakespeare").flat())
     assert (shakespeare.hidden_size, shakespeare.embedding_size, shakespeare.num_layers) == (128, 128, 1)
     assert (shakespeare.batch_size, shakespeare.num_steps, shakespeare.max_max_epoch) == (100, 50, 10)
     assert (shakespeare.optimizer, shakespeare.learning_rate, shakespeare.max_grad_norm) == \
@@ -86,7 +98,7 @@ def test_recipe_presets():
     assert shakespeare.sample_primes == ("thou art more", "to be or not to",
                                          "wherefore art thou")
     assert shakespeare.sample_strategy == "greedy"  # the cookbook logs argmax continuations
-    tutorial = get_preset("tutorial")
+    tutorial = SimpleNamespace(**get_preset("tutorial").flat())
     assert (tutorial.embedding_size, tutorial.hidden_size, tutorial.num_layers) == (128, 1024, 1)
     assert (tutorial.batch_size, tutorial.num_steps, tutorial.optimizer, tutorial.learning_rate,
             tutorial.max_grad_norm, tutorial.max_max_epoch, tutorial.sample_words) == \
@@ -95,10 +107,10 @@ def test_recipe_presets():
 
 
 def test_awd_preset_has_the_published_ptb_values():
-    awd = get_preset("awd")
+    assert get_preset("awd").regularisation.dropouts() == {
+        "input_dropout": 0.4, "hidden_dropout": 0.25, "output_dropout": 0.4}
+    awd = SimpleNamespace(**get_preset("awd").flat())
     assert (awd.num_layers, awd.embedding_size, awd.hidden_size, awd.tie_weights) == (3, 400, 1150, True)
-    assert awd.keep_probs() == {"input_keep_prob": 0.6, "hidden_keep_prob": 0.75,
-                                 "output_keep_prob": 0.6}
     assert (awd.variational_dropout, awd.embedding_dropout, awd.weight_drop) == (True, 0.1, 0.5)
     assert (awd.ar_alpha, awd.tar_beta, awd.weight_decay) == (2.0, 1.0, 1.2e-6)
     assert (awd.optimizer, awd.nonmono, awd.learning_rate, awd.max_grad_norm) == ("ntasgd", 5, 30.0, 0.25)
@@ -106,19 +118,51 @@ def test_awd_preset_has_the_published_ptb_values():
     assert (awd.init_method, awd.loss_average, awd.lr_decay) == ("awd", "token", 1.0)
 
 
-def test_keep_probabilities_default_to_keep_prob():
-    config = apply_overrides(get_preset("medium"), ["hidden_keep_prob=0.9"])
-    assert config.keep_probs() == {"input_keep_prob": 0.5, "hidden_keep_prob": 0.9,
-                                    "output_keep_prob": 0.5}
+def test_dropouts_default_to_dropout():
+    config = apply_overrides(get_preset("medium"), ["hidden_dropout=0.1"])
+    assert config.regularisation.dropouts() == {"input_dropout": 0.5, "hidden_dropout": 0.1,
+                                                 "output_dropout": 0.5}
+
+
+def test_keep_probabilities_of_earlier_versions_are_read_as_their_dropouts():
+    config = apply_overrides(get_preset("small"), ["keep_prob=0.65", "hidden_keep_prob=0.8",
+                                                   "input_keep_prob=0"])
+    assert config.regularisation.dropout == 0.35 and config.regularisation.hidden_dropout == 0.2
+    assert config.regularisation.input_dropout is None  # 0 meant "keep_prob's"
+    short = apply_overrides(get_preset("cpu-fast"),
+                            ["budget_short_regularisation=keep_prob=0.75,weight_drop=0.1"])
+    assert short.budget.short_regularisation == {"dropout": 0.25, "weight_drop": 0.1}
 
 
 def test_overrides_parse_types_and_fractions():
     config = apply_overrides(get_preset("small"), ["hidden_size=64", "lr_decay=1/1.15",
                                                    "data=/tmp/x", "keep_prob= 0.5"])
-    assert config.hidden_size == 64 and isinstance(config.hidden_size, int)
-    assert config.lr_decay == pytest.approx(1 / 1.15)
-    assert config.data == "/tmp/x" and config.keep_prob == 0.5
-    assert get_preset("small").hidden_size == 200  # presets are not mutated
+    assert config.model.hidden_size == 64 and isinstance(config.model.hidden_size, int)
+    assert config.optimisation.lr_decay == pytest.approx(1 / 1.15)
+    assert config.data.corpus == "/tmp/x" and config.regularisation.dropout == 0.5
+    assert get_preset("small").model.hidden_size == 200  # presets are not mutated
+
+
+def test_a_config_is_frozen():
+    config = get_preset("small")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.model.hidden_size = 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.preset = "large"
+
+
+@pytest.mark.parametrize("override, message", [
+    (["time_budget=0"], "time_budget must be above 0 (none: no limit)"),
+    (["embedding_size=0"], "embedding_size must be > 0 (none: hidden_size)"),
+    (["early_stopping_patience=0"], "early_stopping_patience must be > 0 (none: never)"),
+    (["max_windows=0"], "max_windows must be > 0"),
+])
+def test_unset_is_none_and_zero_is_an_error(override, message):
+    with pytest.raises(LstmlmError) as error:
+        apply_overrides(get_preset("small"), override)
+    assert message in str(error.value)
+    name = override[0].split("=")[0]
+    assert apply_overrides(get_preset("small"), [f"{name}=none"]).flat()[name] is None
 
 
 @pytest.mark.parametrize("override, message", [
@@ -126,14 +170,15 @@ def test_overrides_parse_types_and_fractions():
     (["hidden_size=abc"], "bad value 'abc' for hidden_size"),
     (["hidden_size"], "expected key=value"),
     (["keep_prob=1.5"], "keep_prob must be in (0, 1]"),
+    (["dropout=1"], "dropout must be in [0, 1)"),
     (["num_steps=0"], "num_steps must be > 0"),
     (["lr_decay=1/0"], "bad value"),
     (["device=tpu"], "device must be"),
     # Options that are each valid but make no sense together.
-    (["variational_dropout=true"], "variational_dropout needs a keep probability below 1"),
+    (["variational_dropout=true"], "variational_dropout needs a dropout above 0"),
     (["embedding_dropout=1"], "embedding_dropout must be in"),
     (["weight_drop=-0.1"], "weight_drop must be in"),
-    (["num_layers=1", "hidden_keep_prob=0.5"], "hidden_keep_prob needs num_layers > 1"),
+    (["num_layers=1", "hidden_dropout=0.5"], "hidden_dropout needs num_layers > 1"),
     (["num_layers=1", "tie_weights=true", "embedding_size=100"],
      "tie_weights with embedding_size != hidden_size needs num_layers > 1"),
     (["optimizer=ntasgd", "lr_schedule=cosine"], "ntasgd averages at a fixed learning rate"),
@@ -169,37 +214,39 @@ def test_typed_fields_parse_from_the_command_line_and_format_back():
     config = apply_overrides(get_preset("small"), [
         "softmax=adaptive", "adaptive_cutoffs=2000, 6000", "sample_primes=the cat|to be",
         "budget_hidden_sizes=300,200", "budget_min_epochs=3",
-        "budget_short_regularisation=keep_prob=0.9 weight_drop=0.1"])
-    assert config.adaptive_cutoffs == (2000, 6000) and config.budget_hidden_sizes == (300, 200)
-    assert config.sample_primes == ("the cat", "to be")
-    assert config.budget_short_regularisation == {"keep_prob": 0.9, "weight_drop": 0.1}
+        "budget_short_regularisation=dropout=0.1 weight_drop=0.1"])
+    values = config.flat()
+    assert values["adaptive_cutoffs"] == (2000, 6000) and values["budget_hidden_sizes"] == (300, 200)
+    assert values["sample_primes"] == ("the cat", "to be")
+    assert values["budget_short_regularisation"] == {"dropout": 0.1, "weight_drop": 0.1}
     for name in ("adaptive_cutoffs", "sample_primes", "budget_hidden_sizes",
                  "budget_short_regularisation"):
-        text = format_value(name, getattr(config, name))
+        text = format_value(name, values[name])
         assert apply_overrides(config, [f"{name}={text}"]) == config
-    assert format_value("budget_short_regularisation", config.budget_short_regularisation) == \
-        "keep_prob=0.9,weight_drop=0.1"
-    # JSON holds them as lists and objects; a dict or list of Python values works too.
+    assert format_value("budget_short_regularisation", values["budget_short_regularisation"]) \
+        == "dropout=0.1,weight_drop=0.1"
+    # JSON holds them in sections, as lists and objects; a list of Python values works too.
     saved = json.loads(config.to_json())
-    assert saved["adaptive_cutoffs"] == [2000, 6000] and saved["sample_primes"] == ["the cat",
-                                                                                    "to be"]
+    assert saved["model"]["adaptive_cutoffs"] == [2000, 6000]
+    assert saved["logging"]["sample_primes"] == ["the cat", "to be"]
     assert Config.from_dict(saved) == config
-    assert apply_overrides(config, {"adaptive_cutoffs": [10, 20]}).adaptive_cutoffs == (10, 20)
+    assert apply_overrides(config, {"adaptive_cutoffs": [10, 20]}).model.adaptive_cutoffs == \
+        (10, 20)
     with pytest.raises(LstmlmError, match=r"bad value \['ten'\] for adaptive_cutoffs"):
-        Config.from_dict(dict(saved, adaptive_cutoffs=["ten"]))
+        Config.from_dict(dict(saved, model=dict(saved["model"], adaptive_cutoffs=["ten"])))
 
 
 def test_every_field_has_a_one_line_description():
-    for config_field in dataclasses.fields(Config):
+    for name, (_, _, _, config_field) in FLAT.items():
         description = config_field.metadata.get("help", "")
-        assert description and "\n" not in description, config_field.name
+        assert description and "\n" not in description, name
 
 
 def test_config_round_trips_through_json(tmp_path):
     config = apply_overrides(get_preset("large"), ["seed=3"])
     (tmp_path / "config.json").write_text(config.to_json())
     assert Config.load(tmp_path / "config.json") == config
-    assert dataclasses.asdict(Config.load(tmp_path / "config.json"))["lr_decay"] == 1 / 1.15
+    assert Config.load(tmp_path / "config.json").optimisation.lr_decay == 1 / 1.15
 
 
 def test_config_file_with_unknown_key_is_rejected(tmp_path):
@@ -220,9 +267,9 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path):
     ({"softmax": "adaptive", "adaptive_cutoffs": "20,40,60", "hidden_size": 40},
      "last cluster would have no units"),
     ({"adaptive_div_value": 0.5}, "adaptive_div_value must be >= 1"),
-    ({"softmax_samples": -1}, "softmax_samples must be 0 or more, and needs softmax=full"),
+    ({"softmax_samples": -1}, "softmax_samples must be above 0"),
     ({"softmax": "adaptive", "adaptive_cutoffs": "2000", "softmax_samples": 500},
-     "softmax_samples must be 0 or more, and needs softmax=full"),
+     "softmax_samples must be above 0"),
     ({"vocab_size": 1}, "vocab_size must be at least 2"),
 ])
 def test_softmax_and_vocabulary_options_are_checked(overrides, message):
@@ -232,17 +279,17 @@ def test_softmax_and_vocabulary_options_are_checked(overrides, message):
 
 def test_softmax_samples_are_checked_against_the_vocabulary_and_give_way_to_the_adaptive_one():
     config = apply_overrides(get_preset("cpu-fast"), {"softmax_samples": 1000})
-    assert config.sampled_words(10000) == 1000
+    assert config.model.sampled_words(10000) == 1000
     with pytest.raises(LstmlmError, match=r"softmax_samples must stay below the vocabulary "
                                           r"size \(1000 words\), got 1000"):
-        config.sampled_words(1000)
-    adaptive = config.budget_adaptive_config(10000)
-    assert adaptive.softmax == "adaptive" and adaptive.softmax_samples == 0
+        config.model.sampled_words(1000)
+    adaptive = config.budget_adaptive_model(10000)
+    assert adaptive.softmax == "adaptive" and adaptive.softmax_samples is None
 
 
 def test_adaptive_cutoffs_are_checked_against_the_vocabulary():
     config = apply_overrides(get_preset("small"), {"softmax": "adaptive",
                                                    "adaptive_cutoffs": "2000,10000"})
-    assert config.cutoffs(10001) == (2000, 10000)
+    assert config.model.cutoffs(10001) == (2000, 10000)
     with pytest.raises(LstmlmError, match=r"below the vocabulary size \(10000 words\)"):
-        config.cutoffs(10000)
+        config.model.cutoffs(10000)

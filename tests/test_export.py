@@ -21,7 +21,7 @@ def finished_run(tmp_path_factory):
     corpus = write_corpus(tmp_path_factory.mktemp("corpus"))
     config = apply_overrides(lstmlm.get_preset("test"), {
         "preset": "small", "data": str(corpus), "hidden_size": 8, "num_layers": 2,
-        "keep_prob": 0.8, "batch_size": 4, "num_steps": 5, "vocab_size": 50,
+        "dropout": 0.2, "batch_size": 4, "num_steps": 5, "vocab_size": 50,
         "tie_weights": True, "embedding_size": 6})
     return train_worse_after_first_epoch(config, tmp_path_factory.mktemp("runs"))
 
@@ -29,7 +29,7 @@ def finished_run(tmp_path_factory):
 def test_an_exported_folder_evaluates_like_its_run(finished_run, tmp_path):
     folder = export(finished_run.run_dir, tmp_path / "model")
     assert sorted(path.name for path in folder.iterdir()) == [
-        "README.md", "config.json", "model.safetensors", "vocab.json"]
+        "README.md", "config.json", "model.safetensors", "plan.json", "vocab.json"]
     assert json.loads((folder / "config.json").read_text())["format_version"] == FORMAT_VERSION
     model = lstmlm.load(folder)
     assert model.network.decoder.weight is model.network.embedding.weight
@@ -50,7 +50,9 @@ def test_the_model_card_says_what_was_trained_and_how_well(finished_run, tmp_pat
     assert f"| trained on | {results['machine']} |" in card
     assert training_command(lstmlm.load(finished_run.run_dir).config) in card
     command = training_command(lstmlm.load(finished_run.run_dir).config)
-    assert command.startswith("lstmlm train --preset small --set ") and "learning_rate=1e-30" in command
+    # The request as made: a resume's changes are the plan's, not the request's.
+    assert command.startswith("lstmlm train --preset small --set ")
+    assert "max_max_epoch=1" in command and "learning_rate" not in command
     assert "--set seed=" not in command  # only what differs from the preset
 
 
@@ -101,7 +103,8 @@ def test_a_newer_or_damaged_folder_is_a_one_line_error(finished_run, tmp_path):
 def test_a_folder_from_a_gpu_run_loads_where_there_is_none(finished_run, tmp_path):
     folder = export(finished_run.run_dir, tmp_path / "model")
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps(dict(config, device="cuda")))
+    (folder / "config.json").write_text(json.dumps(
+        dict(config, run=dict(config["run"], device="cuda"))))
     model = lstmlm.load(folder)  # a folder loads on the best device here, not the trained one
     assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert model.evaluate("test") == pytest.approx(finished_run.test_perplexity, rel=1e-5)
@@ -143,8 +146,8 @@ def test_the_stream_perplexity_through_onnxruntime_equals_lstmlm_eval(finished_r
     pytest.importorskip("onnxruntime", reason="pip install -e \".[onnx]\"")
     folder = export(finished_run.run_dir, tmp_path / "model", onnx=True)
     model = lstmlm.load(folder)
-    ids = build_corpus(model.config, model.vocab).test
-    assert onnx_perplexity(folder, ids, model.config.eval_num_steps) == \
+    ids = build_corpus(model.config.data, model.vocab, model.plan.data).test
+    assert onnx_perplexity(folder, ids, model.config.evaluation.num_steps) == \
         pytest.approx(model.evaluate("test"), rel=1e-4)
     with pytest.raises(LstmlmError, match="has no model.onnx"):
         onnx_perplexity(export(finished_run.run_dir, tmp_path / "plain"), ids)
@@ -187,6 +190,7 @@ def test_onnx_of_an_adaptive_softmax_gives_its_log_probabilities(adaptive_model,
     folder = export(adaptive_model.path, tmp_path / "model", onnx=True)
     assert "adaptive softmax (cutoffs 4,10, div_value 2; its logits are log-probabilities)" in \
         (folder / "README.md").read_text()
-    ids = build_corpus(adaptive_model.config, adaptive_model.vocab).test
+    ids = build_corpus(adaptive_model.config.data, adaptive_model.vocab,
+                       adaptive_model.plan.data).test
     assert onnx_perplexity(folder, ids, 7) == pytest.approx(adaptive_model.evaluate("test"),
                                                              rel=1e-4)

@@ -71,8 +71,11 @@ def test_a_run_records_the_precision_it_used_and_why(tmp_path, tiny_config, monk
     lines = []
     result = train(apply_overrides(tiny_config, {"precision": "auto", "max_max_epoch": 1}),
                    runs_dir=tmp_path, echo=lines.append)
-    saved = json.loads((result.run_dir / "config.json").read_text())
-    assert saved["precision"] == "fp32"
+    # The request stays as asked; the plan holds what auto resolved to.
+    assert json.loads((result.run_dir / "config.json").read_text())["run"]["precision"] == "auto"
+    assert json.loads((result.run_dir / "plan.json").read_text())["plans"][0]["precision"] == \
+        "fp32"
+    assert result.plan.precision == "fp32"
     assert lines[1].startswith("precision fp32 (auto: this CPU has no avx512_bf16")
 
 
@@ -82,7 +85,7 @@ def test_unrunnable_bf16_fails_before_a_run_directory_exists(tmp_path, tiny_conf
     with pytest.raises(LstmlmError, match="precision bf16 does not run"):
         train(apply_overrides(tiny_config, {"precision": "bf16"}), runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
-    status = cli.main(["train", "--data", tiny_config.data, "--set", "precision=bf16",
+    status = cli.main(["train", "--data", tiny_config.data.corpus, "--set", "precision=bf16",
                        "--runs-dir", str(tmp_path / "runs")])
     stderr = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(stderr) == 1
@@ -94,15 +97,16 @@ def test_resume_keeps_the_saved_precision_and_refuses_it_where_it_cannot_run(
         tmp_path, tiny_config, monkeypatch):
     fake_cpu(monkeypatch, {"avx512_bf16"}, bf16_runs=True)
     # The fake says bf16 runs, but the real kernels may not exist here: train in fp32 and mark
-    # the saved config as a bf16 machine would have written it.
+    # the saved plan as a bf16 machine would have written it.
     result = train(apply_overrides(tiny_config, {"max_max_epoch": 1}), runs_dir=tmp_path,
                    echo=None)
-    config_path = result.run_dir / "config.json"
-    saved = json.loads(config_path.read_text())
-    config_path.write_text(json.dumps(dict(saved, precision="bf16", max_max_epoch=2)))
+    plan_path = result.run_dir / "plan.json"
+    plans = json.loads(plan_path.read_text())
+    plans["plans"][0]["precision"] = "bf16"
+    plan_path.write_text(json.dumps(plans))
     fake_cpu(monkeypatch, {"avx2"}, bf16_runs=False)
     with pytest.raises(LstmlmError, match="precision bf16 does not run"):
-        train(resume=result.run_dir, echo=None)
+        train(resume=result.run_dir, resume_changes={"max_max_epoch": 2}, echo=None)
 
 
 def test_machine_description_names_the_cpu_flags_that_matter(monkeypatch):
@@ -169,5 +173,5 @@ def test_training_on_cuda_in_each_precision(tmp_path, tiny_config, precision, so
     config = apply_overrides(tiny_config, {"device": "cuda", "precision": precision, **adaptive})
     result = train(config, runs_dir=tmp_path, echo=None)
     assert result.test_perplexity < 40
-    resumed_config = json.loads((result.run_dir / "config.json").read_text())
-    assert resumed_config["precision"] == precision
+    assert json.loads((result.run_dir / "plan.json").read_text())["plans"][0]["precision"] == \
+        precision

@@ -5,12 +5,11 @@ from lstmlm import RecurrentLanguageModel
 from lstmlm.model import detach_state, evaluating
 
 
-def make_model(keep_prob: float = 1.0, **kwargs) -> RecurrentLanguageModel:
-    """A small seeded model; `keep_prob` sets the three keep probabilities, as in Zaremba."""
+def make_model(dropout: float = 0.0, **kwargs) -> RecurrentLanguageModel:
+    """A small seeded model; `dropout` sets the three dropouts, as in Zaremba."""
     torch.manual_seed(0)
     options = dict(vocab_size=30, hidden_size=6, num_layers=2, init_scale=0.1,
-                   input_keep_prob=keep_prob, hidden_keep_prob=keep_prob,
-                   output_keep_prob=keep_prob)
+                   input_dropout=dropout, hidden_dropout=dropout, output_dropout=dropout)
     options.update(kwargs)
     return RecurrentLanguageModel(**options)
 
@@ -36,7 +35,7 @@ def test_two_half_windows_equal_one_full_window():
 
 
 def test_dropout_only_in_training_mode():
-    model = make_model(keep_prob=0.5)
+    model = make_model(dropout=0.5)
     inputs = torch.randint(0, 30, (2, 5))
     model.eval()
     first, _ = model(inputs, model.init_state(2))
@@ -47,10 +46,10 @@ def test_dropout_only_in_training_mode():
     assert not torch.allclose(first, third)
 
 
-def test_dropout_rate_is_one_minus_keep_prob_and_not_recurrent():
-    model = make_model(keep_prob=0.35)
-    assert model.input_dropout.p == model.output_dropout.p == 1 - 0.35 and model.lstm.dropout == 1 - 0.35
-    single = make_model(num_layers=1, keep_prob=0.5)
+def test_dropout_rates_are_as_given_and_not_recurrent():
+    model = make_model(dropout=0.65)
+    assert model.input_dropout.p == model.output_dropout.p == 0.65 and model.lstm.dropout == 0.65
+    single = make_model(num_layers=1, dropout=0.5)
     assert single.lstm.dropout == 0.0  # no layer to drop between
     # Nothing drops the recurrent h -> h path: without the input and output dropout, training
     # mode computes exactly what evaluation mode does.
@@ -110,7 +109,7 @@ def test_every_cell_carries_its_state(cell, state_count):
 
 
 def test_variational_dropout_mask_is_constant_across_time():
-    model = make_model(keep_prob=0.5, variational_dropout=True).train()
+    model = make_model(dropout=0.5, variational_dropout=True).train()
     ones = torch.ones(3, 8, 6)
     dropped = model.input_dropout(ones)
     assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # same mask at every step
@@ -160,8 +159,8 @@ def layer_inputs(model: RecurrentLanguageModel, inputs: torch.Tensor) -> list[to
 
 
 def test_variational_masks_are_constant_across_time_at_every_site():
-    model = make_model(hidden_size=32, variational_dropout=True, input_keep_prob=0.5,
-                       hidden_keep_prob=0.5, output_keep_prob=0.5).train()
+    model = make_model(hidden_size=32, variational_dropout=True, input_dropout=0.5,
+                       hidden_dropout=0.5, output_dropout=0.5).train()
     assert (model.input_dropout.p, model.hidden_dropout.p, model.output_dropout.p) == (0.5,) * 3
     inputs = torch.randint(0, 30, (3, 9))
     for received in layer_inputs(model, inputs):
@@ -177,7 +176,7 @@ def test_variational_masks_are_constant_across_time_at_every_site():
 
 
 def test_weight_drop_only_in_training_keeps_parameters_and_the_fused_kernel():
-    options = dict(hidden_size=16, variational_dropout=True, keep_prob=1.0)
+    options = dict(hidden_size=16, variational_dropout=True, dropout=0.0)
     model, plain = make_model(weight_drop=0.5, **options), make_model(**options)
     inputs = torch.randint(0, 30, (2, 6))
     model.eval()
@@ -220,7 +219,7 @@ def test_awd_initialisation():
 
 
 def test_evaluating_switches_to_eval_mode_and_restores_the_mode_on_an_error():
-    model = make_model(keep_prob=0.5).train()
+    model = make_model(dropout=0.5).train()
     with pytest.raises(RuntimeError):
         with evaluating(model):
             assert not model.training and not model.input_dropout.training

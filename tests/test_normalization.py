@@ -41,4 +41,4 @@ def test_an_unknown_normalization_is_refused():
     ({"normalization": "none"}, "none"),
 ])
 def test_a_model_s_normalization_follows_its_config(overrides, expected):
-    assert model_normalization(apply_overrides(get_preset("small"), overrides)) == expected
+    assert model_normalization(apply_overrides(get_preset("small"), overrides).data) == expected

@@ -21,8 +21,15 @@ from lstmlm.corpus import window_lengths
 from lstmlm.rundir import RunDir
 from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, adaptation_words,
                                stream_perplexity, tune_adaptation)
-from lstmlm.training import (averaged_weights, optimizer_of, plateaus, schedule_of,
+from lstmlm.plan import RunPlan
+from lstmlm.training import (averaged_weights, new_optimizer, plateaus, schedule,
                              should_average, train_step)
+from lstmlm.training import schedule_of as plan_schedule
+
+
+def schedule_of(config):
+    """The schedule of a plan that takes `config` as it asks."""
+    return plan_schedule(RunPlan.of(config))
 
 from .conftest import train_worse_after_first_epoch, untrained_perplexity
 
@@ -76,7 +83,7 @@ def test_run_directory_holds_everything_and_eval_reproduces_it(tmp_path, tiny_co
     run_dir = result.run_dir
     assert sorted(path.name for path in run_dir.iterdir()) == [
         "best.safetensors", "config.json", "curves.png", "last.safetensors", "losses.jsonl",
-        "metrics.csv", "metrics.jsonl", "results.json", "train.log", "vocab.json"]
+        "metrics.csv", "metrics.jsonl", "plan.json", "results.json", "train.log", "vocab.json"]
     assert lstmlm.Config.load(run_dir / "config.json") == tiny_config
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [entry["epoch"] for entry in metrics] == [1, 2, 3]
@@ -122,7 +129,7 @@ def test_test_each_epoch_records_the_test_perplexity_of_every_epoch(tmp_path, ti
     assert all(entry.test_ppl is None for entry in RunDir(plain.run_dir).metrics())
 
 
-@pytest.mark.parametrize("checkpoint_every, kill_at_step", [(0, 100), (7, 100), (7, 164)])
+@pytest.mark.parametrize("checkpoint_every, kill_at_step", [(None, 100), (7, 100), (7, 164)])
 def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, tiny_config, monkeypatch,
                                                              checkpoint_every, kill_at_step):
     config = apply_overrides(tiny_config, {"checkpoint_every": checkpoint_every})
@@ -344,7 +351,7 @@ def test_one_cycle_run_sets_adams_beta1_at_each_update(tmp_path, tiny_config):
     with safetensors.safe_open(str(result.run_dir / RunDir.LAST), "pt") as handle:
         (group,) = json.loads(handle.metadata()["optimizer"])["param_groups"]
     windows = len(result.history) * len(window_lengths(
-        len(build_corpus(config).train), config.batch_size, config.num_steps))
+        len(build_corpus(config.data).train), config.optimisation.batch_size, config.optimisation.num_steps))
     # Set before the last update, at the position one window short of the end.
     assert group["betas"][0] == pytest.approx(
         schedule_of(config).beta1(3 - 3 / windows), abs=1e-9) and group["betas"][0] > 0.94
@@ -369,7 +376,7 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     config = apply_overrides(get_preset("small"), {"optimizer": "ntasgd", "learning_rate": 0.5})
     torch.manual_seed(0)
     model = RecurrentLanguageModel(vocab_size=20, hidden_size=5, num_layers=1)
-    optimizer = optimizer_of(config, model, averaging=True)
+    optimizer = new_optimizer(RunPlan.of(config), model, averaging=True)
     inputs, targets = torch.randint(0, 20, (2, 4)), torch.randint(0, 20, (2, 4))
     hidden, trajectory = model.init_state(2), []
     for _ in range(4):
@@ -391,7 +398,7 @@ def test_averaging_switches_evaluates_averaged_weights_and_resumes(tmp_path, tin
     # NT-ASGD's trigger fires after the second epoch whatever the perplexities (its arithmetic
     # is tested above), so the switch does not depend on how a machine rounds; average_last
     # averages the last half of 4 epochs.
-    monkeypatch.setattr(trainer, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
+    monkeypatch.setattr(schedule, "should_average", lambda valid_ppls, nonmono: len(valid_ppls) == 2)
     config = apply_overrides(tiny_config, {**averaging, "max_max_epoch": 4,
                                            "checkpoint_every": 25})
     lines = []
@@ -407,8 +414,8 @@ def test_averaging_switches_evaluates_averaged_weights_and_resumes(tmp_path, tin
                 for index in [name.split(".")[1]] if name.endswith(".ax")}
     for index, parameter in enumerate(model.parameters()):
         parameter.data.copy_(averages[str(index)])
-    corpus = build_corpus(config)
-    assert stream_perplexity(model, corpus.valid, 1, config.eval_num_steps) == \
+    corpus = build_corpus(config.data)
+    assert stream_perplexity(model, corpus.valid, 1, config.evaluation.num_steps) == \
         pytest.approx(reference.history[-1].valid_ppl, rel=1e-9)
     # A run killed after the switch resumes with ASGD and its averages.
     kill_at = (switched_after * 82) + 30
@@ -489,8 +496,8 @@ class FakeClock:
 
 
 def windows_per_epoch(config) -> int:
-    train_words = len(lstmlm.load_corpus(config.data, 50).train)
-    return len(window_lengths(train_words, config.batch_size, config.num_steps))
+    train_words = len(lstmlm.load_corpus(config.data.corpus, 50).train)
+    return len(window_lengths(train_words, config.optimisation.batch_size, config.optimisation.num_steps))
 
 
 class FakeMachine:
@@ -502,7 +509,7 @@ class FakeMachine:
     def __init__(self, monkeypatch, config, planned: float = 100.0, actual: float | None = None,
                  window_seconds: Callable[[int], float] | None = None,
                  adapt_words_per_sec: float = 0.0):
-        train_words = len(lstmlm.load_corpus(config.data, 50).train)
+        train_words = len(lstmlm.load_corpus(config.data.corpus, 50).train)
         self.windows = windows_per_epoch(config)
         fake_speed(monkeypatch, train_words / planned, 1e9, adapt_words_per_sec)
         self.clock = FakeClock(monkeypatch, window_seconds or (actual or planned) / self.windows)
@@ -524,9 +531,12 @@ def test_a_time_budget_plans_the_epochs_and_stretches_the_schedule(tmp_path, tin
     assert (f"Epoch 10 trains {last_windows} of its {machine.windows} windows "
             f"({last_windows / machine.windows:.2f} of an epoch), where the schedule ends") in lines
     assert not any(line.startswith("Time budget: ") for line in lines)  # as planned throughout
-    saved = json.loads((result.run_dir / "config.json").read_text())
-    assert saved["max_max_epoch"] == 9.72 and saved["warmup_epochs"] == pytest.approx(3.24)
-    assert saved["time_budget"] == 1001
+    # The request stays as asked; the plan stretched its schedule.
+    assert RunDir(result.run_dir).load_config() == config
+    assert result.config is config
+    planned = RunDir(result.run_dir).load_plan().optimisation
+    assert planned.max_max_epoch == 9.72 and planned.warmup_epochs == pytest.approx(3.24)
+    assert config.optimisation.max_max_epoch == 3 and config.budget.seconds == 1001
     assert lines[2].startswith("time budget 16m 41s, hidden_size 8: measured")
     assert lines[3].startswith("plan: 9.72 epochs of hidden_size 8 fit in 16m 41s")
     assert result.history[-1].lr == pytest.approx(schedule_of(
@@ -546,7 +556,7 @@ def test_final_eval_reports_the_adapted_test_perplexity_beside_the_static_one(
     assert adapted["method"] == method and adapted["test_ppl"] == result.adapted_test_perplexity
     # The options tuned on valid, applied to the best weights, give the reported number.
     model = lstmlm.load(result.run_dir)
-    corpus = lstmlm.load_corpus(tiny_config.data, 50)
+    corpus = lstmlm.load_corpus(tiny_config.data.corpus, 50)
     tuned = tune_adaptation(model.network, corpus.valid, method)
     assert dataclasses.asdict(tuned.options) == adapted["options"]
     assert tuned.perplexity(model.network, corpus.test) == pytest.approx(adapted["test_ppl"],
@@ -561,7 +571,7 @@ def test_a_budget_plans_the_cost_of_the_adaptation(tmp_path, tiny_config, monkey
     lines = []
     train(apply_overrides(tiny_config, {"time_budget": 1001, "final_eval": "dynamic"}),
           runs_dir=tmp_path, echo=lines.append)
-    corpus = lstmlm.load_corpus(tiny_config.data, 50)
+    corpus = lstmlm.load_corpus(tiny_config.data.corpus, 50)
     adapted_words = adaptation_words("dynamic", len(corpus.valid), len(corpus.test))
     adaptation = adapted_words / 100.0
     plan = next(line for line in lines if line.startswith("plan: "))
@@ -574,27 +584,28 @@ def test_a_budget_plans_the_cost_of_the_adaptation(tmp_path, tiny_config, monkey
 def test_a_planned_run_trains_with_the_regularisation_of_its_length(tmp_path, tiny_config,
                                                                     monkeypatch):
     FakeMachine(monkeypatch, tiny_config)  # 930 s hold 9 epochs, and less than a tenth more
-    # keep_prob 0.8 is for 17 epochs, 1.0 for 1: 9 epochs are halfway.
+    # dropout 0.2 is for 17 epochs, 0 for 1: 9 epochs are halfway.
     config = apply_overrides(tiny_config, {"time_budget": 930, "max_max_epoch": 17,
                                            "budget_min_epochs": 1,
-                                           "budget_short_regularisation": "keep_prob=1.0"})
+                                           "budget_short_regularisation": "dropout=0"})
     lines = []
     result = train(config, runs_dir=tmp_path, echo=lines.append)
-    saved = json.loads((result.run_dir / "config.json").read_text())
-    assert (saved["max_max_epoch"], saved["keep_prob"]) == (9, 0.9)
-    assert "regularisation for 9 epochs: keep_prob 0.9" in lines
-    assert lstmlm.load(result.run_dir).config.keep_prob == 0.9
+    planned = RunDir(result.run_dir).load_plan()
+    assert (planned.optimisation.max_max_epoch, planned.regularisation.dropout) == (9, 0.1)
+    assert "regularisation for 9 epochs: dropout 0.1" in lines
+    model = lstmlm.load(result.run_dir)
+    assert model.plan.regularisation.dropout == 0.1 and model.config.regularisation.dropout == 0.2
 
 
 def test_epoch_end_test_passes_cost_a_budgeted_run_nothing(tmp_path, tiny_config, monkeypatch):
     clock = FakeMachine(monkeypatch, tiny_config).clock
-    real_evaluate = trainer.Trainer.evaluate
+    real_perplexity = trainer.Trainer.perplexity
 
     def slow_test(self, split):  # each test pass takes 60 s
         clock.now += 60.0 if split == "test" else 0.0
-        return real_evaluate(self, split)
+        return real_perplexity(self, split)
 
-    monkeypatch.setattr(trainer.Trainer, "evaluate", slow_test)
+    monkeypatch.setattr(trainer.Trainer, "perplexity", slow_test)
     config = apply_overrides(tiny_config, {"time_budget": 1001})
     runs = []
     for tested in (False, True):
@@ -619,7 +630,7 @@ def test_a_budget_too_short_for_sgd_trains_one_cycle_adam(tmp_path, tiny_config,
     result = train(config, runs_dir=tmp_path, echo=lines.append)
     assert ("fewer than 12 epochs: Adam on the one-cycle schedule at 0.01 instead "
             "(budget_onecycle_epochs)") in lines
-    saved = RunDir(result.run_dir).load_config()
+    saved = RunDir(result.run_dir).load_plan().optimisation
     assert (saved.optimizer, saved.lr_schedule, saved.max_max_epoch) == ("adam", "onecycle", 9.72)
     assert saved.warmup_epochs == pytest.approx(0.3 * 9.72)
     assert result.history[0].lr == pytest.approx(0.0004)
@@ -639,11 +650,13 @@ def test_a_slower_machine_gets_its_schedule_laid_out_again(tmp_path, tiny_config
     assert [entry.fraction for entry in result.history] == \
         [1.0, 1.0, 1.0, round(round(0.24 * machine.windows) / machine.windows, 4)]
     assert not any(line.startswith("Time budget: epoch") for line in lines)  # none cut short
-    saved = RunDir(result.run_dir).load_config()
-    assert saved.max_max_epoch == 3.24
+    plans = RunDir(result.run_dir).plans()
+    assert [(plan.after_epoch, plan.optimisation.max_max_epoch) for plan in plans] == \
+        [(0, 9.72), (1, 3.24)]
+    assert RunDir(result.run_dir).load_config() == config  # the request is as asked
     # The cosine reaches its end with the budget instead of being cut off at a third of it.
-    assert result.history[-1].lr == pytest.approx(schedule_of(saved).rate(3))
-    assert schedule_of(saved).rate(3.24) == pytest.approx(0.0)
+    assert result.history[-1].lr == pytest.approx(plan_schedule(plans[-1]).rate(3))
+    assert plan_schedule(plans[-1]).rate(3.24) == pytest.approx(0.0)
     assert machine.clock.now <= 1001
 
 
@@ -688,10 +701,11 @@ def test_a_budget_too_small_fails_before_a_run_directory_exists(tmp_path, tiny_c
 
 
 def test_measuring_throughput_leaves_the_random_state_alone(tiny_config):
-    corpus = lstmlm.load_corpus(tiny_config.data, 50)
+    corpus = lstmlm.load_corpus(tiny_config.data.corpus, 50)
     torch.manual_seed(3)
     before = torch.get_rng_state()
-    speed = planning.measure_throughput(tiny_config, corpus, torch.device("cpu"), 0.01)
+    speed = planning.measure_throughput(RunPlan.of(tiny_config), tiny_config, corpus,
+                                        torch.device("cpu"), 0.01)
     assert speed.train_words_per_sec > 0 and speed.eval_words_per_sec > 0
     assert torch.equal(torch.get_rng_state(), before)
 

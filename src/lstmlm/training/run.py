@@ -3,6 +3,7 @@ it."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Callable
@@ -13,11 +14,11 @@ from tqdm import tqdm
 from .. import budget
 from ..budget import Clock
 from ..builders import build_corpus
-from ..config import Config, get_preset
+from ..config import Config, apply_overrides, get_preset
 from ..corpus import Corpus, Vocabulary
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
-from ..errors import WriteError
+from ..errors import LstmlmError, WriteError
 from ..files import writing
 from ..hardware import resolve_precision, select_device
 from ..plan import RunPlan
@@ -42,11 +43,19 @@ class RunLog:
             self.echo(line)
 
 
+# What a resumed run may change (`resume_changes`): how long and how fast it goes on.
+RESUMABLE_FIELDS = ("max_max_epoch", "max_epoch", "learning_rate", "lr_decay", "max_grad_norm",
+                    "early_stopping_patience")
+
+
 def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
           name: str | None = None, resume: str | Path | None = None,
+          resume_changes: list[str] | dict | None = None,
           echo: Callable[[str], None] | None = print,
           progress_bar: bool | None = None) -> TrainResult:
-    """Train a model as `config` asks in a new run directory, or continue the run at `resume`.
+    """Train a model as `config` asks in a new run directory, or continue the run at `resume`
+    (with `resume_changes`, `name=value` pairs of RESUMABLE_FIELDS, e.g. more epochs: recorded
+    as a new plan).
 
     The new directory is `runs_dir/name`, which must not exist yet, or without a name
     `runs_dir/PRESET-DATE-TIME`.
@@ -68,6 +77,10 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     if resume is not None:
         run_dir = RunDir.open(resume)
         config, plan = run_dir.load_config(), run_dir.load_plan()
+        if resume_changes:
+            plan = changed_plan(plan, resume_changes, len(run_dir.metrics()))
+            if world.is_main:
+                run_dir.add_plan(plan)
     else:
         config, run_dir, plan = config or get_preset("small"), None, None
         if name is not None:
@@ -87,6 +100,20 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
     finally:
         if opened:
             torch.distributed.destroy_process_group()
+
+
+def changed_plan(plan: RunPlan, changes: list[str] | dict, epochs_done: int) -> RunPlan:
+    """`plan` with `changes` (of RESUMABLE_FIELDS) for the epochs after `epochs_done`."""
+    pairs = changes if isinstance(changes, dict) else dict(
+        item.split("=", 1) if "=" in item else (item, "") for item in changes)
+    fixed = [name for name in pairs if name not in RESUMABLE_FIELDS]
+    if fixed:
+        raise LstmlmError(f"a resumed run can change {', '.join(RESUMABLE_FIELDS)}; "
+                          f"{fixed[0]} is settled when a run starts")
+    optimisation = apply_overrides(Config(optimisation=plan.optimisation), pairs).optimisation
+    note = "resumed with " + ", ".join(f"{name}={value}" for name, value in pairs.items())
+    return dataclasses.replace(plan, optimisation=optimisation, after_epoch=epochs_done,
+                               notes=(note,))
 
 
 def corpus_path(config: Config) -> str:
