@@ -263,22 +263,26 @@ def frontier_machines() -> str:
 
 
 def config_fields() -> str:
-    """A table of every Config field: its type, default and meaning (from where it is declared)."""
-    import dataclasses
+    """A table per section of the Config: each field's flat name (as `--set` takes it), its
+    type, default and meaning (from where it is declared)."""
+    from lstmlm.config import FLAT, SECTIONS, Config, format_value
 
-    from lstmlm.config import FIELDS, TYPES, Config, format_value
-
-    defaults = Config()
-    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
-    for name, config_field in FIELDS.items():
-        kind = str(TYPES[name]).replace("typing.", "")
-        kind = re.sub(r"<class '(\w+)'>", r"\1", kind)
-        default = f"`{format_value(name, getattr(defaults, name))}`" \
-            if format_value(name, getattr(defaults, name)) else "(empty)"
-        meaning = config_field.metadata["help"].replace("|", "\\|")
-        lines.append(f"| `{name}` | `{kind}` | {default} | {meaning} |")
-    assert len(lines) - 2 == len(dataclasses.fields(Config))
-    return "\n".join(lines)
+    defaults = Config().flat()
+    lines = []
+    for section_name, kind in SECTIONS.items():
+        lines += [f"### `{section_name}`", "", (kind.__doc__ or "").strip(), "",
+                  "| field | type | default | meaning |", "|---|---|---|---|"]
+        for name, (section, own_name, hint, config_field) in FLAT.items():
+            if section != section_name:
+                continue
+            kind_text = re.sub(r"<class '(\w+)'>", r"\1", str(hint).replace("typing.", ""))
+            text = format_value(name, defaults[name])
+            default = f"`{text}`" if text else "(empty)"
+            meaning = config_field.metadata["help"].replace("|", "\\|")
+            shown = name if name == own_name else f"{name}` (`{section_name}.{own_name}`)"
+            lines.append(f"| `{shown}` | `{kind_text}` | {default} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def presets() -> str:
@@ -287,10 +291,9 @@ def presets() -> str:
 
     lines = []
     for name in PRESETS:
-        config = get_preset(name)
+        values = get_preset(name).flat()
         lines += [f"### `{name}`", "", "| field | value |", "|---|---|"]
-        lines += [f"| `{key}` | `{format_value(key, getattr(config, key))}` |"
-                  for key in PRESETS[name]]
+        lines += [f"| `{key}` | `{format_value(key, values[key])}` |" for key in PRESETS[name]]
         lines.append("")
     return "\n".join(lines)
 

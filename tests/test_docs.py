@@ -1,8 +1,9 @@
 """The documentation runs: every `console`, `bash` and `python` block of README.md and docs/
 is executed, in order, page by page; its links and anchors lead somewhere.
 
-Blocks run in a fresh folder per page with LSTMLM_SMOKE=1 (each training command cut to a few
-windows and one epoch), so the pages can show the real commands. A page other than the README
+Blocks run in a fresh folder per page, each training command shortened with the config's own
+caps (SHORTENED: a few windows an epoch, evaluation on the first words of each split), so the
+pages can show the real commands. A page other than the README
 finds `runs/quickstart`, the README's quickstart model, already trained. How a block reads:
 - `console`: each `$ command` runs in bash and must succeed; the lines after it are its
   expected output, where `...` stands for any text. An expected output that starts with
@@ -14,7 +15,7 @@ skipped test with its reason. `<!-- requires: ptb -->` runs it where PTB can be 
 
 The runner is a few functions on markdown-it-py rather than Sybil or pytest-examples: they
 test Python blocks, while most blocks here are shell sessions that need a working folder, the
-smoke switch and output matched with wildcards.
+shortened training commands and output matched with wildcards.
 """
 
 from __future__ import annotations
@@ -99,8 +100,18 @@ def console_steps(code: str) -> list[tuple[str, str]]:
     return [(command, "\n".join(output)) for command, output in steps]
 
 
+# What the pages' training commands run with here: 10 windows an epoch, and validation and test
+# on the first 2,000 words of each split; a run the page resumes keeps the caps it began with.
+SHORTENED = "--set max_windows=10 --set max_eval_words=2000"
+
+
+def shortened(command: str) -> str:
+    """`command` with every new training run in it capped by SHORTENED."""
+    return re.sub(r"\blstmlm train(?! --resume)", f"lstmlm train {SHORTENED}", command)
+
+
 def environment() -> dict[str, str]:
-    env = dict(os.environ, LSTMLM_SMOKE="1", COLUMNS="100", NO_COLOR="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, COLUMNS="100", NO_COLOR="1", OMP_NUM_THREADS="1")
     if env.get("LSTMLM_DATA_DIR"):
         # The blocks run in a folder of their own: a relative path (CI's) must not change meaning.
         env["LSTMLM_DATA_DIR"] = os.path.abspath(env["LSTMLM_DATA_DIR"])
@@ -109,7 +120,7 @@ def environment() -> dict[str, str]:
 
 
 def run_shell(command: str, folder: Path, block: Block) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", command], cwd=folder,
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", shortened(command)], cwd=folder,
                           env=environment(), capture_output=True, text=True, timeout=600)
 
 
@@ -147,7 +158,7 @@ def ptb_available() -> bool:
 
 @pytest.fixture(scope="session")
 def quickstart_run(tmp_path_factory) -> Path:
-    """The README quickstart's model, trained once (under LSTMLM_SMOKE) for the other pages."""
+    """The README quickstart's model, trained once as the README says, for the other pages."""
     folder = tmp_path_factory.mktemp("quickstart")
     result = subprocess.run(["lstmlm", "train", "--preset", "small", "--data", "sample",
                              "--set", "max_max_epoch=4", "--name", "quickstart", "--quiet"],

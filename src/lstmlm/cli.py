@@ -297,11 +297,11 @@ def run_train(args) -> None:
 
 
     if args.resume:
-        if args.overrides or args.data or args.seed is not None or args.device \
-                or args.time_budget or args.name:
+        if args.data or args.seed is not None or args.device or args.time_budget or args.name:
             raise LstmlmError("--resume continues a run with its saved config; "
-                              "drop --set/--data/--seed/--device/--time-budget/--name")
-        result = train(resume=args.resume, echo=None if args.quiet else print)
+                              "drop --data/--seed/--device/--time-budget/--name")
+        result = train(resume=args.resume, resume_changes=args.overrides,
+                       echo=None if args.quiet else print)
     else:
         overrides = {key: value for key, value in (("data", args.data), ("seed", args.seed),
                                                    ("device", args.device),
