@@ -29,7 +29,8 @@ def sample_model_and_lines():
     torch.manual_seed(0)
     config = lstmlm.apply_overrides(lstmlm.get_preset("small"), {"data": "sample"})
     corpus = lstmlm.load_corpus("sample")
-    model = lstmlm.LanguageModel(build_model(config, len(corpus.vocab)), corpus.vocab, config)
+    network = build_model(config.model, config.regularisation, len(corpus.vocab))
+    model = lstmlm.LanguageModel(network, corpus.vocab, config)
     lines = [line for line in split_files("sample")["test"] if len(line.split()) > 3]
     return model, lines
 

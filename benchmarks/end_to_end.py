@@ -1,7 +1,7 @@
 """A preset trained from scratch end to end against its target, on this machine.
 
     python benchmarks/end_to_end.py --preset cpu-fast
-    ... --preset cpu-fast --set keep_prob=0.75      (a trial of other values)
+    ... --preset cpu-fast --set dropout=0.25      (a trial of other values)
 
 Runs what `lstmlm train --preset NAME` runs, then prints the machine (CPU model and flags),
 the per-epoch log and a summary table. Targets: `small` test perplexity <= 116.7 in <= 30 min;

@@ -101,7 +101,7 @@ RECIPES = {
     "lstmlm-one-cycle-0.016": ("cpu-fast", ["budget_onecycle_lr=0.016"]),
     "ptb_word_lm": ("small", []),
     "word_language_model": ("small", [
-        "num_steps=35", "batch_size=20", "hidden_size=200", "keep_prob=0.8",
+        "num_steps=35", "batch_size=20", "hidden_size=200", "dropout=0.2",
         "optimizer=sgd", "learning_rate=20", "lr_schedule=plateau", "lr_decay=0.25",
         "max_grad_norm=0.25", "loss_average=token", "init_method=awd", "init_scale=0.1",
         "max_max_epoch=40"]),
@@ -149,15 +149,15 @@ def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[flo
     curve = [(entry.elapsed / 60, entry.test_ppl) for entry in metrics
              if entry.elapsed is not None and entry.test_ppl is not None]
     reached = [minutes for minutes, test in curve if test <= REFERENCE]
-    config = run.load_config()
+    model = run.load_plan().model
     adapted = results.get("adapted")
     return {"recipe": recipe, "budget_minutes": budget_minutes(budget),
             "test_ppl": round(results["test_ppl"], 2), "valid_ppl": round(results["valid_ppl"], 2),
             "adapted_test_ppl": round(adapted["test_ppl"], 2) if adapted else "",
             "wall_minutes": round(results["elapsed_seconds"] / 60, 1),
             "epochs": round(sum(entry.fraction for entry in metrics), 2),
-            "hidden_size": config.hidden_size,
-            "softmax": "sampled" if config.softmax_samples else config.softmax,
+            "hidden_size": model.hidden_size,
+            "softmax": "sampled" if model.softmax_samples else model.softmax,
             "minutes_to_116": round(reached[0], 1) if reached else "not reached"}, curve
 
 

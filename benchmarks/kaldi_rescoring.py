@@ -13,7 +13,6 @@ resident memory is the process's. The list is streamed, so the peak should not g
 
 import argparse
 import json
-import os
 import random
 import subprocess
 import sys

@@ -38,7 +38,8 @@ def measure(words: int) -> dict:
     torch.set_num_threads(2)
     config = lstmlm.get_preset("small")
     vocab = lstmlm.load_corpus("ptb").vocab
-    model = lstmlm.LanguageModel(build_model(config, len(vocab)), vocab, config)
+    model = lstmlm.LanguageModel(build_model(config.model, config.regularisation, len(vocab)),
+                                 vocab, config)
     line = " ".join(random.Random(0).choices(vocab.words[:-1], k=words))
     model.surprisals([" ".join(line.split()[:1000])])  # warm-up
     Path("/proc/self/clear_refs").write_text("5")  # the peak counts from here

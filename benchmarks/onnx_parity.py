@@ -21,12 +21,12 @@ def main() -> None:
     parser.add_argument("folder")
     args = parser.parse_args()
     model = lstmlm.load(args.folder, device="cpu")
-    ids = build_corpus(model.config, model.vocab).test
+    ids = build_corpus(model.config.data, model.vocab, model.plan.data).test
     began = time.perf_counter()
     torch_ppl = model.evaluate("test")
     torch_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    onnx_ppl = onnx_perplexity(args.folder, ids, model.config.eval_num_steps)
+    onnx_ppl = onnx_perplexity(args.folder, ids, model.config.evaluation.num_steps)
     onnx_seconds = time.perf_counter() - began
     print(f"machine: {machine()}")
     print(f"model folder {args.folder}, {len(ids) - 1:,} test targets")

@@ -18,7 +18,7 @@ from lstmlm.builders import build_corpus
 
 def measure(path: str, quantize: str | None, words: int) -> dict:
     model = lstmlm.load(path, device="cpu", quantize=quantize)
-    test_words = len(build_corpus(model.config, model.vocab).test) - 1
+    test_words = len(build_corpus(model.config.data, model.vocab, model.plan.data).test) - 1
     began = time.perf_counter()
     perplexity = model.evaluate("test")
     eval_seconds = time.perf_counter() - began

@@ -28,7 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     run_dir = RunDir.open(args.run_dir)
     results, config = run_dir.results(), run_dir.load_config()
-    data = config.data if "/" not in config.data else Path(config.data).name
+    corpus = run_dir.load_plan().data
+    data = corpus if "/" not in corpus else Path(corpus).name
     # The run may come from another machine: its machine line names the PyTorch it ran.
     trained_with = re.search(r"torch (\S+)", results["machine"])
     record = {"benchmark": "run", "command": args.command, "preset": config.preset,

@@ -45,6 +45,7 @@ from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
 from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
 from lstmlm.builders import build_model
+from lstmlm.plan import RunPlan
 from lstmlm.numpy_rnn import RNNNumpy
 from lstmlm.scoring import score_sentences
 from lstmlm.training import measure_throughput, throwaway_training
@@ -174,9 +175,9 @@ class PlainLM(nn.Module):
         return weight.new_zeros(shape), weight.new_zeros(shape)
 
 
-def plain_model(config, vocab_size: int, device: torch.device) -> PlainLM:
-    return PlainLM(vocab_size, config.hidden_size, config.num_layers, 1 - config.keep_prob,
-                   config.tie_weights).to(device)
+def plain_model(plan: RunPlan, vocab_size: int, device: torch.device) -> PlainLM:
+    return PlainLM(vocab_size, plan.model.hidden_size, plan.model.num_layers,
+                   plan.regularisation.dropout, plan.model.tie_weights).to(device)
 
 
 def seq_first_windows(ids: torch.Tensor, batch_size: int, num_steps: int):
@@ -205,18 +206,20 @@ def words_per_sec(steps: Iterator[int], seconds: float, device: torch.device) ->
     return words / spent
 
 
-def plain_training(config, corpus, device: torch.device) -> Iterator[int]:
-    """The plain training loop on `config`'s shape (fp32), a window at each `next`."""
-    model = plain_model(config, len(corpus.vocab), device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-    hidden = model.init_hidden(config.batch_size)
-    for inputs, targets in seq_first_windows(corpus.train, config.batch_size, config.num_steps):
+def plain_training(plan: RunPlan, corpus, device: torch.device) -> Iterator[int]:
+    """The plain training loop on `plan`'s shape (fp32), a window at each `next`."""
+    optimisation = plan.optimisation
+    model = plain_model(plan, len(corpus.vocab), device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=optimisation.learning_rate)
+    hidden = model.init_hidden(optimisation.batch_size)
+    for inputs, targets in seq_first_windows(corpus.train, optimisation.batch_size,
+                                             optimisation.num_steps):
         logits, hidden = model(inputs.to(device), hidden)
         hidden = tuple(tensor.detach() for tensor in hidden)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.to(device).view(-1))
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), optimisation.max_grad_norm)
         optimizer.step()
         yield targets.numel()
 
@@ -239,10 +242,10 @@ def matrix_share(steps: Iterator[int], device: torch.device, count: int = 4) -> 
     return matrix / 1e6 / took
 
 
-def plain_evaluation(config, ids: torch.Tensor, device: torch.device,
+def plain_evaluation(plan: RunPlan, ids: torch.Tensor, device: torch.device,
                      num_steps: int) -> Iterator[int]:
     """The plain batch-1 evaluation loop over `ids`, a window at each `next`."""
-    model = plain_model(config, int(ids.max()) + 1, device).eval()
+    model = plain_model(plan, int(ids.max()) + 1, device).eval()
     hidden = model.init_hidden(1)
     total = 0.0
     with torch.no_grad():
@@ -253,9 +256,9 @@ def plain_evaluation(config, ids: torch.Tensor, device: torch.device,
             yield targets.numel()
 
 
-def plain_generation(config, vocab_size: int, device: torch.device, words: int) -> float:
+def plain_generation(plan: RunPlan, vocab_size: int, device: torch.device, words: int) -> float:
     """Words/sec of the plain sampling loop."""
-    model = plain_model(config, vocab_size, device).eval()
+    model = plain_model(plan, vocab_size, device).eval()
 
     @torch.no_grad()
     def generate():
@@ -268,9 +271,9 @@ def plain_generation(config, vocab_size: int, device: torch.device, words: int) 
     return best_rate(generate, words, device, seconds=0, repeats=1)
 
 
-def plain_scoring(config, corpus, sentences: list[list[str]], device: torch.device) -> float:
+def plain_scoring(plan: RunPlan, corpus, sentences: list[list[str]], device: torch.device) -> float:
     """Words/sec of the plain scoring loop: one sentence at a time from a fresh state."""
-    model = plain_model(config, len(corpus.vocab), device).eval()
+    model = plain_model(plan, len(corpus.vocab), device).eval()
     eos = corpus.vocab.ids["<eos>"]
     encoded = [torch.tensor([eos] + corpus.vocab.encode(words).tolist() + [eos]).view(-1, 1)
                for words in sentences]
@@ -338,24 +341,26 @@ def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, rounds: int
                   plain: bool) -> list[Row]:
     """The preset's training in fp32 and, if different, in the precision `auto` picks."""
     config = get_preset(preset)
-    auto = resolve_precision("auto", roofs.device, config.cell).precision
+    auto = resolve_precision("auto", roofs.device, config.model.cell).precision
     device = roofs.device
     rows = []
     for precision in dict.fromkeys(["fp32", auto]):
-        shaped = dataclasses.replace(config, precision=precision, time_budget=0.0)
-        model = build_model(shaped, len(corpus.vocab))
-        bound = ceiling(model, roofs, precision, rows=shaped.batch_size, steps=shaped.num_steps,
+        shaped = RunPlan.of(config, precision=precision)
+        batch_size, num_steps = shaped.optimisation.batch_size, shaped.optimisation.num_steps
+        model = build_model(shaped.model, shaped.regularisation, len(corpus.vocab))
+        bound = ceiling(model, roofs, precision, rows=batch_size, steps=num_steps,
                         training=True)
-        measures = [lambda: measure_throughput(shaped, corpus, device, seconds).train_words_per_sec]
+        measures = [lambda: measure_throughput(shaped, config, corpus, device,
+                                               seconds).train_words_per_sec]
         with_plain = plain and precision == "fp32"
         if with_plain:
             measures.append(lambda: words_per_sec(plain_training(shaped, corpus, device),
                                                   seconds, device))
         achieved, *baseline = best_of_rounds(measures, rounds)
-        shares = (matrix_share(throwaway_training(shaped, corpus, device)[1], device),
+        shares = (matrix_share(throwaway_training(shaped, corpus, device, batch_size)[1], device),
                   matrix_share(plain_training(shaped, corpus, device), device)
                   if with_plain else None)
-        rows.append(Row(f"train {preset} ({shaped.hidden_size} units)", precision, bound,
+        rows.append(Row(f"train {preset} ({shaped.model.hidden_size} units)", precision, bound,
                         achieved, baseline[0] if baseline else None, shares=shares))
     return rows
 
@@ -365,14 +370,15 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
     the small shape in fp32."""
     device = roofs.device
     config = get_preset("small")
+    plan = RunPlan.of(config)
     torch.manual_seed(0)
-    model = build_model(config, len(corpus.vocab)).to(device).eval()
+    model = build_model(plan.model, plan.regularisation, len(corpus.vocab)).to(device).eval()
     rows = []
 
-    ids, steps = corpus.test, config.eval_num_steps
+    ids, steps = corpus.test, config.evaluation.num_steps
     speeds = best_of_rounds([
         lambda: (len(ids) - 1) / timed(lambda: stream_perplexity(model, ids, 1, steps), device),
-        lambda: words_per_sec(plain_evaluation(config, ids, device, steps), math.inf,
+        lambda: words_per_sec(plain_evaluation(plan, ids, device, steps), math.inf,
                               device)], rounds)
     rows.append(Row(f"eval, batch 1, PTB test ({len(ids) - 1:,} words)", "fp32",
                     ceiling(model, roofs, "fp32", rows=1, steps=steps, training=False), *speeds))
@@ -386,7 +392,7 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
 
     speeds = best_of_rounds([
         lambda: best_rate(generate, words, device, seconds=0, repeats=1),
-        lambda: plain_generation(config, len(corpus.vocab), device, words)], rounds)
+        lambda: plain_generation(plan, len(corpus.vocab), device, words)], rounds)
     rows.append(Row(f"generate {words} words, sampled", "fp32",
                     ceiling(model, roofs, "fp32", rows=1, steps=1, training=False), *speeds,
                     unit="ms/word"))
@@ -395,7 +401,7 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
     scored = sum(len(words) + 1 for words in sentences)  # each word and the closing <eos>
     speeds = best_of_rounds([
         lambda: scored / timed(lambda: score_sentences(model, corpus.vocab, sentences), device),
-        lambda: plain_scoring(config, corpus, sentences, device)], rounds)
+        lambda: plain_scoring(plan, corpus, sentences, device)], rounds)
     rows.append(Row(f"score {len(sentences):,} PTB test sentences", "fp32",
                     ceiling(model, roofs, "fp32", rows=64, steps=round(scored / len(sentences)),
                             training=False), *speeds))

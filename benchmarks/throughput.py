@@ -9,11 +9,11 @@ real PTB training windows through the library's train_step after two untimed one
 """
 
 import argparse
-import dataclasses
 
 from common import machine
 from lstmlm import apply_overrides, get_preset, load_corpus
 from lstmlm.hardware import resolve_precision, select_device
+from lstmlm.plan import RunPlan
 from lstmlm.training import measure_throughput
 
 
@@ -32,12 +32,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for preset in args.presets:
         config = apply_overrides(get_preset(preset), args.overrides)
-        precision = resolve_precision(config.precision, device, config.cell).precision
-        config = dataclasses.replace(config, precision=precision)
-        speed = measure_throughput(config, corpus, device, args.seconds)
-        print(f"| {preset} | {config.hidden_size} | {precision} | "
+        precision = resolve_precision(config.run.precision, device, config.model.cell).precision
+        plan = RunPlan.of(config, precision=precision)
+        speed = measure_throughput(plan, config, corpus, device, args.seconds)
+        print(f"| {preset} | {plan.model.hidden_size} | {precision} | "
               f"{speed.train_words_per_sec:,.0f} | "
-              f"{speed.eval_words_per_sec:,.0f} ({config.eval_batch_size}) |")
+              f"{speed.eval_words_per_sec:,.0f} ({config.evaluation.batch_size}) |")
 
 
 if __name__ == "__main__":

@@ -61,20 +61,21 @@ def child(preset: str, corpus: str, runner: str) -> dict:
     from lstmlm.hardware import autocast, resolve_precision
 
     config = lstmlm.apply_overrides(lstmlm.get_preset(preset), {
-        "data": corpus, "time_budget": 0, "max_max_epoch": 1, "max_epoch": 1})
+        "data": corpus, "time_budget": None, "max_max_epoch": 1, "max_epoch": 1})
     began = time.perf_counter()
     if runner == "lstmlm":
         lstmlm.train(config, runs_dir=tempfile.mkdtemp(), echo=None)
     else:
-        precision = resolve_precision(config.precision, torch.device("cpu")).precision
-        data = build_corpus(config)
-        torch.manual_seed(config.seed)
-        model = build_model(config, len(data.vocab)).train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-        state = model.init_state(config.batch_size)
-        lengths = window_lengths(len(data.train), config.batch_size, config.num_steps,
-                                 config.variable_length, config.seed)
-        rows = batchify(data.train, config.batch_size)
+        precision = resolve_precision(config.run.precision, torch.device("cpu")).precision
+        optimisation = config.optimisation
+        data = build_corpus(config.data)
+        torch.manual_seed(config.run.seed)
+        model = build_model(config.model, config.regularisation, len(data.vocab)).train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=optimisation.learning_rate)
+        state = model.init_state(optimisation.batch_size)
+        lengths = window_lengths(len(data.train), optimisation.batch_size, optimisation.num_steps,
+                                 optimisation.variable_length, config.run.seed)
+        rows = batchify(data.train, optimisation.batch_size)
         for inputs, targets in windows_of_lengths(rows, lengths):
             with autocast("cpu", precision):
                 logits, state = model(inputs, state)
@@ -82,7 +83,7 @@ def child(preset: str, corpus: str, runner: str) -> dict:
                                                      targets.flatten())
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optimisation.max_grad_norm)
             optimizer.step()
             state = tuple(tensor.detach() for tensor in state)
     return {"peak_mb": round(peak_mb(), 1), "seconds": round(time.perf_counter() - began, 1)}

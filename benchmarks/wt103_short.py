@@ -6,7 +6,7 @@
 WikiText-103 cannot be downloaded here and a full run needs a GPU for about 12 hours, so this
 trains the preset's model (3 LSTM layers, a 400-wide embedding, the adaptive softmax at
 20000/40000/200000, Adam, its dropout and schedule) for one epoch at the narrowest width its
-budget may choose (default options: `--set time_budget=0 --set hidden_size=1024 --set
+budget may choose (default options: `--set time_budget=none --set hidden_size=1024 --set
 max_max_epoch=1 --runs-dir /tmp/lstmlm-wt103-runs`; on 2 CPU cores a step of the widest,
 2048, takes minutes) on a short corpus in
 WikiText-103's file layout (`wiki.{train,valid,test}.tokens`, written once into --folder, never
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--train-words", type=int, default=20_000)
     parser.add_argument("--eval-words", type=int, default=5_000)
     parser.add_argument("train_options", nargs="*",
-                        default=["--set", "time_budget=0", "--set", "hidden_size=1024", "--set",
+                        default=["--set", "time_budget=none", "--set", "hidden_size=1024", "--set",
                                  "max_max_epoch=1", "--runs-dir", "/tmp/lstmlm-wt103-runs"])
     args = parser.parse_args()
     folder = Path(args.folder)

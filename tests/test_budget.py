@@ -1,7 +1,6 @@
 """Time budgets: durations, the planning arithmetic, and cpu-fast's sizing on two kinds of CPU
 (their throughput faked, so the test does not depend on the machine it runs on)."""
 
-import dataclasses
 from types import SimpleNamespace
 
 import pytest

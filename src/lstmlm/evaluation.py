@@ -184,7 +184,7 @@ def cache_perplexity(model: RecurrentLanguageModel, ids: torch.Tensor,
     return math.exp(-total_log_probability / total_targets)
 
 
-# Evaluation-time adaptation (Config.final_eval): the options tried on the first
+# Evaluation-time adaptation (the final_eval setting): the options tried on the first
 # TUNING_WORDS words of the valid split, around the defaults above.
 TUNING_WORDS = 20_000
 DYNAMIC_RATES = (0.01, 0.03, 0.1)
