@@ -13,6 +13,7 @@ import argparse
 import time
 
 from common import machine
+
 from lstmlm import apply_overrides, get_preset, load, train
 from lstmlm.hardware import native_bf16, select_device
 

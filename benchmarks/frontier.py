@@ -72,6 +72,7 @@ import textwrap
 from pathlib import Path
 
 from common import RESULTS, machine, machine_slug, write_result
+
 from lstmlm.config import parse_duration
 from lstmlm.rundir import RunDir
 

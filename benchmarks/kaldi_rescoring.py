@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from common import machine, write_result
+
 from lstmlm.corpus import split_files
 
 CHILD = """

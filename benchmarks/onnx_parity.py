@@ -10,8 +10,9 @@ window, as `lstmlm eval` streams it through PyTorch.
 import argparse
 import time
 
-import lstmlm
 from common import machine
+
+import lstmlm
 from lstmlm.builders import build_corpus
 from lstmlm.export import onnx_perplexity
 

@@ -10,9 +10,9 @@ import argparse
 import time
 
 import torch
+from common import machine
 
 import lstmlm
-from common import machine
 from lstmlm.builders import build_corpus
 
 

@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import torch
-
 from common import RESULTS
+
 from lstmlm.rundir import RunDir
 
 

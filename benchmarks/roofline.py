@@ -36,17 +36,18 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import machine
 from torch import nn
 
-from common import machine
 from lstmlm import get_preset, load_corpus
-from lstmlm.corpus import batchify, split_files
+from lstmlm.batching import batchify
+from lstmlm.builders import build_model
+from lstmlm.corpus import split_files
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
 from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
-from lstmlm.builders import build_model
-from lstmlm.plan import RunPlan
 from lstmlm.numpy_rnn import RNNNumpy
+from lstmlm.plan import RunPlan
 from lstmlm.scoring import score_sentences
 from lstmlm.training import measure_throughput, throwaway_training
 

@@ -11,6 +11,7 @@ real PTB training windows through the library's train_step after two untimed one
 import argparse
 
 from common import machine
+
 from lstmlm import apply_overrides, get_preset, load_corpus
 from lstmlm.hardware import resolve_precision, select_device
 from lstmlm.plan import RunPlan

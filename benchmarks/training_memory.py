@@ -56,8 +56,8 @@ def child(preset: str, corpus: str, runner: str) -> dict:
     import torch
 
     import lstmlm
+    from lstmlm.batching import batchify, window_lengths, windows_of_lengths
     from lstmlm.builders import build_corpus, build_model
-    from lstmlm.corpus import batchify, window_lengths, windows_of_lengths
     from lstmlm.hardware import autocast, resolve_precision
 
     config = lstmlm.apply_overrides(lstmlm.get_preset(preset), {

@@ -29,7 +29,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
 from common import machine
 from large_corpus import MEAN_LINE, write_split
 

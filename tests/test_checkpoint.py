@@ -4,8 +4,7 @@ import pytest
 import torch
 from safetensors import SafetensorError
 
-from lstmlm import RecurrentLanguageModel, LstmlmError
-from lstmlm import checkpoint
+from lstmlm import LstmlmError, RecurrentLanguageModel, checkpoint
 
 
 def tied_model(seed: int) -> RecurrentLanguageModel:

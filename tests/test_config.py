@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
-from lstmlm.config import FLAT, format_value
 from lstmlm.builders import build_model
+from lstmlm.config import FLAT, format_value
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
     "small": (0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20),

@@ -2,8 +2,11 @@ import pytest
 import torch
 
 from lstmlm import LstmlmError, Vocabulary, load_corpus
-from lstmlm.corpus import (batchify, clean_line, clean_lines, epoch_size, read_lines, split_lines, window_lengths, windows,
-                           words_of_lines)
+from lstmlm.batching import batchify, epoch_size, window_lengths, windows
+from lstmlm.corpus import split_lines
+from lstmlm.normalization import clean_line, clean_lines
+from lstmlm.textfiles import read_lines
+from lstmlm.vocabulary import words_of_lines
 
 
 def test_each_line_ends_with_eos_including_blank_lines():

@@ -142,8 +142,8 @@ def bf16_unavailable_reason() -> str | None:
 @pytest.mark.skipif(bf16_unavailable_reason() is not None,
                     reason=bf16_unavailable_reason() or "")
 def test_bf16_training_on_a_cpu_that_runs_it(tmp_path, tiny_config):
-    from lstmlm.training import train_step
     from lstmlm.model import RecurrentLanguageModel
+    from lstmlm.training import train_step
 
     torch.manual_seed(0)
     model = RecurrentLanguageModel(vocab_size=20, hidden_size=8, num_layers=2)

@@ -6,10 +6,8 @@ import torch
 
 from lstmlm import LstmlmError
 from lstmlm.model import RecurrentLanguageModel
-from lstmlm.numpy_rnn import (SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, RNNNumpy,
-                              build_corpus, gradient_check_report, load_sentence_corpus,
-                              read_documents, tokenize)
-
+from lstmlm.numpy_rnn import (SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, RNNNumpy, build_corpus,
+                              gradient_check_report, load_sentence_corpus, read_documents, tokenize)
 
 
 def test_tokenize_splits_sentences_and_words_lowercased():

@@ -5,7 +5,7 @@ import torch
 
 from lstmlm import corpus as corpus_module
 from lstmlm import load_corpus, tokencache
-from lstmlm.corpus import Vocabulary, words_of_lines
+from lstmlm.vocabulary import Vocabulary, words_of_lines
 
 from .conftest import write_corpus
 

@@ -5,26 +5,24 @@ import math
 from typing import Callable
 
 import pytest
-import torch
 import safetensors
 import safetensors.torch
+import torch
 from safetensors.torch import load_file
 
 import lstmlm
-from lstmlm import LstmlmError, apply_overrides, get_preset, train
-from lstmlm import budget
-from lstmlm.training import planning, step, trainer
+from lstmlm import LstmlmError, apply_overrides, budget, get_preset, train
+from lstmlm.batching import window_lengths
+from lstmlm.builders import build_corpus
+from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, adaptation_words, stream_perplexity,
+                               tune_adaptation)
 from lstmlm.generation import text_of
 from lstmlm.model import RecurrentLanguageModel
-from lstmlm.builders import build_corpus
-from lstmlm.corpus import window_lengths
-from lstmlm.rundir import RunDir
-from lstmlm.evaluation import (DynamicEvaluation, NeuralCache, adaptation_words,
-                               stream_perplexity, tune_adaptation)
 from lstmlm.plan import RunPlan
-from lstmlm.training import (averaged_weights, new_optimizer, plateaus, schedule,
-                             should_average, train_step)
+from lstmlm.rundir import RunDir
+from lstmlm.training import averaged_weights, new_optimizer, planning, plateaus, schedule
 from lstmlm.training import schedule_of as plan_schedule
+from lstmlm.training import should_average, step, train_step, trainer
 
 
 def schedule_of(config):

@@ -9,11 +9,12 @@ from importlib import metadata
 
 from .api import LanguageModel, load
 from .config import PRESETS, Config, apply_overrides, get_preset
-from .corpus import Corpus, Vocabulary, load_corpus
+from .corpus import Corpus, load_corpus
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
 from .model import LSTMLanguageModel, RecurrentLanguageModel
 from .plan import RunPlan
+from .vocabulary import Vocabulary
 
 __all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",
            "LstmlmError", "NeuralCache", "PRESETS", "RecurrentLanguageModel", "RunPlan",

@@ -7,10 +7,8 @@ from typing import Iterator
 
 import torch
 
-from .config import Config
-from .plan import RunPlan
 from .builders import build_corpus
-from .corpus import Vocabulary, clean_lines, words_of_lines
+from .config import Config
 from .errors import LstmlmError
 from .evaluation import (DynamicEvaluation, NeuralCache, cache_perplexity, dynamic_perplexity,
                          stream_perplexity)
@@ -18,8 +16,10 @@ from .export import is_model_folder, load_parts
 from .generation import Generator
 from .hardware import select_device
 from .model import RecurrentLanguageModel
-from .normalization import model_normalization
+from .normalization import clean_lines, model_normalization
+from .plan import RunPlan
 from .scoring import SentenceScore, WordSurprisal, score_sentences, surprisals
+from .vocabulary import Vocabulary, words_of_lines
 
 
 class LanguageModel:

@@ -7,8 +7,9 @@ so that the network and the corpus never see a config.
 from __future__ import annotations
 
 from .config import DataConfig, ModelConfig, RegularisationConfig
-from .corpus import Corpus, Vocabulary, load_corpus
+from .corpus import Corpus, load_corpus
 from .model import RecurrentLanguageModel
+from .vocabulary import Vocabulary
 
 
 def build_model(model: ModelConfig, regularisation: RegularisationConfig,

@@ -21,12 +21,12 @@ import torch
 from . import api, datasets, numpy_rnn, pairs, rescoring, surprisal, syntaxgym
 from .budget import plural
 from .config import NORMALIZATIONS, PRESETS, Config, apply_overrides, format_value, get_preset
-from .corpus import file_lines, read_lines, read_text
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
 from .export import WEIGHT_CHOICES, export
 from .files import atomic_lines, atomic_write_text
 from .scoring import corpus_score
+from .textfiles import file_lines, read_lines, read_text
 
 DYNAMIC, CACHE = DynamicEvaluation(), NeuralCache()
 TABLE_FORMATS = ("tsv", "csv", "jsonl")

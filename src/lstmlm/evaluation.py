@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .corpus import batchify, windows
+from .batching import batchify, windows
 from .errors import LstmlmError
 from .model import RecurrentLanguageModel, detach_state, evaluating
 

@@ -27,16 +27,16 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
+from .budget import plural
 from .builders import build_model
 from .config import PRESETS, Config, ModelConfig, format_value, get_preset
-from .corpus import Vocabulary
-from .budget import plural
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode, writing
-from .normalization import model_normalization
 from .model import RecurrentLanguageModel, evaluating
+from .normalization import model_normalization
 from .plan import RunPlan, load_plans, plans_json
 from .rundir import RunDir
+from .vocabulary import Vocabulary
 
 # 1: config.json held what the run trained with; 2: the request, with the plan in plan.json.
 FORMAT_VERSION = 2

@@ -13,9 +13,10 @@ from typing import Iterator
 import torch
 
 from .config import STRATEGIES
-from .corpus import EOS, UNK, Vocabulary, clean_line
 from .errors import LstmlmError
 from .model import RecurrentLanguageModel, evaluating
+from .normalization import clean_line
+from .vocabulary import EOS, UNK, Vocabulary
 
 
 def check_options(strategy: str = "sample", temperature: float = 1.0, top_k: int = 0,

@@ -19,9 +19,35 @@ from __future__ import annotations
 import re
 
 from .config import NORMALIZATIONS, DataConfig
-from .corpus import clean_line
 from .datasets import SAMPLE
 from .errors import LstmlmError
+
+GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
+GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG", re.MULTILINE)
+NOT_WORD = re.compile(r"[^\w\s'-]+")
+
+
+def strip_gutenberg(text: str) -> str:
+    """The text between Project Gutenberg's START and END markers (all of it if they are absent)."""
+    start, end = GUTENBERG_START.search(text), GUTENBERG_END.search(text)
+    begin = text.index("\n", start.end()) + 1 if start else 0
+    return text[begin:end.start() if end else len(text)]
+
+
+def clean_line(line: str) -> str:
+    """Lowercase, drop punctuation except hyphens and apostrophes, collapse whitespace.
+
+    The typographic apostrophe (U+2019, as in the current pg100.txt's `o’er`) is read as `'`,
+    so it never splits a word and both spellings are one vocabulary entry.
+    """
+    return " ".join(NOT_WORD.sub(" ", line.lower().replace("\u2019", "'")).split())
+
+
+def clean_lines(lines: list[str]) -> list[str]:
+    """`clean_line` on every line, keeping the non-empty ones (the cookbook's text cleaning)."""
+    cleaned = (clean_line(line) for line in strip_gutenberg("\n".join(lines)).splitlines())
+    return [line for line in cleaned if line]
+
 
 _CLITIC = re.compile(r"(\w)(n't|'s|'re|'ve|'ll|'d|'m)$")
 _NUMBER = re.compile(r"^[\d.,]*\d[\d.,]*$")

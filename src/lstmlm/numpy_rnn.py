@@ -22,9 +22,9 @@ from typing import Callable
 
 import numpy as np
 
-from .corpus import read_lines, read_text
 from .errors import LstmlmError
 from .files import atomic_write
+from .textfiles import read_lines, read_text
 
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"

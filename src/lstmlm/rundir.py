@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .config import Config
-from .plan import RunPlan, load_plans, plans_json
-from .corpus import Vocabulary
 from .errors import LstmlmError
 from .files import atomic_write_text, write_error, writing
+from .plan import RunPlan, load_plans, plans_json
+from .vocabulary import Vocabulary
 
 
 @dataclass

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .corpus import EOS, Vocabulary
 from .model import RecurrentLanguageModel, evaluating
+from .vocabulary import EOS, Vocabulary
 
 
 @dataclass

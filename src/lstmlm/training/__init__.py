@@ -12,8 +12,8 @@ from .planning import (budget_shapes, capped_corpus, check_corpus_fits, measure_
                        regularisation_line, shaped, stretched_schedule, throwaway_training)
 from .progress import TrainResult, TrainState, best_epoch
 from .run import train
-from .schedule import (LearningRateSchedule, averaged_weights, averaging_reason,
-                       build_optimizer, plateaus, should_average)
+from .schedule import (LearningRateSchedule, averaged_weights, averaging_reason, build_optimizer,
+                       plateaus, should_average)
 from .setup import Training, build_training, new_optimizer, schedule_of, step_options
 from .step import WindowLoss, new_scaler, train_step
 from .trainer import Trainer

@@ -9,8 +9,8 @@ from typing import Callable
 from .. import checkpoint
 from ..config import FinalEval
 from ..corpus import Corpus
-from ..model import RecurrentLanguageModel
 from ..evaluation import tune_adaptation
+from ..model import RecurrentLanguageModel
 from ..rundir import EpochMetrics, RunDir
 from .progress import best_epoch
 from .sharding import Shard

@@ -12,10 +12,11 @@ from typing import Iterator
 import torch
 
 from .. import budget
+from ..batching import batchify, window_lengths, windows
 from ..budget import Clock, Shape, Throughput, plural
-from ..config import (BUDGETED_PRESET, BudgetConfig, Config, ModelConfig,
-                      OptimisationConfig, RegularisationConfig)
-from ..corpus import Corpus, batchify, window_lengths, windows
+from ..config import (BUDGETED_PRESET, BudgetConfig, Config, ModelConfig, OptimisationConfig,
+                      RegularisationConfig)
+from ..corpus import Corpus
 from ..errors import LstmlmError
 from ..evaluation import adaptation_grid, adaptation_words, adapted_perplexity, stream_perplexity
 from ..hardware import synchronize

@@ -10,11 +10,11 @@ import torch
 
 from ..budget import format_duration
 from ..config import LoggingConfig
-from ..corpus import UNK, Vocabulary
 from ..distributed import World
 from ..generation import Generator, text_of
 from ..hardware import describe_machine
 from ..rundir import RunDir
+from ..vocabulary import UNK, Vocabulary
 from .loggers import MetricLogger, ProgressBarLogger, TensorBoardLogger, TextLogger
 
 # Words a logged sample continues its prime with.

@@ -15,7 +15,7 @@ from .. import budget
 from ..budget import Clock
 from ..builders import build_corpus
 from ..config import Config, apply_overrides, get_preset
-from ..corpus import Corpus, Vocabulary
+from ..corpus import Corpus
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
 from ..errors import LstmlmError, WriteError
@@ -23,6 +23,7 @@ from ..files import writing
 from ..hardware import resolve_precision, select_device
 from ..plan import RunPlan
 from ..rundir import RunDir
+from ..vocabulary import Vocabulary
 from .loggers import require_tensorboard
 from .planning import capped_corpus, plan_run
 from .progress import TrainResult

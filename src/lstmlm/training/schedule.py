@@ -11,7 +11,6 @@ import torch
 
 from ..config import OptimizerName, ScheduleName
 
-
 # One-cycle's rate starts at a 25th of the peak and ends at a 10,000th of that, and beta1
 # runs from 0.95 to 0.85 and back: the defaults of PyTorch's OneCycleLR and fastai.
 ONECYCLE_START = 1 / 25

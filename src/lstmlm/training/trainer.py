@@ -11,9 +11,10 @@ from typing import Callable
 import torch
 
 from .. import budget, checkpoint
+from ..batching import batchify, window_lengths, windows_of_lengths
 from ..budget import Clock, Costs, format_duration
 from ..config import Config
-from ..corpus import Corpus, batchify, window_lengths, windows_of_lengths
+from ..corpus import Corpus
 from ..distributed import World
 from ..generation import Generator
 from ..model import State
