@@ -76,3 +76,19 @@ def test_parse_args_returns_a_namespace_for_the_handlers():
     args = cli.parse_args(["numpy-rnn", "generate", "model.npz"])
     assert isinstance(args, argparse.Namespace)
     assert (args.command, args.numpy_command, args.model) == ("numpy-rnn", "generate", "model.npz")
+
+
+def test_an_interrupted_run_names_the_folder_that_resumes_it(tmp_path, tiny_config, monkeypatch,
+                                                             capsys):
+    from lstmlm.training import trainer
+
+    def interrupted(self, resuming, first_lines=()):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Trainer, "run", interrupted)
+    status = cli.main(["train", "--preset", "test", "--data", tiny_config.data.corpus,
+                       "--runs-dir", str(tmp_path / "runs"), "--name", "stopped", "--quiet"])
+    assert status == 130
+    assert capsys.readouterr().err.strip() == (
+        f"lstmlm: interrupted (the run continues with: lstmlm train --resume "
+        f"{tmp_path / 'runs' / 'stopped'})")

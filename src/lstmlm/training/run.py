@@ -18,7 +18,7 @@ from ..config import Config, apply_overrides, get_preset
 from ..corpus import Corpus
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
-from ..errors import LstmlmError, WriteError
+from ..errors import LstmlmError, RunInterrupted, WriteError
 from ..files import writing
 from ..hardware import resolve_precision, select_device
 from ..plan import RunPlan
@@ -168,6 +168,8 @@ def _train(config: Config, plan: RunPlan | None, run_dir: RunDir | None, world: 
     try:
         with writing(run_dir.path):
             return trainer.run(resuming, first_lines)
+    except KeyboardInterrupt:
+        raise RunInterrupted(run_dir) from None
     except WriteError as failure:
         raise WriteError(f"{failure}; `lstmlm train --resume {run_dir}` continues from the last "
                          f"complete checkpoint") from None
