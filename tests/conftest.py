@@ -1,6 +1,7 @@
 import os
 import random
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import safetensors
@@ -8,9 +9,14 @@ import safetensors.torch
 import torch
 
 import lstmlm
-from lstmlm import LstmlmError, apply_overrides, datasets, get_preset
+from lstmlm import LstmlmError, apply_overrides, budget, datasets, get_preset, train
+from lstmlm.batching import window_lengths
 from lstmlm.builders import build_corpus, build_model
 from lstmlm.evaluation import stream_perplexity
+from lstmlm.plan import RunPlan
+from lstmlm.training import planning
+from lstmlm.training import schedule_of as plan_schedule
+from lstmlm.training import step
 
 # The test models are tiny: one thread is faster than two fighting over small kernels.
 torch.set_num_threads(1)
@@ -140,3 +146,70 @@ def untrained_perplexity(config, split: str = "test") -> float:
     model = build_model(config.model, config.regularisation, len(corpus.vocab))
     return stream_perplexity(model, corpus.split(split), config.evaluation.batch_size,
                              config.evaluation.num_steps)
+
+
+def schedule_of(config):
+    """The schedule of a plan that takes `config` as it asks."""
+    return plan_schedule(RunPlan.of(config))
+
+
+def train_killed_at_step(config, runs_dir, kill_at_step: int, monkeypatch):
+    """Start a run that is interrupted just before its `kill_at_step`-th update; its folder."""
+    real_step, calls = step.train_step, []
+
+    def killed_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at_step:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(step, "train_step", killed_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs_dir=runs_dir, echo=None)
+    monkeypatch.setattr(step, "train_step", real_step)
+    (run_dir,) = runs_dir.iterdir()
+    return run_dir
+
+
+def fake_speed(monkeypatch, train_words_per_sec: float, eval_words_per_sec: float,
+               adapt_words_per_sec: float = 0.0) -> None:
+    """Make the budget's measurement report these speeds instead of timing the machine."""
+    monkeypatch.setattr(planning, "measure_throughput", lambda *args: budget.Throughput(
+        train_words_per_sec, eval_words_per_sec, adapt_words_per_sec))
+
+
+class FakeClock:
+    """budget.monotonic that moves only when told: `per_step(n)` seconds for the n-th training
+    window (counted from 0), or `per_step` seconds for every one."""
+
+    def __init__(self, monkeypatch, per_step: float | Callable[[int], float]):
+        self.now, self.steps = 0.0, 0
+        real_step = step.train_step
+
+        def timed_step(*args, **kwargs):
+            self.now += per_step(self.steps) if callable(per_step) else per_step
+            self.steps += 1
+            return real_step(*args, **kwargs)
+
+        monkeypatch.setattr(budget, "monotonic", lambda: self.now)
+        monkeypatch.setattr(step, "train_step", timed_step)
+
+
+def windows_per_epoch(config) -> int:
+    train_words = len(lstmlm.load_corpus(config.data.corpus, 50).train)
+    return len(window_lengths(train_words, config.optimisation.batch_size, config.optimisation.num_steps))
+
+
+class FakeMachine:
+    """A machine on which the budget's measurement finds that an epoch of `config` takes
+    `planned` seconds (evaluation nearly free), and whose clock moves with training windows
+    only: an epoch takes `actual` seconds (default: as planned), or window n takes
+    `window_seconds(n)`."""
+
+    def __init__(self, monkeypatch, config, planned: float = 100.0, actual: float | None = None,
+                 window_seconds: Callable[[int], float] | None = None,
+                 adapt_words_per_sec: float = 0.0):
+        train_words = len(lstmlm.load_corpus(config.data.corpus, 50).train)
+        self.windows = windows_per_epoch(config)
+        fake_speed(monkeypatch, train_words / planned, 1e9, adapt_words_per_sec)
+        self.clock = FakeClock(monkeypatch, window_seconds or (actual or planned) / self.windows)

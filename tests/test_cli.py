@@ -136,6 +136,8 @@ def test_resume_of_a_finished_run_reprints_its_result(tmp_path, tiny_args):
     assert printed_number("test perplexity", again.stdout) == \
         printed_number("test perplexity", first.stdout)
     assert_clean_failure(run_cli("train", "--resume", run_dir, "--set", "seed=3"),
+                         "seed is settled when a run starts")
+    assert_clean_failure(run_cli("train", "--resume", run_dir, "--seed", "3"),
                          "--resume continues a run with its saved config")
 
 

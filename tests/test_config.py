@@ -293,3 +293,36 @@ def test_adaptive_cutoffs_are_checked_against_the_vocabulary():
     assert config.model.cutoffs(10001) == (2000, 10000)
     with pytest.raises(LstmlmError, match=r"below the vocabulary size \(10000 words\)"):
         config.model.cutoffs(10000)
+
+
+def test_config_takes_a_duration_and_lists_of_sizes():
+    config = apply_overrides(get_preset("small"), ["time_budget=1h30m"])
+    assert config.budget.seconds == 5400
+    assert config.budget_sizes() == [200]
+    config = apply_overrides(config, {"budget_hidden_sizes": "300, 200"})
+    assert config.budget_sizes() == [300, 200]
+    with pytest.raises(LstmlmError, match="bad value '300,big' for budget_hidden_sizes"):
+        apply_overrides(config, {"budget_hidden_sizes": "300,big"})
+    with pytest.raises(LstmlmError, match="budget_hidden_sizes must be positive integers"):
+        apply_overrides(config, {"budget_hidden_sizes": "300,0"})
+    with pytest.raises(LstmlmError, match=r"time_budget must be above 0 \(none: no limit\)"):
+        apply_overrides(config, {"time_budget": -1.0})
+
+
+@pytest.mark.parametrize("value, message", [
+    ("learning_rate=1", "takes name=value pairs of dropout"),
+    ("dropout", "got 'dropout'"),
+    ("dropout=lots", "bad value 'lots' for dropout"),
+    ("dropout=1.5", "dropout must be in"),
+    ("hidden_dropout=-0.1", "hidden_dropout must be in"),
+])
+def test_bad_short_regularisation_is_a_config_error(value, message):
+    with pytest.raises(LstmlmError, match=message):
+        apply_overrides(get_preset("cpu-fast"), {"budget_short_regularisation": value})
+    with pytest.raises(LstmlmError, match="needs budget_min_epochs"):
+        apply_overrides(get_preset("small"), {"budget_short_regularisation": "dropout=0.1"})
+
+
+def test_budget_onecycle_epochs_needs_its_rate():
+    with pytest.raises(LstmlmError, match="budget_onecycle_epochs needs budget_onecycle_lr"):
+        apply_overrides(get_preset("cpu-fast"), {"budget_onecycle_lr": 0})

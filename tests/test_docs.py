@@ -235,6 +235,14 @@ def test_the_generated_parts_are_current():
     assert generator.stale_pages(write=False) == [], "run python scripts/generate_docs.py"
 
 
+def test_the_runner_shortens_new_training_runs_only():
+    assert shortened("lstmlm train --preset small && lstmlm eval runs/x") == \
+        f"lstmlm train {SHORTENED} --preset small && lstmlm eval runs/x"
+    assert shortened("torchrun -m lstmlm train --name ddp") == \
+        f"torchrun -m lstmlm train {SHORTENED} --name ddp"
+    assert shortened("lstmlm train --resume runs/x") == "lstmlm train --resume runs/x"
+
+
 def test_the_runner_compares_output_with_wildcards_and_reads_markers(tmp_path):
     assert matches("valid perplexity: ...\ntest perplexity: ...",
                    "valid perplexity: 12.5\ntest perplexity: 13.1\n")

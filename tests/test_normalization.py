@@ -4,7 +4,8 @@ import pytest
 
 from lstmlm import LstmlmError
 from lstmlm.config import apply_overrides, get_preset
-from lstmlm.normalization import model_normalization, normalize, normalize_tokens
+from lstmlm.normalization import (clean_line, clean_lines, model_normalization, normalize,
+                                  normalize_tokens)
 
 
 @pytest.mark.parametrize("sentence, normalized", [
@@ -42,3 +43,9 @@ def test_an_unknown_normalization_is_refused():
 ])
 def test_a_model_s_normalization_follows_its_config(overrides, expected):
     assert model_normalization(apply_overrides(get_preset("small"), overrides).data) == expected
+
+
+def test_cleaning_keeps_apostrophes_and_hyphens_inside_words():
+    assert clean_line("O’er the hill, o'er the DALE -- well-met!") == \
+        "o'er the hill o'er the dale -- well-met"
+    assert clean_lines(["", "  Hello, World!  ", "..."]) == ["hello world"]
