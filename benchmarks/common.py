@@ -23,13 +23,13 @@ def sample_model_and_lines():
     sample corpus's vocabulary, for speed benchmarks (the speed does not depend on the
     weights), and the sample's test lines of more than three words."""
     import lstmlm
-    from lstmlm.builders import build_model
+    from lstmlm.builders import build_network
     from lstmlm.corpus import split_files
 
     torch.manual_seed(0)
     config = lstmlm.apply_overrides(lstmlm.get_preset("small"), {"data": "sample"})
     corpus = lstmlm.load_corpus("sample")
-    network = build_model(config.model, config.regularisation, len(corpus.vocab))
+    network = build_network(config.model, config.regularisation, len(corpus.vocab))
     model = lstmlm.LanguageModel(network, corpus.vocab, config)
     lines = [line for line in split_files("sample")["test"] if len(line.split()) > 3]
     return model, lines

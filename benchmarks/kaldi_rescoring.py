@@ -12,7 +12,6 @@ resident memory is the process's. The list is streamed, so the peak should not g
 """
 
 import argparse
-import json
 import random
 import subprocess
 import sys

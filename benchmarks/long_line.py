@@ -33,12 +33,12 @@ def measure(words: int) -> dict:
     import torch
 
     import lstmlm
-    from lstmlm.builders import build_model
+    from lstmlm.builders import build_network
 
     torch.set_num_threads(2)
     config = lstmlm.get_preset("small")
     vocab = lstmlm.load_corpus("ptb").vocab
-    model = lstmlm.LanguageModel(build_model(config.model, config.regularisation, len(vocab)),
+    model = lstmlm.LanguageModel(build_network(config.model, config.regularisation, len(vocab)),
                                  vocab, config)
     line = " ".join(random.Random(0).choices(vocab.words[:-1], k=words))
     model.surprisals([" ".join(line.split()[:1000])])  # warm-up

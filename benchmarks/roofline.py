@@ -41,7 +41,7 @@ from torch import nn
 
 from lstmlm import get_preset, load_corpus
 from lstmlm.batching import batchify
-from lstmlm.builders import build_model
+from lstmlm.builders import build_network
 from lstmlm.corpus import split_files
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
@@ -348,7 +348,7 @@ def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, rounds: int
     for precision in dict.fromkeys(["fp32", auto]):
         shaped = RunPlan.of(config, precision=precision)
         batch_size, num_steps = shaped.optimisation.batch_size, shaped.optimisation.num_steps
-        model = build_model(shaped.model, shaped.regularisation, len(corpus.vocab))
+        model = build_network(shaped.model, shaped.regularisation, len(corpus.vocab))
         bound = ceiling(model, roofs, precision, rows=batch_size, steps=num_steps,
                         training=True)
         measures = [lambda: measure_throughput(shaped, config, corpus, device,
@@ -373,7 +373,7 @@ def inference_rows(corpus, roofs: Roofs, words: int, rounds: int) -> list[Row]:
     config = get_preset("small")
     plan = RunPlan.of(config)
     torch.manual_seed(0)
-    model = build_model(plan.model, plan.regularisation, len(corpus.vocab)).to(device).eval()
+    model = build_network(plan.model, plan.regularisation, len(corpus.vocab)).to(device).eval()
     rows = []
 
     ids, steps = corpus.test, config.evaluation.num_steps

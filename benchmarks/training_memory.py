@@ -57,7 +57,7 @@ def child(preset: str, corpus: str, runner: str) -> dict:
 
     import lstmlm
     from lstmlm.batching import batchify, window_lengths, windows_of_lengths
-    from lstmlm.builders import build_corpus, build_model
+    from lstmlm.builders import build_corpus, build_network
     from lstmlm.hardware import autocast, resolve_precision
 
     config = lstmlm.apply_overrides(lstmlm.get_preset(preset), {
@@ -70,7 +70,7 @@ def child(preset: str, corpus: str, runner: str) -> dict:
         optimisation = config.optimisation
         data = build_corpus(config.data)
         torch.manual_seed(config.run.seed)
-        model = build_model(config.model, config.regularisation, len(data.vocab)).train()
+        model = build_network(config.model, config.regularisation, len(data.vocab)).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=optimisation.learning_rate)
         state = model.init_state(optimisation.batch_size)
         lengths = window_lengths(len(data.train), optimisation.batch_size, optimisation.num_steps,

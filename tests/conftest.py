@@ -11,7 +11,7 @@ import torch
 import lstmlm
 from lstmlm import LstmlmError, apply_overrides, budget, datasets, get_preset, train
 from lstmlm.batching import window_lengths
-from lstmlm.builders import build_corpus, build_model
+from lstmlm.builders import build_corpus, build_network
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.plan import RunPlan
 from lstmlm.training import planning
@@ -143,7 +143,7 @@ def untrained_perplexity(config, split: str = "test") -> float:
     bar a trained model has to clear to have learned anything."""
     corpus = build_corpus(config.data)
     torch.manual_seed(config.run.seed)
-    model = build_model(config.model, config.regularisation, len(corpus.vocab))
+    model = build_network(config.model, config.regularisation, len(corpus.vocab))
     return stream_perplexity(model, corpus.split(split), config.evaluation.batch_size,
                              config.evaluation.num_steps)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lstmlm import PRESETS, Config, LstmlmError, apply_overrides, get_preset
-from lstmlm.builders import build_model
+from lstmlm.builders import build_network
 from lstmlm.config import FLAT, format_value
 
 ISSUE_TABLE = {  # the values of the presets exactly as published in ptb_word_lm.py
@@ -33,7 +33,7 @@ def test_every_preset_builds(name):
     # memory), for WikiText-103's vocabulary, above every preset's adaptive-softmax cutoffs.
     for hidden_size in sorted({config.model.hidden_size, *config.budget_sizes()}):
         with torch.device("meta"):
-            model = build_model(dataclasses.replace(config.model, hidden_size=hidden_size),
+            model = build_network(dataclasses.replace(config.model, hidden_size=hidden_size),
                                 config.regularisation, vocab_size=267_737)
         assert model.layer_sizes[0] == hidden_size
 

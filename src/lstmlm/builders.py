@@ -12,7 +12,7 @@ from .model import RecurrentLanguageModel
 from .vocabulary import Vocabulary
 
 
-def build_model(model: ModelConfig, regularisation: RegularisationConfig,
+def build_network(model: ModelConfig, regularisation: RegularisationConfig,
                 vocab_size: int) -> RecurrentLanguageModel:
     """The network of `model`'s shape with `regularisation`'s dropouts, for a vocabulary of
     `vocab_size` words."""

@@ -28,7 +28,7 @@ import torch
 
 from . import checkpoint
 from .budget import plural
-from .builders import build_model
+from .builders import build_network
 from .config import PRESETS, Config, ModelConfig, format_value, get_preset
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode, writing
@@ -68,7 +68,7 @@ def load_parts(path: str | Path, weights: str = "best"
         return _read_folder(Path(path))
     run_dir = RunDir.open(path)
     config, plan, vocab = run_dir.load_config(), run_dir.load_plan(), run_dir.load_vocab()
-    network = build_model(plan.model, plan.regularisation, len(vocab))
+    network = build_network(plan.model, plan.regularisation, len(vocab))
     if weights == "best":
         checkpoint.load_weights(run_dir / RunDir.BEST, network)
     else:
@@ -195,7 +195,7 @@ def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLa
     config = Config.from_dict(values)
     plan = load_plans(folder / PLAN)[-1] if version >= 2 else RunPlan.of(config)
     vocab = Vocabulary.load(folder / VOCAB)
-    network = build_model(plan.model, plan.regularisation, len(vocab))
+    network = build_network(plan.model, plan.regularisation, len(vocab))
     checkpoint.load_weights(folder / WEIGHTS, network)
     return config, plan, vocab, network.eval()
 

@@ -39,7 +39,7 @@ class RecurrentLanguageModel(nn.Module):
     head's word rows with the embedding (TiedHead). With `softmax_samples` the full softmax
     trains on the window's targets and that many words sampled for the window (a sampled
     softmax, Jean et al. 2015), and scores the whole vocabulary in evaluation. Every option
-    is a keyword; `builders.build_model` gives the network a config describes.
+    is a keyword; `builders.build_network` gives the network a config describes.
     """
 
     def __init__(self, *, vocab_size: int, hidden_size: int, num_layers: int,

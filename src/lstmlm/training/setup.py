@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..builders import build_model
+from ..builders import build_network
 from ..distributed import World
 from ..model import RecurrentLanguageModel
 from ..plan import RunPlan
@@ -60,7 +60,7 @@ def build_training(plan: RunPlan, vocab_size: int, device: torch.device, *,
     its own dropout masks with seed + rank."""
     if seed is not None:
         torch.manual_seed(seed)
-    network = build_model(plan.model, plan.regularisation, vocab_size).to(device)
+    network = build_network(plan.model, plan.regularisation, vocab_size).to(device)
     window_loss: torch.nn.Module = WindowLoss(network)
     if world.distributed:
         torch.manual_seed((seed or 0) + world.rank)
