@@ -43,7 +43,7 @@ def event_scalars(folder) -> dict[str, list[tuple[int, float]]]:
                     reason="the tensorboard package is not installed (pip install -e \".[test]\")")
 def test_tensorboard_scalars_match_the_log_and_survive_a_resume(tmp_path, tiny_config,
                                                                monkeypatch):
-    from .test_training import train_killed_at_step
+    from .conftest import train_killed_at_step
 
     config = apply_overrides(tiny_config, {"tensorboard": True, "checkpoint_every": 20})
     reference = train(config, runs_dir=tmp_path / "reference", echo=None)
