@@ -479,7 +479,8 @@ class Config:
         if not isinstance(values.get("model", {}), dict) or "model" not in values:
             return from_flat(values, legacy=True)
         unknown = sorted(set(values) - {"preset", *SECTIONS})
-        _require(not unknown, f"unknown key {unknown[0]!r}" if unknown else "")
+        if unknown:
+            raise LstmlmError(f"config: unknown key {unknown[0]!r}")
         flat = {"preset": values.get("preset", "small")}
         for section_name, section_values in values.items():
             if section_name == "preset":
@@ -771,21 +772,25 @@ def _legacy_pair(name: str, value: Any, legacy: bool) -> tuple[str, Any]:
     return name, value
 
 
+def override_pairs(overrides: list[str] | dict) -> list[tuple[str, Any]]:
+    """(flat name, value) of each `name=value` string, or of a dict's items."""
+    if isinstance(overrides, dict):
+        return list(overrides.items())
+    pairs = []
+    for item in overrides:
+        if "=" not in item:
+            raise LstmlmError(f"config: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        pairs.append((key.strip(), value))
+    return pairs
+
+
 def apply_overrides(config: Config, overrides: list[str] | dict, *,
                     legacy: bool = False) -> Config:
     """A new config: `config` with `name=value` strings (or a dict of flat names) applied and
     checked. `config` itself is frozen and stays as it is."""
-    if isinstance(overrides, dict):
-        pairs = list(overrides.items())
-    else:
-        pairs = []
-        for item in overrides:
-            if "=" not in item:
-                raise LstmlmError(f"config: expected key=value, got {item!r}")
-            key, value = item.split("=", 1)
-            pairs.append((key.strip(), value))
     changes: dict[str | None, dict[str, Any]] = {}
-    for key, value in pairs:
+    for key, value in override_pairs(overrides):
         key, value = _legacy_pair(key, value, legacy)
         if key not in FLAT:
             raise LstmlmError(f"config: unknown key {key!r}")

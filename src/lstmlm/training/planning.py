@@ -242,12 +242,12 @@ def capped_corpus(corpus: Corpus, config: Config, processes: int = 1) -> Corpus:
     """The corpus cut as run.max_windows and run.max_eval_words ask: the training split to
     that many windows of every process's rows, valid and test to that many words."""
     windows_cap, words_cap = config.run.max_windows, config.run.max_eval_words
+    if windows_cap is None and words_cap is None:
+        return corpus
     train = corpus.train
     if windows_cap is not None:
-        optimisation = config.optimisation
-        train = train[:windows_cap * optimisation.batch_size * processes
-                      * optimisation.num_steps + optimisation.batch_size * processes]
-    if words_cap is None and windows_cap is None:
-        return corpus
+        rows = config.optimisation.batch_size * processes
+        # A window of every row, plus the one word each row's last target needs.
+        train = train[:rows * (windows_cap * config.optimisation.num_steps + 1)]
     return dataclasses.replace(corpus, train=train, valid=corpus.valid[:words_cap],
                                test=corpus.test[:words_cap])

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .. import budget
 from ..budget import Clock
 from ..builders import build_corpus
-from ..config import Config, apply_overrides, get_preset
+from ..config import Config, apply_overrides, get_preset, override_pairs
 from ..corpus import Corpus
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
@@ -105,8 +105,7 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
 
 def changed_plan(plan: RunPlan, changes: list[str] | dict, epochs_done: int) -> RunPlan:
     """`plan` with `changes` (of RESUMABLE_FIELDS) for the epochs after `epochs_done`."""
-    pairs = changes if isinstance(changes, dict) else dict(
-        item.split("=", 1) if "=" in item else (item, "") for item in changes)
+    pairs = dict(override_pairs(changes))
     fixed = [name for name in pairs if name not in RESUMABLE_FIELDS]
     if fixed:
         raise LstmlmError(f"a resumed run can change {', '.join(RESUMABLE_FIELDS)}; "

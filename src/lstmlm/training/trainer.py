@@ -160,13 +160,20 @@ class Trainer:
             valid_ppl=math.nan, words_per_sec=round(progress.words(batch_size) / seconds),
             seconds=round(seconds, 2), fraction=round(progress.done / len(lengths), 4)))
 
+    def position(self, progress: EpochProgress) -> float:
+        """Epochs trained so far, the current one's fraction included."""
+        return self.state.epoch + progress.done / len(progress.lengths)
+
+    def scheduled_rate(self, progress: EpochProgress) -> float:
+        """The schedule's learning rate at the epoch's current position."""
+        return self.schedule.rate(self.position(progress), self.state.valid_perplexities())
+
     def train_window(self, progress: EpochProgress, inputs: torch.Tensor, targets: torch.Tensor,
                      hidden: State) -> State:
         """One update at the schedule's learning rate for this point of the epoch; a shorter
         window gets a proportionally smaller step (AWD-LSTM)."""
-        position = self.state.epoch + progress.done / len(progress.lengths)
-        lr = self.schedule.rate(position, self.state.valid_perplexities())
-        beta1 = self.schedule.beta1(position)
+        lr = self.scheduled_rate(progress)
+        beta1 = self.schedule.beta1(self.position(progress))
         for group in self.training.optimizer.param_groups:
             group["lr"] = lr * inputs.size(1) / self.plan.optimisation.num_steps
             if beta1 is not None:
@@ -186,12 +193,10 @@ class Trainer:
         windows = len(progress.lengths)
         if progress.done % max(windows // 10, 1) == 0:
             perplexity = progress.perplexity(batch_size)
-            position = self.state.epoch + progress.done / windows
             self.reporter.report({
                 "train/epoch_fraction": progress.done / windows,
                 "train/loss": math.log(perplexity), "train/perplexity": perplexity,
-                "train/learning_rate": self.schedule.rate(position,
-                                                          self.state.valid_perplexities()),
+                "train/learning_rate": self.scheduled_rate(progress),
                 "train/words_per_sec": progress.words(batch_size) / progress.seconds()},
                 global_step)
         self.reporter.after_step(global_step)
