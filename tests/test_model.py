@@ -349,3 +349,9 @@ def test_a_sampled_word_that_is_the_target_is_left_out():
 def test_sampled_softmax_needs_fewer_samples_than_words_and_the_full_softmax(options):
     with pytest.raises(ValueError, match="softmax_samples must be between 0 and the vocabulary"):
         make_model(**options)
+
+
+def test_the_name_of_earlier_versions_is_still_importable():
+    from lstmlm import LSTMLanguageModel
+
+    assert LSTMLanguageModel is RecurrentLanguageModel
