@@ -8,6 +8,8 @@ Measured in one run on the machine it runs on:
 - the roofs: the matmul peak (fp32; bf16 and fp16 where the device computes them natively; fp64
   in NumPy for the NumPy RNN) and the read bandwidth for a working set the size of a model's
   weights (so that weights that stay in cache are credited with the cache's speed);
+- the peak of each product a `cpu-fast` window makes (WINDOW_SHAPES) in each of those
+  precisions: the rate a window's own shapes can reach, beside the large square's;
 - each workload's FLOPs per word from the model's shapes: 2 per weight of every matrix a word
   goes through (the recurrent layers' input and hidden weights, any projection, the decoder),
   three times that for training (the backward pass multiplies by each matrix twice);
@@ -21,6 +23,7 @@ Measured in one run on the machine it runs on:
   and oneDNN's RNN layers, from torch.profiler), for lstmlm and for the plain loop: a loop that
   does the same products can be at most 1 / (the plain loop's share) times faster than it.
 
+The rows, roofs and shape peaks are recorded in benchmarks/results/roofline-MACHINE-DATE.json.
 Every measurement runs `--rounds` times, lstmlm and the plain loop in turn, and the best round
 counts: on a shared machine a slow spell only ever lowers a rate. Every model is freshly
 initialised (speed does not depend on the weights' values) and reads real PTB text.
@@ -36,7 +39,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import machine
+from common import machine, write_result
 from torch import nn
 
 from lstmlm import get_preset, load_corpus
@@ -83,6 +86,23 @@ def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
         peak = max(peak, best_rate(lambda: torch.mm(left, right), 2 * size ** 3, device,
                                    seconds=2.0))
     return peak
+
+
+# The products of a cpu-fast window (20 rows x 35 words at 512 units, PTB's 10,000 words) and
+# a large square one, as (rows, inner, columns).
+WINDOW_SHAPES = {"input projection of a window (700 x 512 x 2048)": (700, 512, 2048),
+                 "decoder of a window (700 x 512 x 10,000)": (700, 512, 10_000),
+                 "recurrent product of a step (20 x 512 x 2048)": (20, 512, 2048),
+                 "large square (2048 x 2048 x 2048)": (2048, 2048, 2048)}
+
+
+def shape_peak(device: torch.device, dtype: torch.dtype, rows: int, inner: int,
+               columns: int) -> float:
+    """FLOP/s of the fastest (rows x inner) @ (inner x columns) product in `dtype`."""
+    left = torch.randn(rows, inner, device=device).to(dtype)
+    right = torch.randn(inner, columns, device=device).to(dtype)
+    return best_rate(lambda: torch.mm(left, right), 2 * rows * inner * columns, device,
+                     seconds=1.0)
 
 
 def numpy_fp64_peak() -> float:
@@ -319,6 +339,15 @@ class Row:
             return f"{1000 / per_sec:.2f} {self.unit}"
         return f"{per_sec:,.0f} {self.unit}"
 
+    def to_dict(self) -> dict:
+        return {"workload": self.workload, "precision": self.precision,
+                "flops_per_item": round(self.ceiling.flops), "bound": self.ceiling.bound,
+                "ceiling_per_sec": round(self.ceiling.words_per_sec, 3),
+                "achieved_per_sec": round(self.achieved, 3),
+                "of_ceiling": round(self.achieved / self.ceiling.words_per_sec, 4),
+                "plain_per_sec": None if self.plain is None else round(self.plain, 3),
+                "unit": self.unit, "matrix_share": list(self.shares)}
+
     def markdown(self) -> str:
         plain = "—" if self.plain is None else self.speed(self.plain)
         ratio = "—" if self.plain is None else f"{self.achieved / self.plain:.2f}x"
@@ -453,6 +482,15 @@ def main() -> None:
     print(f"machine: {machine()}; device {device}")
     print("matmul peak: " + ", ".join(f"{precision} {peak / 1e9:,.1f} GFLOP/s"
                                       for precision, peak in roofs.peaks.items()))
+    shapes = {name: {precision: shape_peak(device, DTYPES[precision], *shape)
+                     for precision in roofs.peaks}
+              for name, shape in WINDOW_SHAPES.items()}
+    print("| product | " + " | ".join(f"{precision} GFLOP/s" for precision in roofs.peaks)
+          + " |")
+    print("|---|" + "---|" * len(roofs.peaks))
+    for name, peaks in shapes.items():
+        print(f"| {name} | " + " | ".join(f"{peak / 1e9:,.1f}" for peak in peaks.values())
+              + " |")
     rows = []
     for preset in args.presets:
         rows += training_rows(preset, corpus, roofs, args.seconds, args.rounds,
@@ -467,6 +505,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.markdown())
+    path = write_result("roofline", [row.to_dict() for row in rows],
+                        peaks_gflops={precision: round(peak / 1e9, 2)
+                                      for precision, peak in roofs.peaks.items()},
+                        shape_peaks_gflops={name: {precision: round(peak / 1e9, 2)
+                                                   for precision, peak in peaks.items()}
+                                            for name, peaks in shapes.items()},
+                        bandwidths_gbs={str(size): round(speed / 1e9, 2)
+                                        for size, speed in sorted(roofs.bandwidths.items())})
+    print(f"recorded in {path}")
 
 
 if __name__ == "__main__":

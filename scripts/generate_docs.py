@@ -287,7 +287,8 @@ def config_fields() -> str:
 
 def presets() -> str:
     """The values each preset sets, one table per preset."""
-    from lstmlm.config import PRESETS, format_value, get_preset
+    from lstmlm.config import format_value
+    from lstmlm.presets import PRESETS, get_preset
 
     lines = []
     for name in PRESETS:

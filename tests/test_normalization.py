@@ -3,9 +3,10 @@
 import pytest
 
 from lstmlm import LstmlmError
-from lstmlm.config import apply_overrides, get_preset
+from lstmlm.config import apply_overrides
 from lstmlm.normalization import (clean_line, clean_lines, model_normalization, normalize,
                                   normalize_tokens)
+from lstmlm.presets import get_preset
 
 
 @pytest.mark.parametrize("sentence, normalized", [

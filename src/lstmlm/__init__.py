@@ -8,12 +8,13 @@ drawn.
 from importlib import metadata
 
 from .api import LanguageModel, load
-from .config import PRESETS, Config, apply_overrides, get_preset
+from .config import Config, apply_overrides
 from .corpus import Corpus, load_corpus
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
 from .model import LSTMLanguageModel, RecurrentLanguageModel
 from .plan import RunPlan
+from .presets import PRESETS, get_preset
 from .vocabulary import Vocabulary
 
 __all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",

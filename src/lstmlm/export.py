@@ -29,12 +29,13 @@ import torch
 from . import checkpoint
 from .budget import plural
 from .builders import build_network
-from .config import PRESETS, Config, ModelConfig, format_value, get_preset
+from .config import Config, ModelConfig, format_value
 from .errors import LstmlmError
 from .files import atomic_write_text, default_mode, writing
 from .model import RecurrentLanguageModel, evaluating
 from .normalization import model_normalization
 from .plan import RunPlan, load_plans, plans_json
+from .presets import PRESETS, get_preset
 from .rundir import RunDir
 from .vocabulary import Vocabulary
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import PRESETS, Config, format_value, get_preset
+from ..config import Config, format_value
+from ..presets import PRESETS, get_preset
 
 NAME = "presets"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from .. import datasets
-from ..config import PRESETS, apply_overrides, get_preset
+from ..config import apply_overrides
 from ..errors import LstmlmError
+from ..presets import PRESETS, get_preset
 
 NAME = "train"
 

@@ -14,14 +14,14 @@ import torch
 from .. import budget
 from ..batching import batchify, window_lengths, windows
 from ..budget import Clock, Shape, Throughput, plural
-from ..config import (BUDGETED_PRESET, BudgetConfig, Config, ModelConfig, OptimisationConfig,
-                      RegularisationConfig)
+from ..config import BudgetConfig, Config, ModelConfig, OptimisationConfig, RegularisationConfig
 from ..corpus import Corpus
 from ..errors import LstmlmError
 from ..evaluation import adaptation_grid, adaptation_words, adapted_perplexity, stream_perplexity
 from ..hardware import synchronize
 from ..model import RecurrentLanguageModel
 from ..plan import RunPlan
+from ..presets import BUDGETED_PRESET
 from .setup import build_training, step_options
 from .step import train_step
 

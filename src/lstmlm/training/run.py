@@ -14,7 +14,8 @@ from tqdm import tqdm
 from .. import budget
 from ..budget import Clock
 from ..builders import build_corpus
-from ..config import Config, apply_overrides, get_preset, override_pairs
+from ..config import Config, apply_overrides, override_pairs
+from ..presets import get_preset
 from ..corpus import Corpus
 from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
