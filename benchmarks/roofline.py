@@ -23,8 +23,11 @@ Measured in one run on the machine it runs on:
   and oneDNN's RNN layers, from torch.profiler), for lstmlm and for the plain loop: a loop that
   does the same products can be at most 1 / (the plain loop's share) times faster than it.
 
-The rows, roofs and shape peaks are recorded in benchmarks/results/roofline-MACHINE-DATE.json.
-Every measurement runs `--rounds` times, lstmlm and the plain loop in turn, and the best round
+The rows and roofs are recorded in benchmarks/results/roofline-MACHINE-DATE.json, the products'
+peaks in matmul_peaks-MACHINE-DATE.json.
+On a CPU the allocator keeps freed memory for reuse, as lstmlm's training sets it
+(lstmlm.hardware.keep_freed_memory), for lstmlm and the plain loops alike. Every measurement
+runs `--rounds` times, lstmlm and the plain loop in turn, and the best round
 counts: on a shared machine a slow spell only ever lowers a rate. Every model is freshly
 initialised (speed does not depend on the weights' values) and reads real PTB text.
 """
@@ -48,7 +51,8 @@ from lstmlm.builders import build_network
 from lstmlm.corpus import split_files
 from lstmlm.evaluation import stream_perplexity
 from lstmlm.generation import generate_ids
-from lstmlm.hardware import cpu_flags, native_bf16, resolve_precision, select_device, synchronize
+from lstmlm.hardware import (cpu_flags, keep_freed_memory, native_bf16, resolve_precision,
+                             select_device, synchronize)
 from lstmlm.numpy_rnn import RNNNumpy
 from lstmlm.plan import RunPlan
 from lstmlm.scoring import score_sentences
@@ -346,7 +350,9 @@ class Row:
                 "achieved_per_sec": round(self.achieved, 3),
                 "of_ceiling": round(self.achieved / self.ceiling.words_per_sec, 4),
                 "plain_per_sec": None if self.plain is None else round(self.plain, 3),
-                "unit": self.unit, "matrix_share": list(self.shares)}
+                "unit": self.unit,
+                "matrix_share_lstmlm": None if self.shares[0] is None else round(self.shares[0], 3),
+                "matrix_share_plain": None if self.shares[1] is None else round(self.shares[1], 3)}
 
     def markdown(self) -> str:
         plain = "—" if self.plain is None else self.speed(self.plain)
@@ -475,6 +481,8 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=300, help="words to generate")
     args = parser.parse_args()
     device = select_device(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # as lstmlm's training runs; the plain loops get it too
     torch.manual_seed(0)
     corpus = load_corpus("ptb")
     roofs = Roofs(device, {precision: matmul_peak(device, DTYPES[precision])
@@ -505,15 +513,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.markdown())
+    peaks = write_result("matmul_peaks", [
+        {"product": name, **{f"{precision}_gflops": round(peak / 1e9, 1)
+                             for precision, peak in by_precision.items()}}
+        for name, by_precision in shapes.items()])
     path = write_result("roofline", [row.to_dict() for row in rows],
                         peaks_gflops={precision: round(peak / 1e9, 2)
                                       for precision, peak in roofs.peaks.items()},
-                        shape_peaks_gflops={name: {precision: round(peak / 1e9, 2)
-                                                   for precision, peak in peaks.items()}
-                                            for name, peaks in shapes.items()},
                         bandwidths_gbs={str(size): round(speed / 1e9, 2)
                                         for size, speed in sorted(roofs.bandwidths.items())})
-    print(f"recorded in {path}")
+    print(f"recorded in {peaks} and {path}")
 
 
 if __name__ == "__main__":

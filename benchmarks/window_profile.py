@@ -31,7 +31,7 @@ from common import machine, write_result
 from torch.profiler import ProfilerActivity, profile
 
 from lstmlm import apply_overrides, get_preset, load_corpus
-from lstmlm.hardware import resolve_precision, select_device
+from lstmlm.hardware import keep_freed_memory, resolve_precision, select_device
 from lstmlm.plan import RunPlan
 from lstmlm.training import throwaway_training
 
@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = select_device(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # as lstmlm's training runs
     config = apply_overrides(get_preset("cpu-fast"), {"hidden_size": args.hidden_size,
                                                        "variable_length": False})
     precision = resolve_precision(args.precision, device, config.model.cell).precision
@@ -136,7 +138,7 @@ def main() -> None:
     print("|---|---|---|")
     for row in rows:
         print(f"| {row['class']} | {row['ms_per_window']:.2f} | {row['share']:.1%} |")
-    path = write_result("window_profile", rows, hidden_size=args.hidden_size,
+    path = write_result(f"window_profile_{precision}", rows, hidden_size=args.hidden_size,
                         precision=precision, threads=torch.get_num_threads(),
                         ms_per_window=round(1000 * plain, 3),
                         words_per_sec=round(words / plain),

@@ -175,3 +175,12 @@ def test_training_on_cuda_in_each_precision(tmp_path, tiny_config, precision, so
     assert result.test_perplexity < 40
     assert json.loads((result.run_dir / "plan.json").read_text())["plans"][0]["precision"] == \
         precision
+
+
+def test_glibc_keeps_freed_memory_where_it_is_the_c_library(monkeypatch):
+    import platform
+
+    kept = hardware.keep_freed_memory()
+    assert kept == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
+    assert hardware.keep_freed_memory() is False

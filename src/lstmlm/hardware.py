@@ -161,3 +161,25 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work, so that a clock read after it is meaningful."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+# glibc's mallopt parameters: the size from which a block gets its own mapping, and the free
+# memory at the top of the heap above which it is given back to the system.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+KEPT_MEMORY_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed blocks of up to KEPT_MEMORY_BYTES for reuse instead of
+    giving them back to the system; False where the C library is not glibc.
+
+    A training window allocates and frees the same large buffers each time (a window's logits
+    and their gradient, tens of MB). By default glibc maps each anew and unmaps it when freed,
+    so every window faults in and zeroes fresh pages; kept, the buffers are reused."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MEMORY_BYTES)
+                and libc.mallopt(_M_TRIM_THRESHOLD, KEPT_MEMORY_BYTES))

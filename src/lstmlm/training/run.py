@@ -21,7 +21,7 @@ from ..datasets import DATASETS, SAMPLE
 from ..distributed import World, cpu_threads, join, world_from_environment
 from ..errors import LstmlmError, RunInterrupted, WriteError
 from ..files import writing
-from ..hardware import resolve_precision, select_device
+from ..hardware import keep_freed_memory, resolve_precision, select_device
 from ..plan import RunPlan
 from ..rundir import RunDir
 from ..vocabulary import Vocabulary
@@ -132,6 +132,8 @@ def _train(config: Config, plan: RunPlan | None, run_dir: RunDir | None, world: 
     """train() once its process has joined the others: `plan` and `run_dir` are those of the
     run to resume, or None for a new one."""
     resuming = run_dir is not None
+    if device.type == "cpu":
+        keep_freed_memory()  # each window's large buffers reused, not mapped anew
     # Before the corpus is read (and perhaps downloaded): the machine may refuse the request.
     precision = resolve_precision(plan.precision if resuming else config.run.precision, device,
                                   config.model.cell)
