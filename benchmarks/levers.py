@@ -1,17 +1,17 @@
 """A speed lever of `cpu-fast` training against the code without it, side by side.
 
     python benchmarks/levers.py --lever allocator [--precision auto] [--rounds 5]
-    python benchmarks/levers.py --lever cross-entropy --precision bf16
 
 Each round starts one process without the lever and one with it, in turn; each trains a
 throwaway `cpu-fast` network of 512 units on PTB windows (20 rows x 35 words) and reports its
 words/sec and the minor page faults per window. The best round of each counts: on a shared
-machine a slow spell only ever lowers a rate. The levers:
+machine a slow spell only ever lowers a rate. The lever kept:
 
 - allocator: glibc's malloc keeping freed memory for reuse (lstmlm.hardware.keep_freed_memory)
-  against its default;
-- cross-entropy: the blocked cross-entropy of 16-bit logits (lstmlm.losses) against casting
-  them to float32 for PyTorch's, both with the allocator lever.
+  against its default.
+
+A lever that did not pay is removed with its code; its results stay in benchmarks/results/,
+and the commit that measured it has this script with its option.
 """
 
 import argparse
@@ -24,31 +24,19 @@ import time
 import torch
 from common import machine, write_result
 
-from lstmlm import apply_overrides, get_preset, load_corpus, model
+from lstmlm import apply_overrides, get_preset, load_corpus
 from lstmlm.hardware import keep_freed_memory, resolve_precision
 from lstmlm.plan import RunPlan
 from lstmlm.training import throwaway_training
-
-
-def float32_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The loss without the cross-entropy lever: the logits cast to float32 for PyTorch's."""
-    return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
 
 
 def without_allocator() -> None:
     """The allocator lever off: glibc's default."""
 
 
-def without_cross_entropy() -> None:
-    keep_freed_memory()
-    model.summed_cross_entropy = float32_cross_entropy
-
-
 # Each lever: (what it is, what the process without it runs first, the same with it).
 LEVERS = {"allocator": ("glibc's malloc keeping freed memory", without_allocator,
-                        keep_freed_memory),
-          "cross-entropy": ("the blocked cross-entropy of 16-bit logits", without_cross_entropy,
-                            keep_freed_memory)}
+                        keep_freed_memory)}
 
 
 def child(lever: str, enabled: bool, precision: str, windows: int) -> dict:

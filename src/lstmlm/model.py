@@ -12,7 +12,6 @@ from torch import nn
 from torch.func import functional_call
 
 from .config import Cell
-from .losses import summed_cross_entropy
 
 # The recurrent state, a flat tuple of tensors whose layout only the model reads: (h, c) of
 # shape (layers, batch, hidden) for the fused multi-layer module, or each layer's (h, c) in turn,
@@ -196,8 +195,9 @@ class RecurrentLanguageModel(nn.Module):
         if self.softmax_samples and self.training:
             return self.sampled_nll(features.reshape(-1, features.size(-1)), flat_targets)
         if self.adaptive is None:
-            logits = self.decoder_logits(features)
-            return summed_cross_entropy(logits.reshape(-1, logits.size(-1)), flat_targets)
+            logits = self.decoder_logits(features).float()
+            return F.cross_entropy(logits.reshape(-1, logits.size(-1)), flat_targets,
+                                   reduction="sum")
         flat_features = features.reshape(-1, features.size(-1))
         if flat_features.is_cuda:
             # CUDA's autocast computes log_softmax in float32, and AdaptiveLogSoftmaxWithLoss
