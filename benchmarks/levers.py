@@ -10,8 +10,7 @@ machine a slow spell only ever lowers a rate. The lever kept:
 - allocator: glibc's malloc keeping freed memory for reuse (lstmlm.hardware.keep_freed_memory)
   against its default.
 
-A lever that did not pay is removed with its code; its results stay in benchmarks/results/,
-and the commit that measured it has this script with its option.
+A lever that did not pay is removed with its code; its results stay in benchmarks/results/.
 """
 
 import argparse
