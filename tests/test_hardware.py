@@ -107,6 +107,8 @@ def test_resume_keeps_the_saved_precision_and_refuses_it_where_it_cannot_run(
     fake_cpu(monkeypatch, {"avx2"}, bf16_runs=False)
     with pytest.raises(LstmlmError, match="precision bf16 does not run"):
         train(resume=result.run_dir, resume_changes={"max_max_epoch": 2}, echo=None)
+    # The refused resume recorded no plan of its own.
+    assert json.loads(plan_path.read_text()) == plans
 
 
 def test_machine_description_names_the_cpu_flags_that_matter(monkeypatch):

@@ -581,7 +581,7 @@ def _number(name: str, kind: type, text: str) -> Any:
                           f"(expected {kind.__name__})") from None
 
 
-def _regularisation_values(name: str, values: dict) -> dict[str, float]:
+def _regularisation_values(values: dict) -> dict[str, float]:
     """budget_short_regularisation's pairs, keep probabilities of earlier versions turned into
     their dropouts."""
     converted = {}
@@ -621,7 +621,7 @@ def _parse_text(name: str, text: str) -> Any:
             if not equals:
                 raise LstmlmError(f"config: {name} takes name=value pairs, got {part!r}")
             values[key] = _number(key, float, value)
-        return _regularisation_values(name, values)
+        return _regularisation_values(values)
     return text.strip()
 
 
@@ -640,8 +640,8 @@ def parse_value(name: str, value: Any) -> Any:
         if typing.get_origin(kind) is tuple:
             return tuple(typing.get_args(kind)[0](item) for item in value)
         if typing.get_origin(kind) is dict:
-            return _regularisation_values(name, {str(key): float(item)
-                                                 for key, item in dict(value).items()})
+            return _regularisation_values({str(key): float(item)
+                                           for key, item in dict(value).items()})
         if kind is bool and isinstance(value, bool):
             return value
         if kind in (int, float) and not isinstance(value, bool):
@@ -672,13 +672,12 @@ def _legacy_pair(name: str, value: Any, legacy: bool) -> tuple[str, Any]:
     unset field as None."""
     if name in KEEP_PROBABILITIES:
         keep = parse_value("dropout", value)
-        if keep is None:
-            return KEEP_PROBABILITIES[name], None
-        if keep == 0 and name != "keep_prob":
+        if keep is None or (keep == 0 and name != "keep_prob"):
             return KEEP_PROBABILITIES[name], None
         _require(0 < keep <= 1, f"{name} must be in (0, 1], got {keep!r}")
         return KEEP_PROBABILITIES[name], round(1.0 - keep, 12)
-    if legacy and name in FLAT and FLAT[name][3].metadata.get("unset_was_zero") and value in (0, "0"):
+    unset_was_zero = name in FLAT and FLAT[name][3].metadata.get("unset_was_zero")
+    if legacy and unset_was_zero and value in (0, "0"):
         return name, None
     return name, value
 

@@ -81,8 +81,6 @@ def train(config: Config | None = None, *, runs_dir: str | Path = "runs",
         config, plan = run_dir.load_config(), run_dir.load_plan()
         if resume_changes:
             plan = changed_plan(plan, resume_changes, len(run_dir.metrics()))
-            if world.is_main:
-                run_dir.add_plan(plan)
     else:
         config, run_dir, plan = config or get_preset("small"), None, None
         if name is not None:
@@ -149,6 +147,9 @@ def _train(config: Config, plan: RunPlan | None, run_dir: RunDir | None, world: 
     vocab = run_dir.load_vocab() if resuming else None
     # Rank 0 first, so that one process downloads and fills the caches the others then read.
     corpus = world.main_first(lambda: read_corpus(config, data, vocab, world.size))
+    if resuming and world.is_main and plan != run_dir.load_plan():
+        # Changed by the resume, and recorded once the machine and the corpus have taken it.
+        run_dir.add_plan(plan)
     if not resuming:
         plan = world.from_main(lambda: plan_run(config, corpus, device, precision.precision,
                                                 clock, world.size, data))
