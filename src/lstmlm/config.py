@@ -33,7 +33,7 @@ LossAverage = Literal["batch", "token"]
 Softmax = Literal["full", "adaptive"]
 InitMethod = Literal["uniform", "awd"]
 SampleStart = Literal["eos", "random"]
-Normalization = Literal["auto", "none", "ptb", "clean"]
+Normalization = Literal["auto", "none", "ptb", "clean", "wikipedia"]
 FinalEval = Literal["static", "dynamic", "cache"]
 
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
@@ -327,7 +327,7 @@ class DataConfig:
                                       "apostrophes (and a Gutenberg header)")
     normalization: Normalization = setting(
         "auto", "how pairs, surprisal and syntaxgym bring a user's text to this model's "
-        "conventions: ptb, clean (clean_text's), none; auto: clean with clean_text, ptb on PTB, "
+        "conventions: ptb, clean (clean_text's), wikipedia, none; auto: clean with clean_text, ptb on PTB, "
         "else none")
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ saved on the CPU, so a folder written from a GPU run loads on a machine without 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import math
@@ -39,8 +40,9 @@ from .presets import PRESETS, get_preset
 from .rundir import RunDir
 from .vocabulary import Vocabulary
 
-# 1: config.json held what the run trained with; 2: the request, with the plan in plan.json.
-FORMAT_VERSION = 2
+# 1: config.json held what the run trained with; 2: the request, with the plan in plan.json;
+# 3: config.json also holds the weights' SHA-256 (and an imported model's source).
+FORMAT_VERSION = 3
 CONFIG = "config.json"
 PLAN = "plan.json"
 VOCAB = "vocab.json"
@@ -80,10 +82,7 @@ def load_parts(path: str | Path, weights: str = "best"
 def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
            onnx: bool = False) -> Path:
     """Write the model folder of a run to `out_dir` (which must not exist, or be empty), with
-    `model.onnx` too if `onnx`.
-
-    The folder appears whole or not at all: it is written beside `out_dir` and renamed.
-    """
+    `model.onnx` too if `onnx`."""
     if onnx and importlib.util.find_spec("onnx") is None:
         raise LstmlmError("--onnx needs the onnx package: pip install -e \".[onnx]\"")
     out_dir = Path(out_dir)
@@ -92,23 +91,38 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
     if is_model_folder(run_dir):
         raise LstmlmError(f"{run_dir} is already a model folder")
     config, plan, vocab, network = load_parts(run_dir, weights)
-    source = RunDir.open(run_dir)
+    card = model_card(RunDir.open(run_dir), config, plan, vocab, network, weights, out_dir, onnx)
+    return write_folder(out_dir, config, plan, vocab, network, card, onnx=onnx,
+                        metadata={"weights": weights})
+
+
+def write_folder(out_dir: Path, config: Config, plan: RunPlan, vocab: Vocabulary,
+                 network: RecurrentLanguageModel, card: str, *, onnx: bool = False,
+                 metadata: dict | None = None, source: dict | None = None) -> Path:
+    """Write a model folder: the request, the plan, the vocabulary, the weights (their SHA-256
+    in config.json), the model card `card`, and `model.onnx` if `onnx`; `source` records where
+    an imported model came from.
+
+    The folder appears whole or not at all: it is written beside `out_dir` and renamed.
+    """
     with writing(out_dir):
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        atomic_write_text(staging / CONFIG, json.dumps(
-            {"format_version": FORMAT_VERSION, **config.to_dict()}, indent=2) + "\n")
+        checkpoint.save_weights(staging / WEIGHTS, network, metadata)
+        header = {"format_version": FORMAT_VERSION,
+                  "weights_sha256": sha256_of(staging / WEIGHTS),
+                  **({"source": source} if source else {})}
+        atomic_write_text(staging / CONFIG, json.dumps({**header, **config.to_dict()},
+                                                       indent=2) + "\n")
         atomic_write_text(staging / PLAN, plans_json([plan]))
         vocab.save(staging / VOCAB)
-        checkpoint.save_weights(staging / WEIGHTS, network, {"weights": weights})
         if onnx:
             export_onnx(network, staging / ONNX)
-        atomic_write_text(staging / CARD, model_card(source, config, plan, vocab, network,
-                                                     weights, out_dir, onnx))
+        atomic_write_text(staging / CARD, card)
         os.chmod(staging, default_mode(directory=True))
         if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
+            out_dir.rmdir()  # empty, checked by the callers
         os.replace(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -182,6 +196,15 @@ def onnx_perplexity(folder: str | Path, ids: torch.Tensor, num_steps: int = 100)
     return math.exp(total / (len(ids) - 1))
 
 
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLanguageModel]:
     try:
         values = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
@@ -193,6 +216,11 @@ def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLa
     if version > FORMAT_VERSION:
         raise LstmlmError(f"{folder} is a model folder of format {version}; this lstmlm reads "
                           f"format {FORMAT_VERSION} and older (upgrade lstmlm)")
+    recorded = values.pop("weights_sha256", None)
+    values.pop("source", None)
+    if recorded is not None and sha256_of(folder / WEIGHTS) != recorded:
+        raise LstmlmError(f"{folder / WEIGHTS} does not match the SHA-256 that {CONFIG} records: "
+                          f"the file is damaged or was changed")
     config = Config.from_dict(values)
     plan = load_plans(folder / PLAN)[-1] if version >= 2 else RunPlan.of(config)
     vocab = Vocabulary.load(folder / VOCAB)

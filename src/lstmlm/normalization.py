@@ -12,6 +12,10 @@ and a model's config names its own (the `normalization` field, "auto" by default
   numbers as `N`.
 - clean: lstmlm's `clean_text` (lower case, punctuation but hyphens and apostrophes removed),
   what a model trained with `clean_text` read.
+- wikipedia: the tokenised Wikipedia of Gulordava et al. (2018), which their published
+  models read: case kept; punctuation split off the words as tokens of its own (a run of one
+  mark, `??` or `--`, as one token; the dots inside an abbreviation such as `U.S.` kept);
+  clitics split as the treebank splits them (`do n't`, `you 're`); numbers as written.
 """
 
 from __future__ import annotations
@@ -85,13 +89,45 @@ def ptb_pieces(token: str, last: bool) -> list[str]:
     return ["N" if _NUMBER.match(piece) else piece for piece in pieces]
 
 
+_LEADING_MARKS = re.compile(r"^([\"'`(\[{]+)")
+_TRAILING_MARKS = re.compile(r"((?:([^\w\s])\2*)+)$")
+
+
+def _mark_runs(marks: str) -> list[str]:
+    """Punctuation split into runs of one mark: `),` -> `)` `,`; `??` stays one."""
+    return [match.group(0) for match in re.finditer(r"([^\w\s])\1*", marks)]
+
+
+def wikipedia_pieces(token: str) -> list[str]:
+    """The words of one token under the `wikipedia` conventions (module docstring)."""
+    word = token.replace("\u2019", "'")
+    if not re.search(r"\w", word):
+        return _mark_runs(word)
+    leading = _LEADING_MARKS.match(word)
+    before = _mark_runs(leading.group(1)) if leading else []
+    word = word[leading.end():] if leading else word
+    trailing = _TRAILING_MARKS.search(word)
+    after: list[str] = []
+    if trailing:
+        marks = trailing.group(1)
+        core = word[:trailing.start()]
+        if marks.startswith(".") and "." in core and len(marks) == 1:
+            core, marks = core + ".", ""  # an abbreviation's last dot: U.S.
+        word, after = core, _mark_runs(marks)
+    clitic = _CLITIC.search(word.lower())
+    middle = [word[:clitic.start(2)], word[clitic.start(2):]] if clitic else [word]
+    return before + middle + after
+
+
 def normalize_tokens(tokens: list[str], name: str) -> list[list[str]]:
-    """The pieces each token becomes under normalisation `name` (none, ptb or clean)."""
+    """The pieces each token becomes under normalisation `name` (NORMALIZATIONS)."""
     check_normalization(name)
     if name == "none":
         return [[token] for token in tokens]
     if name == "clean":
         return [clean_line(token).split() for token in tokens]
+    if name == "wikipedia":
+        return [wikipedia_pieces(token) for token in tokens]
     # The sentence's last token with words in it is the one whose full stop goes.
     ends = [index for index, token in enumerate(tokens)
             if token.strip(_SENTENCE_END + _EDGE_PUNCTUATION)]

@@ -12,12 +12,12 @@ from importlib import metadata
 import torch
 
 from ..errors import LstmlmError, RunInterrupted
-from . import (download, evaluate, export, generate, numpy_rnn, pairs, plot, presets, rescore,
-               score, surprisal, syntaxgym, train)
+from . import (download, evaluate, export, generate, importing, numpy_rnn, pairs, plot, presets,
+               rescore, score, surprisal, syntaxgym, train)
 
 # The commands in the order `lstmlm --help` lists them.
 COMMANDS = (train, evaluate, download, generate, score, rescore, pairs, surprisal, syntaxgym,
-            export, plot, presets, numpy_rnn)
+            export, importing, plot, presets, numpy_rnn)
 RUNS = {command.NAME: command.run for command in COMMANDS}
 
 
