@@ -50,3 +50,14 @@ def test_cleaning_keeps_apostrophes_and_hyphens_inside_words():
     assert clean_line("O’er the hill, o'er the DALE -- well-met!") == \
         "o'er the hill o'er the dale -- well-met"
     assert clean_lines(["", "  Hello, World!  ", "..."]) == ["hello world"]
+
+
+@pytest.mark.parametrize("sentence, words", [
+    ("The keys, (he said) don't work.",
+     ["The", "keys", ",", "(", "he", "said", ")", "do", "n't", "work", "."]),
+    ("U.S. troops ?? -- go!", ["U.S.", "troops", "??", "--", "go", "!"]),
+    ("You\u2019re \"great\".", ["You", "'re", '"', "great", '"', "."]),
+    ("In 1984 , 3.5 km", ["In", "1984", ",", "3.5", "km"]),
+])
+def test_wikipedia_keeps_case_and_numbers_and_splits_punctuation_and_clitics(sentence, words):
+    assert normalize(sentence, "wikipedia") == words

@@ -10,6 +10,7 @@ refused before anything is called.
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import pickle
 import types
@@ -92,7 +93,13 @@ class RefusedGlobal(LstmlmError):
 
 
 def _qualified(module: str, name: str) -> str:
-    return f"{'builtins' if module == '__builtin__' else module}.{name}"
+    """The dotted name a stock unpickler would import: protocol 2 files written by Python 3
+    carry Python 2's names (`__builtin__`, `commands` for subprocess), which it maps back."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    else:
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    return f"{module}.{name}"
 
 
 def load(path: str | Path, accepts: Callable[[str], bool], what: str) -> object:
