@@ -31,7 +31,7 @@ def test_each_token_keeps_its_own_pieces():
 
 
 def test_an_unknown_normalization_is_refused():
-    with pytest.raises(LstmlmError, match="normalization must be one of none, ptb, clean, got 'bert'"):
+    with pytest.raises(LstmlmError, match="normalization must be one of none, ptb, clean, wikipedia, got 'bert'"):
         normalize("a b", "bert")
 
 
