@@ -129,3 +129,93 @@ def test_bad_units_contexts_and_normalizations_are_refused(toy_model):
                              ({"normalization": "bert"}, "normalization must be one of")):
         with pytest.raises(LstmlmError, match=message):
             compute(toy_model, stimuli, **options)
+
+
+def brute_force(model, sentence: str) -> list[list[float]]:
+    """Each position's whole distribution (probabilities, float64) from one forward pass over
+    `<eos>` and the sentence's words, the closing `<eos>` and one more."""
+    import torch
+
+    words = sentence.split()
+    ids = model.vocab.encode(["<eos>"] + words + ["<eos>", "<eos>"])[None, :]
+    with torch.no_grad():
+        logits, _ = model.network(ids[:, :-1], model.network.init_state(1))
+    return torch.softmax(logits[0].double(), -1).tolist()
+
+
+@pytest.mark.parametrize("model_name", ["toy_model", "adaptive_model"])
+def test_measures_equal_a_brute_force_over_the_whole_distribution(model_name, request):
+    model = request.getfixturevalue(model_name)
+    sentences = ["the cat sees mary", "a dog eats some bread"]
+    stimuli = read_stimuli("\n".join(sentences), "s.txt")
+    table = compute(model, stimuli, "none", measures=(
+        "surprisal", "entropy", "entropy_reduction", "rank", "topk"), top=3)
+    for sentence_id, sentence in enumerate(sentences, start=1):
+        distributions = brute_force(model, sentence)
+        entropies = [-math.fsum(p * math.log2(p) for p in row if p > 0) for row in distributions]
+        targets = model.vocab.encode(sentence.split() + ["<eos>"]).tolist()
+        rows = [row for row in table.tokens if row.sentence_id == sentence_id]
+        assert len(rows) == len(targets)
+        for position, (row, target) in enumerate(zip(rows, targets)):
+            probabilities = distributions[position]
+            assert row.surprisal == pytest.approx(-math.log2(probabilities[target]), abs=1e-5)
+            assert row.entropy == pytest.approx(entropies[position], abs=1e-5)
+            assert row.entropy_reduction == pytest.approx(
+                max(0.0, entropies[position] - entropies[position + 1]), abs=1e-5)
+            assert row.rank == 1 + sum(p > probabilities[target] for p in probabilities)
+            best = sorted(range(len(probabilities)), key=lambda index: -probabilities[index])[:3]
+            assert [word for word, _ in row.topk] == model.vocab.decode(best)
+            assert [p for _, p in row.topk] == pytest.approx([probabilities[i] for i in best],
+                                                             abs=1e-6)
+
+
+def test_a_token_of_several_pieces_and_a_region_take_the_measures_as_documented(toy_model):
+    stimuli = read_stimuli("The cat | doesn't see | Mary.\n", "s.txt")
+    table = compute(toy_model, stimuli, "ptb", measures=("surprisal", "entropy",
+                                                         "entropy_reduction", "rank"))
+    entropies = [-math.fsum(p * math.log2(p) for p in row if p > 0)
+                 for row in brute_force(toy_model, "the cat does n't see mary")]
+    doesnt = table.tokens[2]
+    assert doesnt.token == "doesn't" and doesnt.scored == "<unk> <unk>"  # two pieces
+    assert doesnt.entropy == pytest.approx(entropies[2], abs=1e-5)  # before "does"
+    assert doesnt.entropy_reduction == pytest.approx(max(0.0, entropies[2] - entropies[4]),
+                                                     abs=1e-5)  # after "n't"
+    middle = table.regions[1]
+    assert middle.entropy == pytest.approx(doesnt.entropy)
+    assert middle.entropy_reduction == pytest.approx(
+        doesnt.entropy_reduction + table.tokens[3].entropy_reduction)
+    rows = token_rows(table)
+    assert list(rows[0])[:7] == ["sentence_id", "token_id", "token", "surprisal", "entropy",
+                                 "entropy_reduction", "rank"]
+    assert "entropy" in region_rows(table)[0] and "rank" not in region_rows(table)[0]
+
+
+def test_measures_do_not_depend_on_the_batch_or_the_context_reading(toy_model):
+    stimuli = read_stimuli("the cat sees mary\njohn likes the fish\na dog\n", "s.txt")
+    measures = ("surprisal", "entropy", "entropy_reduction", "rank")
+    one = compute(toy_model, stimuli, "none", measures=measures, batch_size=1)
+    many = compute(toy_model, stimuli, "none", measures=measures, batch_size=64)
+    # float32 products of another shape round differently: 1e-5 bits is far below a bug.
+    assert [row.entropy for row in one.tokens] == pytest.approx(
+        [row.entropy for row in many.tokens], abs=1e-5)
+    carried = compute(toy_model, stimuli[:1], "none", measures=measures, context="carry")
+    assert [row.entropy_reduction for row in carried.tokens] == pytest.approx(
+        [row.entropy_reduction for row in one.tokens[:5]], abs=1e-5)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("surprisal,perplexity", "unknown measure 'perplexity'"),
+    ("topk", "topk takes a count"), ("rank=3", "topk takes a count"), ("topk=0", "count"),
+    (" , ", "no measures named"),
+])
+def test_bad_measures_are_one_line_errors(text, message):
+    from lstmlm.surprisal import parse_measures
+
+    with pytest.raises(LstmlmError, match=message):
+        parse_measures(text)
+
+
+def test_measures_are_parsed_with_topk_s_count():
+    from lstmlm.surprisal import parse_measures
+
+    assert parse_measures("surprisal,entropy,topk=5") == (("surprisal", "entropy", "topk"), 5)

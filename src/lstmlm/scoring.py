@@ -54,64 +54,120 @@ class WordSurprisal:
 LOGIT_BUDGET = 1 << 24
 
 
-@torch.no_grad()
-def token_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
-                   batch_size: int = 64) -> list[torch.Tensor]:
-    """For each word list, the natural-log probability (float64, on the CPU) of each of its
-    words and of the closing `<eos>`, each sentence read from a fresh state with `<eos>` as
-    its context.
+@dataclass
+class Predictions:
+    """What a model predicted at each position of one sentence (its words, then the closing
+    `<eos>`: n positions), each read from the distribution that predicted it. Natural logs."""
 
-    Sentences are sorted by length and scored `batch_size` at a time, padded to the longest in
-    the batch; the padding comes after each sentence, so it never affects the scored positions.
-    Each batch is read in windows of at most LOGIT_BUDGET logits, the state carried between
-    them.
+    logprobs: torch.Tensor  # (n,) float64: each word's log-probability
+    entropies: torch.Tensor | None = None  # (n + 1,) float64; the last: after the closing <eos>
+    ranks: torch.Tensor | None = None  # (n,) int64: 1 for the most probable word
+    top_ids: torch.Tensor | None = None  # (n, k): the k most probable words
+    top_logprobs: torch.Tensor | None = None  # (n, k) float64
+    full: torch.Tensor | None = None  # (n, vocabulary) float32: every word's log-probability
+
+
+@torch.no_grad()
+def sentence_predictions(network: RecurrentLanguageModel, vocab: Vocabulary,
+                         sentences: list[list[str]], batch_size: int = 64, carry: bool = False,
+                         *, entropy: bool = False, ranks: bool = False, top: int = 0,
+                         full: bool = False) -> list[Predictions]:
+    """For each word list, the log-probability of each of its words and of the closing
+    `<eos>`, and with `entropy`, `ranks`, `top` or `full` more of each distribution.
+
+    Each sentence is read from a fresh state with `<eos>` as its context or, with `carry`,
+    all of them in order as one stream, each after the `<eos>` of the one before. Sentences
+    are sorted by length and read `batch_size` at a time, padded to the longest in the batch;
+    the padding comes after each sentence, so it never affects the scored positions.
     """
     eos = vocab.ids[EOS]
-    encoded = [[eos] + vocab.encode(words).tolist() + [eos] for words in sentences]
-    results: list[torch.Tensor | None] = [None] * len(sentences)
-    order = sorted(range(len(sentences)), key=lambda index: len(encoded[index]))
+    encoded = [vocab.encode(words).tolist() + [eos] for words in sentences]
+    # One more input where the entropy after each closing <eos> is asked for.
+    extra = [eos] if entropy else []
+    options = dict(entropy=entropy, ranks=ranks, top=top, full=full)
+    results: list[Predictions | None] = [None] * len(sentences)
     with evaluating(network):
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        if carry:
+            stream = [eos] + [index for ids in encoded for index in ids] + extra
+            measures = window_measures(network, torch.tensor([stream], device=network.device),
+                                       **options)
+            start = 0
+            for number, ids in enumerate(encoded):
+                results[number] = _predictions_at(measures, 0, start, len(ids))
+                start += len(ids)
+            return results
+        order = sorted(range(len(sentences)), key=lambda index: len(encoded[index]))
+        for first in range(0, len(order), batch_size):
+            batch = order[first:first + batch_size]
             longest = max(len(encoded[index]) for index in batch)
-            ids = torch.full((len(batch), longest), eos, dtype=torch.long)
+            ids = torch.full((len(batch), 1 + longest + len(extra)), eos, dtype=torch.long)
             for row, index in enumerate(batch):
-                ids[row, :len(encoded[index])] = torch.tensor(encoded[index])
-            logprobs = window_logprobs(network, ids.to(network.device))
+                ids[row, 1:1 + len(encoded[index])] = torch.tensor(encoded[index])
+            measures = window_measures(network, ids.to(network.device), **options)
             for row, index in enumerate(batch):
-                results[index] = logprobs[row, :len(encoded[index]) - 1]
+                results[index] = _predictions_at(measures, row, 0, len(encoded[index]))
     return results
 
 
-@torch.no_grad()
-def carried_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary,
-                     sentences: list[list[str]]) -> list[torch.Tensor]:
-    """The same as `token_logprobs`, but the sentences read in order as one stream, each after
-    the `<eos>` of the one before and the state carried across (a story read in order)."""
-    eos = vocab.ids[EOS]
-    ids = [eos]
-    for words in sentences:
-        ids += vocab.encode(words).tolist() + [eos]
-    with evaluating(network):
-        logprobs = window_logprobs(network, torch.tensor([ids], device=network.device))[0]
-    return list(torch.split(logprobs, [len(words) + 1 for words in sentences]))
+def _predictions_at(measures: dict[str, torch.Tensor], row: int, start: int,
+                    length: int) -> Predictions:
+    """One sentence's `length` positions from `start` in row `row` of `window_measures`."""
+    part = {name: tensor[row, start:start + length] for name, tensor in measures.items()}
+    if "entropy" in measures:
+        part["entropy"] = measures["entropy"][row, start:start + length + 1]
+    return Predictions(part["logprob"], part.get("entropy"), part.get("rank"),
+                       part.get("top_ids"), part.get("top_logprobs"), part.get("full"))
 
 
-def window_logprobs(network: RecurrentLanguageModel, ids: torch.Tensor) -> torch.Tensor:
-    """The log-probability (float64, on the CPU) of each id of the (batch, steps) `ids` after
-    the first, given those before it in its row, from a fresh state."""
+def token_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],
+                   batch_size: int = 64) -> list[torch.Tensor]:
+    """For each word list, the natural-log probability (float64, on the CPU) of each of its
+    words and of the closing `<eos>`, each sentence read from a fresh state after `<eos>`."""
+    return [predictions.logprobs
+            for predictions in sentence_predictions(network, vocab, sentences, batch_size)]
+
+
+def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
+                    entropy: bool = False, ranks: bool = False, top: int = 0,
+                    full: bool = False) -> dict[str, torch.Tensor]:
+    """For each id of the (batch, steps) `ids` after the first, read from a fresh state:
+    "logprob", its log-probability (float64) given the ids before it in its row, and as
+    asked "entropy" (float64, nats) of that distribution, the id's "rank", the `top` most
+    probable "top_ids" and their "top_logprobs", and the "full" distribution (float32). All
+    on the CPU, each (batch, steps - 1, ...).
+
+    The ids are read in windows of at most LOGIT_BUDGET logits, the state carried between
+    them, so that memory does not grow with the length of a row."""
     steps = max(1, LOGIT_BUDGET // (ids.size(0) * network.vocab_size))
     state, pieces = network.init_state(ids.size(0)), []
     for first in range(0, ids.size(1) - 1, steps):
         window = ids[:, first:first + steps + 1]
         logits, state = network(window[:, :-1], state)
-        targets = window[:, 1:]
         # One row per position: the softmax runs over contiguous rows (a transposed
         # (batch, vocab, steps) layout costs a copy and a strided softmax, 30% of the time).
-        logprobs = -F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                    reduction="none").view_as(targets)
-        pieces.append(logprobs.double().cpu())  # one transfer per window
-    return torch.cat(pieces, dim=1)
+        flat = logits.reshape(-1, logits.size(-1))
+        targets = window[:, 1:].reshape(-1)
+        shape = window[:, 1:].shape
+        if not (entropy or ranks or top or full):
+            logprob = -F.cross_entropy(flat, targets, reduction="none")
+            pieces.append({"logprob": logprob.view(shape).double().cpu()})  # one transfer
+            continue
+        logprobs = torch.log_softmax(flat.float(), dim=-1)
+        logprob = logprobs.gather(1, targets[:, None]).squeeze(1)
+        piece = {"logprob": logprob.view(shape).double()}
+        if entropy:
+            piece["entropy"] = -(logprobs.exp() * logprobs).sum(-1, dtype=torch.float64
+                                                                ).view(shape)
+        if ranks:
+            piece["rank"] = ((logprobs > logprob[:, None]).sum(-1) + 1).view(shape)
+        if top:
+            values, indices = logprobs.topk(min(top, logprobs.size(-1)), dim=-1)
+            piece["top_ids"] = indices.view(*shape, -1)
+            piece["top_logprobs"] = values.double().view(*shape, -1)
+        if full:
+            piece["full"] = logprobs.view(*shape, -1)
+        pieces.append({name: tensor.cpu() for name, tensor in piece.items()})
+    return {name: torch.cat([piece[name] for piece in pieces], dim=1) for name in pieces[0]}
 
 
 def score_sentences(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],

@@ -5,6 +5,17 @@ Each sentence is split at whitespace into the user's tokens; a normalisation
 is the sum over those pieces. Sentences start from the model's state after `<eos>`, as
 sentence starts were read in training, and the closing `<eos>` gets a row of its own. Regions,
 given by `|` in the text or by a region column, sum the surprisals of their tokens.
+
+Beside surprisal, MEASURES of the predictive distribution, in the table's unit:
+- entropy: H(W_t | w_<t), the entropy of the distribution that predicts the token (before
+  its first piece);
+- entropy_reduction: max(0, H(W_t | w_<t) - H(W_t+1 | w_<=t)), how much reading the token
+  (all its pieces) lowers the uncertainty about the next word (Hale 2006);
+- rank: the token's (its first piece's) place among all words by probability, 1 the most
+  probable;
+- topk: the k most probable words before the token, with their probabilities.
+A region sums its tokens' surprisals and entropy reductions, and reports the entropy before
+its first token.
 """
 
 from __future__ import annotations
@@ -16,9 +27,11 @@ from dataclasses import asdict, dataclass
 
 from .errors import LstmlmError
 from .normalization import check_normalization, normalize_tokens
-from .scoring import carried_logprobs, token_logprobs
+from .scoring import Predictions, sentence_predictions
+from .vocabulary import EOS
 
 UNITS = ("bits", "nats")
+MEASURES = ("surprisal", "entropy", "entropy_reduction", "rank", "topk")
 CONTEXTS = ("independent", "carry")
 EOS_TOKEN = "</s>"  # how the closing <eos> is shown among the user's tokens
 REGION_SEPARATOR = "|"
@@ -55,6 +68,10 @@ class TokenSurprisal:
     oov: bool  # a piece is outside the vocabulary
     eos: bool  # the row of the closing <eos>
     region: int | None = None
+    entropy: float | None = None
+    entropy_reduction: float | None = None
+    rank: int | None = None
+    topk: tuple[tuple[str, float], ...] | None = None  # (word, probability), most probable first
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,8 @@ class RegionSurprisal:
     surprisal: float  # the sum over the region's tokens
     tokens: int
     oov: int
+    entropy: float | None = None  # before the region's first token
+    entropy_reduction: float | None = None  # the sum over the region's tokens
 
 
 @dataclass
@@ -76,6 +95,7 @@ class SurprisalTable:
     stimuli: list[Stimulus]
     tokens: list[TokenSurprisal]
     regions: list[RegionSurprisal]
+    measures: tuple[str, ...] = ("surprisal",)
 
 
 def read_stimuli(text: str, name: str, text_column: str | None = None,
@@ -147,10 +167,27 @@ def has_regions(stimuli: list[Stimulus]) -> bool:
     return any(len(stimulus.regions) > 1 or stimulus.regions[0].name for stimulus in stimuli)
 
 
+def parse_measures(text: str) -> tuple[tuple[str, ...], int]:
+    """The measures of `--measures surprisal,entropy,topk=5`, and topk's k (0 without it)."""
+    names, top = [], 0
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, _, value = item.partition("=")
+        if name not in MEASURES:
+            raise LstmlmError(f"unknown measure {name!r} (measures: {', '.join(MEASURES)})")
+        if (name == "topk") != bool(value) or value and not value.isdigit() or value == "0":
+            raise LstmlmError(f"{item!r}: topk takes a count (topk=5) and the others none")
+        top = int(value) if value else top
+        names.append(name)
+    if not names:
+        raise LstmlmError("no measures named (e.g. surprisal,entropy)")
+    return tuple(dict.fromkeys(names)), top
+
+
 def compute(model, stimuli: list[Stimulus], normalization: str | None = None,
-            unit: str = "bits", context: str = "independent",
-            batch_size: int = 64) -> SurprisalTable:
-    """The surprisal of every token and region of `stimuli` under `model` (a LanguageModel).
+            unit: str = "bits", context: str = "independent", batch_size: int = 64,
+            measures: tuple[str, ...] = ("surprisal",), top: int = 0) -> SurprisalTable:
+    """The surprisal of every token and region of `stimuli` under `model` (a LanguageModel),
+    with the other `measures` (MEASURES; `top` words for topk) where asked.
 
     `normalization` defaults to the model's own; `unit` is bits (-log2 p) or nats (-ln p);
     `context` "independent" reads each sentence from the start state, "carry" reads them in
@@ -160,6 +197,11 @@ def compute(model, stimuli: list[Stimulus], normalization: str | None = None,
         raise LstmlmError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
     if context not in CONTEXTS:
         raise LstmlmError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+    unknown = sorted(set(measures) - set(MEASURES))
+    if unknown:
+        raise LstmlmError(f"unknown measure {unknown[0]!r} (measures: {', '.join(MEASURES)})")
+    if ("topk" in measures) != (top > 0):
+        raise LstmlmError("topk needs a count of words (top > 0), and a count needs topk")
     # Per sentence: (region number, token, pieces) for each user token. The whole sentence is
     # normalised at once, since a normalisation may depend on the token's place (the last).
     sentences = []
@@ -170,36 +212,65 @@ def compute(model, stimuli: list[Stimulus], normalization: str | None = None,
         sentences.append([(number, token, words)
                           for (number, token), words in zip(placed, pieces)])
     words = [[word for _, _, pieces in sentence for word in pieces] for sentence in sentences]
-    if context == "carry":
-        logprobs = carried_logprobs(model.network, model.vocab, words)
-    else:
-        logprobs = token_logprobs(model.network, model.vocab, words, batch_size)
+    predictions = sentence_predictions(
+        model.network, model.vocab, words, batch_size, carry=context == "carry",
+        entropy=bool({"entropy", "entropy_reduction"} & set(measures)),
+        ranks="rank" in measures, top=top)
     scale = 1 / math.log(2) if unit == "bits" else 1.0
-    vocab, regioned = model.vocab.ids, has_regions(stimuli)
-    table = SurprisalTable(normalization, unit, context, stimuli, [], [])
-    for sentence_id, (stimulus, sentence, values) in enumerate(
-            zip(stimuli, sentences, logprobs), start=1):
-        surprisals = (-values * scale).tolist()
-        position = 0
-        for token_id, (number, token, pieces) in enumerate(sentence, start=1):
-            taken = surprisals[position:position + len(pieces)]
-            position += len(pieces)
-            table.tokens.append(TokenSurprisal(
-                sentence_id, token_id, token, math.fsum(taken),
-                " ".join(piece if piece in vocab else "<unk>" for piece in pieces),
-                any(piece not in vocab for piece in pieces), False,
-                number if regioned else None))
-        table.tokens.append(TokenSurprisal(sentence_id, len(sentence) + 1, EOS_TOKEN,
-                                           surprisals[-1], "<eos>", False, True))
+    regioned = has_regions(stimuli)
+    table = SurprisalTable(normalization, unit, context, stimuli, [], [], tuple(measures))
+    for sentence_id, (stimulus, sentence, predicted) in enumerate(
+            zip(stimuli, sentences, predictions), start=1):
+        rows = _token_rows(model.vocab, sentence_id, sentence, predicted, scale, measures,
+                           regioned)
+        table.tokens.extend(rows)
         if regioned:
-            rows = table.tokens[-len(sentence) - 1:-1]
             for region in stimulus.regions:
-                inside = [row for row in rows if row.region == region.number]
+                inside = [row for row in rows[:-1] if row.region == region.number]
                 table.regions.append(RegionSurprisal(
                     sentence_id, region.number, region.name, region.content,
                     math.fsum(row.surprisal for row in inside), len(inside),
-                    sum(row.oov for row in inside)))
+                    sum(row.oov for row in inside),
+                    inside[0].entropy if inside and "entropy" in measures else None,
+                    math.fsum(row.entropy_reduction for row in inside)
+                    if "entropy_reduction" in measures else None))
     return table
+
+
+def _token_rows(vocab, sentence_id: int, sentence: list[tuple[int, str, list[str]]],
+                predicted: Predictions, scale: float, measures: tuple[str, ...],
+                regioned: bool) -> list[TokenSurprisal]:
+    """The rows of one sentence's tokens and of its closing `<eos>`: each token's pieces take
+    the positions after the previous token's."""
+    surprisals = (-predicted.logprobs * scale).tolist()
+    entropies = (None if predicted.entropies is None
+                 else (predicted.entropies * scale).tolist())
+    spans = []  # (token, region, pieces, first position, positions)
+    position = 0
+    for number, token, pieces in sentence:
+        spans.append((token, number if regioned else None, pieces, position, len(pieces)))
+        position += len(pieces)
+    spans.append((EOS_TOKEN, None, [EOS], position, 1))
+    rows = []
+    for token_id, (token, region, pieces, first, count) in enumerate(spans, start=1):
+        extra: dict = {}
+        if "entropy" in measures:
+            extra["entropy"] = entropies[first]
+        if "entropy_reduction" in measures:
+            extra["entropy_reduction"] = max(0.0, entropies[first] - entropies[first + count])
+        if "rank" in measures and count:
+            extra["rank"] = int(predicted.ranks[first])
+        if "topk" in measures and count:
+            extra["topk"] = tuple(
+                (vocab.words[index], math.exp(logprob)) for index, logprob in
+                zip(predicted.top_ids[first].tolist(), predicted.top_logprobs[first].tolist()))
+        eos = token_id == len(spans)
+        rows.append(TokenSurprisal(
+            sentence_id, token_id, token, math.fsum(surprisals[first:first + count]),
+            "<eos>" if eos else " ".join(piece if piece in vocab.ids else "<unk>"
+                                         for piece in pieces),
+            not eos and any(piece not in vocab.ids for piece in pieces), eos, region, **extra))
+    return rows
 
 
 def token_rows(table: SurprisalTable) -> list[dict]:
@@ -209,17 +280,28 @@ def token_rows(table: SurprisalTable) -> list[dict]:
     for token in table.tokens:
         kept = dict(table.stimuli[token.sentence_id - 1].kept)
         row = {"sentence_id": token.sentence_id, "token_id": token.token_id,
-               "token": token.token, "surprisal": token.surprisal, **kept,
-               "scored": token.scored, "oov": int(token.oov), "eos": int(token.eos)}
+               "token": token.token, "surprisal": token.surprisal,
+               **{name: getattr(token, name) for name in MEASURES
+                  if name in table.measures and name not in ("surprisal", "topk")},
+               **({"topk": topk_text(token.topk)} if "topk" in table.measures else {}),
+               **kept, "scored": token.scored, "oov": int(token.oov), "eos": int(token.eos)}
         if table.regions:
             row["region"] = "" if token.region is None else token.region
         rows.append(row)
     return rows
 
 
+def topk_text(topk: tuple[tuple[str, float], ...] | None) -> str | None:
+    """The top words as one cell: `word:probability` pairs, most probable first."""
+    return None if topk is None else " ".join(f"{word}:{probability:.6g}"
+                                              for word, probability in topk)
+
+
 def region_rows(table: SurprisalTable) -> list[dict]:
-    """The region table as rows, the kept columns after the sentence id."""
+    """The region table as rows, the kept columns after the sentence id; the measures
+    defined for a region where they were asked for."""
     return [{"sentence_id": region.sentence_id,
              **dict(table.stimuli[region.sentence_id - 1].kept),
-             **{key: value for key, value in asdict(region).items() if key != "sentence_id"}}
+             **{key: value for key, value in asdict(region).items()
+                if key != "sentence_id" and value is not None}}
             for region in table.regions]

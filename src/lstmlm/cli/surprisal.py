@@ -36,6 +36,10 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
     parser.add_argument("--context", default="independent", choices=surprisal.CONTEXTS,
                         help="independent: each sentence from the start state (default); "
                              "carry: the sentences read in order as one stream")
+    parser.add_argument("--measures", default="surprisal", metavar="LIST",
+                        help="comma-separated: surprisal, entropy (of the distribution that "
+                             "predicts the token), entropy_reduction, rank, topk=K (the K most "
+                             "probable words); default: surprisal")
     parser.add_argument("--format", default="tsv", choices=TABLE_FORMATS)
     parser.add_argument("--regions", metavar="FILE",
                         help="write the region table (summed surprisal) to FILE")
@@ -44,6 +48,7 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
 
 def run(args: argparse.Namespace) -> None:
     # Read before the model is loaded, so bad input fails fast.
+    measures, top = surprisal.parse_measures(args.measures)
     stimuli = surprisal.read_stimuli(
         input_text(args.stimuli), input_name(args.stimuli), args.text_column,
         tuple(column.strip() for column in args.keep.split(",") if column.strip()),
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
         raise LstmlmError(f"--regions: {input_name(args.stimuli)} has no regions (separate them "
                           f"with | in the text, or name a --region-column)")
     table = surprisal.compute(load_model(args), stimuli, args.normalize, args.unit,
-                              args.context)
+                              args.context, measures=measures, top=top)
     print(f"lstmlm: surprisal in {table.unit}; normalization: {table.normalization}; "
           f"context: {table.context}", file=sys.stderr)
     if args.regions:
