@@ -183,6 +183,21 @@ def parse_measures(text: str) -> tuple[tuple[str, ...], int]:
     return tuple(dict.fromkeys(names)), top
 
 
+def placed_pieces(stimuli: list[Stimulus],
+                  normalization: str) -> list[list[tuple[int, str, list[str]]]]:
+    """Per sentence, (region number, token, the pieces the model reads) for each user token.
+    A whole sentence is normalised at once, since a normalisation may depend on the token's
+    place (the last)."""
+    sentences = []
+    for stimulus in stimuli:
+        placed = [(region.number, token) for region in stimulus.regions
+                  for token in region.content.split()]
+        pieces = normalize_tokens([token for _, token in placed], normalization)
+        sentences.append([(number, token, words)
+                          for (number, token), words in zip(placed, pieces)])
+    return sentences
+
+
 def compute(model, stimuli: list[Stimulus], normalization: str | None = None,
             unit: str = "bits", context: str = "independent", batch_size: int = 64,
             measures: tuple[str, ...] = ("surprisal",), top: int = 0) -> SurprisalTable:
@@ -202,15 +217,7 @@ def compute(model, stimuli: list[Stimulus], normalization: str | None = None,
         raise LstmlmError(f"unknown measure {unknown[0]!r} (measures: {', '.join(MEASURES)})")
     if ("topk" in measures) != (top > 0):
         raise LstmlmError("topk needs a count of words (top > 0), and a count needs topk")
-    # Per sentence: (region number, token, pieces) for each user token. The whole sentence is
-    # normalised at once, since a normalisation may depend on the token's place (the last).
-    sentences = []
-    for stimulus in stimuli:
-        placed = [(region.number, token) for region in stimulus.regions
-                  for token in region.content.split()]
-        pieces = normalize_tokens([token for _, token in placed], normalization)
-        sentences.append([(number, token, words)
-                          for (number, token), words in zip(placed, pieces)])
+    sentences = placed_pieces(stimuli, normalization)
     words = [[word for _, _, pieces in sentence for word in pieces] for sentence in sentences]
     predictions = sentence_predictions(
         model.network, model.vocab, words, batch_size, carry=context == "carry",

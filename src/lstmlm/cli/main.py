@@ -12,11 +12,11 @@ from importlib import metadata
 import torch
 
 from ..errors import LstmlmError, RunInterrupted
-from . import (download, evaluate, export, generate, importing, numpy_rnn, pairs, plot, presets,
-               rescore, score, surprisal, syntaxgym, train)
+from . import (download, evaluate, export, generate, importing, numpy_rnn, pairs, plot, predict,
+               presets, rescore, score, surprisal, syntaxgym, train)
 
 # The commands in the order `lstmlm --help` lists them.
-COMMANDS = (train, evaluate, download, generate, score, rescore, pairs, surprisal, syntaxgym,
+COMMANDS = (train, evaluate, download, generate, score, rescore, pairs, surprisal, predict, syntaxgym,
             export, importing, plot, presets, numpy_rnn)
 RUNS = {command.NAME: command.run for command in COMMANDS}
 
