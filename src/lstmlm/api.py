@@ -126,7 +126,8 @@ QUANTIZATIONS = ("int8",)
 
 
 def load(path: str | Path, device: str | None = None, weights: str = "best",
-         quantize: str | None = None) -> LanguageModel:
+         quantize: str | None = None,
+         ablate: dict[int, list[int]] | None = None) -> LanguageModel:
     """Load a run directory or a model folder (`lstmlm export`) for use on `device`.
 
     The default device is the run's configured one; a model folder, which may come from
@@ -135,10 +136,20 @@ def load(path: str | Path, device: str | None = None, weights: str = "best",
     implementations report). `quantize="int8"` (CPU only) stores the recurrent layers' and
     the decoder's weights in int8 and quantises their inputs on the fly
     (`torch.ao.quantization.quantize_dynamic`), for smaller and often faster CPU inference.
+    `ablate` maps layers (from 1) to units (from 0) whose output and cell state are zero at
+    every step (`RecurrentLanguageModel.ablate`).
     """
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise LstmlmError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
+    if quantize and ablate:
+        raise LstmlmError("an ablation runs the float layers step by step: it cannot be "
+                          "combined with int8 quantisation")
     config, plan, vocab, network = load_parts(path, weights)
+    if ablate:
+        try:
+            network.ablate({layer - 1: list(units) for layer, units in ablate.items()})
+        except ValueError as error:
+            raise LstmlmError(f"ablate: {error}") from None
     default = "cpu" if quantize else "auto" if is_model_folder(path) else config.run.device
     target = select_device(device or default)
     if quantize:

@@ -104,6 +104,8 @@ class RecurrentLanguageModel(nn.Module):
             if tie_weights:
                 self.decoder.weight = self.embedding.weight
         self._decoder_columns: tuple[tuple[int, int], torch.Tensor] | None = None
+        # Layer (from 0) -> the units whose output and cell state are zero at every step.
+        self.ablation: dict[int, torch.Tensor] = {}
         self.reset_parameters(init_scale, init_method)
 
     @property
@@ -256,7 +258,9 @@ class RecurrentLanguageModel(nn.Module):
         else:
             embedded = self.embedding(input_ids)
         embedded = self.input_dropout(embedded)
-        if self.layers is None:
+        if self.ablation:
+            output, state, _ = self.stepwise(embedded, state)
+        elif self.layers is None:
             output, state = self.run_recurrent(self.lstm, embedded, state)
         else:
             per_layer = len(state) // self.num_layers
@@ -291,6 +295,105 @@ class RecurrentLanguageModel(nn.Module):
             with single_step_kernels(inputs):
                 output, module_state = module(inputs, module_state)
         return output, module_state if self.cell == "lstm" else (module_state,)
+
+
+    def ablate(self, units_by_layer: dict[int, list[int]]) -> None:
+        """From now on, zero the output and the cell state of these units (layers and units
+        numbered from 0) at every step, as Lakretz et al. (2019) ablated units; the network
+        then runs one step at a time, in evaluation only. An empty dict ends the ablation."""
+        for layer, units in units_by_layer.items():
+            if not 0 <= layer < self.num_layers:
+                raise ValueError(f"layer {layer + 1} is outside the {self.num_layers} layers")
+            bad = [unit for unit in units if not 0 <= unit < self.layer_sizes[layer]]
+            if bad:
+                raise ValueError(f"unit {bad[0]} is outside layer {layer + 1}'s "
+                                 f"{self.layer_sizes[layer]} units (numbered from 0)")
+        self.ablation = {layer: torch.tensor(sorted(set(units)), dtype=torch.long)
+                         for layer, units in units_by_layer.items() if units}
+
+    def layer_weights(self, index: int) -> tuple[torch.Tensor, ...]:
+        """Layer `index`'s (from 0) weight_ih, weight_hh, bias_ih and bias_hh."""
+        module, suffix = ((self.lstm, f"_l{index}") if self.layers is None
+                          else (self.layers[index], "_l0"))
+        return tuple(getattr(module, f"{name}{suffix}")
+                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def layer_state(self, state: State, index: int) -> list[torch.Tensor]:
+        """Layer `index`'s h (and c), each (batch, size), from a State."""
+        per_layer = 2 if self.cell == "lstm" else 1
+        if self.layers is None:
+            return [tensor[index] for tensor in state]
+        return [tensor[0] for tensor in state[index * per_layer:(index + 1) * per_layer]]
+
+    def joined_state(self, layer_states: list[list[torch.Tensor]]) -> State:
+        """The State of each layer's h (and c), the inverse of `layer_state`."""
+        if self.layers is None:
+            return tuple(torch.stack(parts) for parts in zip(*layer_states))
+        return tuple(tensor[None] for parts in layer_states for tensor in parts)
+
+    def stepwise(self, embedded: torch.Tensor, state: State, record: frozenset[str] = frozenset()
+                 ) -> tuple[torch.Tensor, State, list[dict[str, torch.Tensor]]]:
+        """The recurrent layers over embedded (batch, steps, size) input one step at a time,
+        with the ablation applied, and for each layer the `record`ed values of every step,
+        each (batch, steps, size): "h", "c" (LSTM), "gates" (a dict: i, f, g, o of an LSTM; r,
+        z, n of a GRU). The same arithmetic as PyTorch's fused layers (in evaluation: no
+        dropout between layers)."""
+        if self.training:
+            raise RuntimeError("the step-by-step layers (ablation, recorded states) run in "
+                               "evaluation only")
+        output, new_state, records = embedded, [], []
+        for index in range(self.num_layers):
+            weight_ih, weight_hh, bias_ih, bias_hh = self.layer_weights(index)
+            ablated = self.ablation.get(index)
+            if ablated is not None:
+                ablated = ablated.to(output.device)
+            inputs = F.linear(output, weight_ih, bias_ih)  # the whole window at once
+            carried = self.layer_state(state, index)
+            steps: dict[str, list] = {name: [] for name in ("h", "c", "gates")}
+            for step in range(inputs.size(1)):
+                carried, gates = _cell_step(self.cell, inputs[:, step], carried, weight_hh,
+                                            bias_hh)
+                if ablated is not None:
+                    carried = [tensor.index_fill(1, ablated, 0.0) for tensor in carried]
+                steps["h"].append(carried[0])
+                if "c" in record:
+                    steps["c"].append(carried[1])
+                if "gates" in record:
+                    steps["gates"].append(gates)
+            output = torch.stack(steps["h"], dim=1)
+            new_state.append(carried)
+            recorded = {"h": output} if "h" in record else {}
+            if "c" in record:
+                recorded["c"] = torch.stack(steps["c"], dim=1)
+            if "gates" in record:
+                recorded["gates"] = {name: torch.stack([gates[name] for gates in steps["gates"]],
+                                                       dim=1) for name in steps["gates"][0]}
+            records.append(recorded)
+        return output, self.joined_state(new_state), records
+
+
+GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+
+def _cell_step(cell: Cell, inputs: torch.Tensor, state: list[torch.Tensor],
+               weight_hh: torch.Tensor, bias_hh: torch.Tensor
+               ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+    """One step of a cell from its input projection (x W_ih^T + b_ih) and its state [h] or
+    [h, c], as PyTorch's LSTM, GRU and RNN compute it; the new state and the gates."""
+    recurrent = F.linear(state[0], weight_hh, bias_hh)
+    if cell == "lstm":
+        i, f, g, o = (inputs + recurrent).chunk(4, dim=-1)
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        c = f * state[1] + i * g
+        return [o * c.tanh(), c], {"i": i, "f": f, "g": g, "o": o}
+    if cell == "gru":
+        input_r, input_z, input_n = inputs.chunk(3, dim=-1)
+        hidden_r, hidden_z, hidden_n = recurrent.chunk(3, dim=-1)
+        r, z = (input_r + hidden_r).sigmoid(), (input_z + hidden_z).sigmoid()
+        n = (input_n + r * hidden_n).tanh()
+        return [(1 - z) * n + z * state[0]], {"r": r, "z": z, "n": n}
+    total = inputs + recurrent
+    return [total.tanh() if cell == "rnn_tanh" else total.relu()], {}
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import argparse
 
 from .. import api
 from ..config import NORMALIZATIONS
+from ..errors import LstmlmError
 from ..export import WEIGHT_CHOICES
 
 MODEL_HELP = "a run directory, or a model folder written by lstmlm export"
@@ -20,6 +21,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", choices=api.QUANTIZATIONS,
                         help="int8: dynamic int8 quantisation of the recurrent layers and the "
                              "decoder, for CPU inference")
+    parser.add_argument("--ablate", action="append", default=[], metavar="L:U,U,...",
+                        help="zero these units' output and cell state at every step (layer L "
+                             "from 1, units from 0); repeatable")
 
 
 def add_weights_option(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +40,23 @@ def add_normalize_option(parser: argparse.ArgumentParser) -> None:
                              "config's normalization); the output names the one used")
 
 
+def parse_ablations(specs: list[str]) -> dict[int, list[int]]:
+    """`--ablate 1:3,7 --ablate 2:0` as {1: [3, 7], 2: [0]}."""
+    ablation: dict[int, list[int]] = {}
+    for spec in specs:
+        layer, colon, units = spec.partition(":")
+        try:
+            numbers = [int(unit) for unit in units.split(",")]
+            ablation.setdefault(int(layer), []).extend(numbers)
+        except ValueError:
+            raise LstmlmError(f"--ablate {spec}: expected LAYER:UNIT,UNIT,... (e.g. 2:126,338)"
+                              ) from None
+        if not colon:
+            raise LstmlmError(f"--ablate {spec}: expected LAYER:UNIT,UNIT,... (e.g. 2:126,338)")
+    return ablation
+
+
 def load_model(args: argparse.Namespace) -> api.LanguageModel:
     """The model add_model_options named."""
     return api.load(args.run_dir, device=args.device, weights=args.weights,
-                    quantize=args.quantize)
+                    quantize=args.quantize, ablate=parse_ablations(args.ablate))
