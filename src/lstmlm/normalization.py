@@ -15,7 +15,8 @@ and a model's config names its own (the `normalization` field, "auto" by default
 - wikipedia: the tokenised Wikipedia of Gulordava et al. (2018), which their published
   models read: case kept; punctuation split off the words as tokens of its own (a run of one
   mark, `??` or `--`, as one token; the dots inside an abbreviation such as `U.S.` kept);
-  clitics split as the treebank splits them (`do n't`, `you 're`); numbers as written.
+  clitics split as the treebank splits them (`do n't`, `you 're`); numbers as written;
+  `<unk>` and the like kept whole.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _mark_runs(marks: str) -> list[str]:
 def wikipedia_pieces(token: str) -> list[str]:
     """The words of one token under the `wikipedia` conventions (module docstring)."""
     word = token.replace("\u2019", "'")
+    if re.fullmatch(r"<\w+>", word):
+        return [word]  # a vocabulary's own token: <unk>, <eos>
     if not re.search(r"\w", word):
         return _mark_runs(word)
     leading = _LEADING_MARKS.match(word)

@@ -129,12 +129,14 @@ def token_logprobs(network: RecurrentLanguageModel, vocab: Vocabulary, sentences
 
 def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
                     entropy: bool = False, ranks: bool = False, top: int = 0,
-                    full: bool = False) -> dict[str, torch.Tensor]:
+                    full: bool = False, choices: torch.Tensor | None = None
+                    ) -> dict[str, torch.Tensor]:
     """For each id of the (batch, steps) `ids` after the first, read from a fresh state:
     "logprob", its log-probability (float64) given the ids before it in its row, and as
     asked "entropy" (float64, nats) of that distribution, the id's "rank", the `top` most
-    probable "top_ids" and their "top_logprobs", and the "full" distribution (float32). All
-    on the CPU, each (batch, steps - 1, ...).
+    probable "top_ids" and their "top_logprobs", the "full" distribution (float32), and the
+    log-probabilities of the (batch, steps - 1, m) `choices` ids there ("choices"). All on
+    the CPU, each (batch, steps - 1, ...).
 
     The ids are read in windows of at most LOGIT_BUDGET logits, the state carried between
     them, so that memory does not grow with the length of a row."""
@@ -148,7 +150,7 @@ def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
         flat = logits.reshape(-1, logits.size(-1))
         targets = window[:, 1:].reshape(-1)
         shape = window[:, 1:].shape
-        if not (entropy or ranks or top or full):
+        if not (entropy or ranks or top or full or choices is not None):
             logprob = -F.cross_entropy(flat, targets, reduction="none")
             pieces.append({"logprob": logprob.view(shape).double().cpu()})  # one transfer
             continue
@@ -166,6 +168,10 @@ def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
             piece["top_logprobs"] = values.double().view(*shape, -1)
         if full:
             piece["full"] = logprobs.view(*shape, -1)
+        if choices is not None:
+            asked = choices[:, first:first + shape[1]].reshape(shape[0] * shape[1], -1)
+            piece["choices"] = logprobs.gather(1, asked.to(logprobs.device)).double().view(
+                *shape, -1)
         pieces.append({name: tensor.cpu() for name, tensor in piece.items()})
     return {name: torch.cat([piece[name] for piece in pieces], dim=1) for name in pieces[0]}
 

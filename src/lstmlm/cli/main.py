@@ -12,12 +12,12 @@ from importlib import metadata
 import torch
 
 from ..errors import LstmlmError, RunInterrupted
-from . import (download, evaluate, export, generate, importing, numpy_rnn, pairs, plot, predict,
-               presets, rescore, score, states, surprisal, syntaxgym, train)
+from . import (agreement, download, evaluate, export, generate, importing, numpy_rnn, pairs, plot,
+               predict, presets, rescore, score, states, surprisal, syntaxgym, train)
 
 # The commands in the order `lstmlm --help` lists them.
 COMMANDS = (train, evaluate, download, generate, score, rescore, pairs, surprisal, predict,
-            states, syntaxgym, export, importing, plot, presets, numpy_rnn)
+            states, syntaxgym, agreement, export, importing, plot, presets, numpy_rnn)
 RUNS = {command.NAME: command.run for command in COMMANDS}
 
 
