@@ -78,7 +78,7 @@ def broken(change) -> str:
 
 @pytest.mark.parametrize("change, message", [
     (lambda s: s.pop("region_meta"), "a SyntaxGym suite needs 'region_meta'"),
-    (lambda s: s["meta"].update(metric="mean"), "meta.metric 'mean' is not supported"),
+    (lambda s: s["meta"].update(metric="average"), "meta.metric 'average' is not one of sum, mean, median, range, max, min"),
     (lambda s: s["region_meta"].pop("3"), "item 1, condition 'match', region 3: region_meta "
                                           "has no region 3"),
     (lambda s: s["items"][1]["conditions"][1].update(condition_name="other"),
@@ -127,3 +127,70 @@ def test_region_surprisals_and_prediction_accuracy(toy_model):
     assert len(regions) == 12 and regions[0] == {
         "suite": "agreement", "item": 1, "condition": "match", "region_number": 1,
         "region": "Subject", "content": "The cat", "surprisal": values[1, "match", 1], "oov": 0}
+
+
+def test_every_metric_of_syntaxgym_core_and_a_prediction_s_own(toy_model):
+    from statistics import fmean, median
+
+    suite_json = copy.deepcopy(SUITE)
+    suite_json["meta"]["metric"] = "all"
+    suite_json["predictions"].append({"type": "formula", "metric": "max",
+                                      "formula": "(1;%mismatch%) = (1;%match%)"})
+    suite = read_suite(json.dumps(suite_json), "suite.json")
+    assert suite.metrics == ("sum", "mean", "median", "range", "max", "min")
+    assert [formula.metric for formula in suite.predictions] == ["sum", "sum", "max"]
+    (result,) = evaluate(toy_model, [suite], normalization="ptb")
+    words = [row.surprisal for row in result.table.tokens
+             if row.sentence_id == 1 and row.region == 1]  # "The cat"
+    assert len(words) == 2
+    expected = {"sum": sum(words), "mean": fmean(words), "median": median(words),
+                "range": max(words) - min(words), "max": max(words), "min": min(words)}
+    for metric, value in expected.items():
+        assert result.values[metric, 1, "match", 1] == pytest.approx(value, rel=1e-9)
+    row = region_rows([result])[0]
+    assert [row[metric] for metric in ("mean", "median", "range", "max", "min")] == \
+        pytest.approx([expected[metric] for metric in ("mean", "median", "range", "max", "min")])
+    assert summary_rows([result])[2]["metric"] == "max"
+    assert math.isnan(result.values["mean", 2, "match", 3])  # an empty region has no mean
+
+
+def test_the_older_prediction_layout_and_all_regions_read_as_their_formulas(toy_model):
+    older = copy.deepcopy(SUITE)
+    older["meta"]["metric"] = ["sum", "mean"]
+    older["predictions"] = [{"relation": "greaterthan", "region_number": 2,
+                             "l_operand": "mismatch", "r_operand": "match"},
+                            {"type": "formula", "formula": "(*;%mismatch%) > (*;%match%)"}]
+    suite = read_suite(json.dumps(older), "older.json")
+    assert suite.predictions[0].text == "(2;%mismatch%) > (2;%match%)"
+    (result,) = evaluate(toy_model, [suite], normalization="ptb")
+    values = result.surprisals
+    assert result.outcomes[0] == [values[item, "mismatch", 2] > values[item, "match", 2]
+                                  for item in (1, 2)]
+    totals = {(item, condition): sum(value for (i, c, _), value in values.items()
+                                     if (i, c) == (item, condition))
+              for item in (1, 2) for condition in ("match", "mismatch")}
+    assert result.outcomes[1] == [totals[item, "mismatch"] > totals[item, "match"]
+                                  for item in (1, 2)]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["predictions"].append({"relation": "between", "region_number": 2,
+                                        "l_operand": "match", "r_operand": "mismatch"}),
+     "relation 'between' is not one of greaterthan, lessthan, equal"),
+    (lambda s: s["predictions"].append({"formula": "(2;%match%) > 1", "metric": "mode"}),
+     "metric 'mode' is not one of"),
+    (lambda s: s["meta"].update(metric=[]), "meta.metric must be a metric's name"),
+])
+def test_bad_metrics_and_relations_are_one_line_errors(change, message):
+    suite = copy.deepcopy(SUITE)
+    change(suite)
+    with pytest.raises(LstmlmError, match=message):
+        read_suite(json.dumps(suite), "suite.json")
+
+
+def test_a_suite_without_predictions_reports_its_regions(toy_model):
+    bare = copy.deepcopy(SUITE)
+    del bare["predictions"]
+    (result,) = evaluate(toy_model, [read_suite(json.dumps(bare), "bare.json")], "ptb")
+    assert result.accuracy is None and summary_rows([result])[-1]["accuracy"] is None
+    assert len(region_rows([result])) == 12

@@ -1,13 +1,18 @@
 """SyntaxGym test suites (Hu et al. 2020): region surprisals and the suite's predictions.
 
 A suite (JSON: `meta`, `region_meta`, `items`, `predictions`) holds items, each a sentence in
-several conditions cut into numbered regions. A region's surprisal is the sum, in bits, of its
-words' surprisals (the suite's `metric` "sum"); each prediction is a formula over them, such as
-`(2;%mismatch%) > (2;%match%)`, and holds or not on each item.
+several conditions cut into numbered regions. A region's value aggregates its words'
+surprisals (bits) by the suite's `metric`, as syntaxgym-core does: `sum`, `mean`, `median`,
+`range`, `max` or `min`, a list of them, or `all`. Each prediction is a formula over the region
+values of one metric (its own `metric`, else the suite's first), such as
+`(2;%mismatch%) > (2;%match%)`, and holds or not on each item. A suite of syntaxgym-core's
+older layout states a prediction as `relation` (greaterthan, lessthan or equal), `region_number`,
+`l_operand` and `r_operand` (two conditions), read as the formula it means.
 
-Formulas are parsed here, never evaluated as code: region references `(N;%condition%)`, number
-literals, `+` and `-`, the comparisons `<`, `>` and `=` (equal within SyntaxGym's tolerances,
-1e-5 relative and 1e-3 absolute), `&` and `|`, and parentheses.
+Formulas are parsed here, never evaluated as code: region references `(N;%condition%)` (`*`
+for all of a condition's regions, summed), number literals, `+` and `-`, the comparisons `<`,
+`>` and `=` (equal within SyntaxGym's tolerances, 1e-5 relative and 1e-3 absolute), `&` and
+`|`, and parentheses.
 """
 
 from __future__ import annotations
@@ -16,14 +21,23 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from statistics import fmean
+from statistics import fmean, median
 
 from .errors import LstmlmError
 from .normalization import check_normalization
 from .surprisal import Region, Stimulus, SurprisalTable, compute
 
 EQUALITY_RELATIVE, EQUALITY_ABSOLUTE = 1e-5, 1e-3
-_TOKEN = re.compile(r"\s*(?:(?P<region>\(\s*(\d+)\s*;\s*%([^%]*)%\s*\))"
+# A region's value from its words' surprisals; an empty region's is 0 (sum) or NaN.
+METRICS = {"sum": math.fsum,
+           "mean": lambda values: fmean(values) if values else math.nan,
+           "median": lambda values: median(values) if values else math.nan,
+           "range": lambda values: max(values) - min(values) if values else math.nan,
+           "max": lambda values: max(values) if values else math.nan,
+           "min": lambda values: min(values) if values else math.nan}
+RELATIONS = {"greaterthan": ">", "lessthan": "<", "equal": "=", "equals": "="}
+ALL_REGIONS = 0  # the region number `*` stands for in a parsed formula
+_TOKEN = re.compile(r"\s*(?:(?P<region>\(\s*(\d+|\*)\s*;\s*%([^%]*)%\s*\))"
                     r"|(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<op>[-+<>=&|()]))")
 
 
@@ -34,6 +48,7 @@ class Formula:
 
     text: str
     tree: tuple
+    metric: str = "sum"  # the region values it compares
 
     def holds(self, surprisal: dict[tuple[str, int], float]) -> bool:
         return bool(evaluate_tree(self.tree, surprisal))
@@ -52,25 +67,33 @@ class Suite:
     items: list[Item]
     predictions: list[Formula]
     source: str  # the file
+    metrics: tuple[str, ...] = ("sum",)
 
 
 @dataclass
 class SuiteResult:
     suite: Suite
     normalization: str
-    # (item number, condition, region number) -> surprisal in bits
-    surprisals: dict[tuple[int, str, int], float]
+    # (metric, item number, condition, region number) -> the region's value (bits)
+    values: dict[tuple[str, int, str, int], float]
     table: SurprisalTable  # the regions' rows
     # per prediction, whether it holds on each item (in the suite's order)
     outcomes: list[list[bool]] = field(default_factory=list)
+
+    @property
+    def surprisals(self) -> dict[tuple[int, str, int], float]:
+        """(item number, condition, region number) -> the region's summed surprisal (bits)."""
+        return {key[1:]: value for key, value in self.values.items() if key[0] == "sum"}
 
     @property
     def prediction_accuracies(self) -> list[float]:
         return [fmean(holds) for holds in self.outcomes]
 
     @property
-    def accuracy(self) -> float:
-        """The share of items on which every prediction holds."""
+    def accuracy(self) -> float | None:
+        """The share of items on which every prediction holds (None without predictions)."""
+        if not self.outcomes:
+            return None
         return fmean(all(holds) for holds in zip(*self.outcomes))
 
 
@@ -84,12 +107,13 @@ def parse_formula(text: str, conditions: set[str], regions: set[int], where: str
                               f"{text[position:].strip()[:20]!r}")
         position = match.end()
         if match.group("region"):
-            number, condition = int(match.group(2)), match.group(3)
+            number = ALL_REGIONS if match.group(2) == "*" else int(match.group(2))
+            condition = match.group(3)
             if condition not in conditions:
                 raise LstmlmError(f"{where}: the formula {text!r} names condition {condition!r}, "
                                   f"which the suite lacks (its conditions: "
                                   f"{', '.join(sorted(conditions))})")
-            if number not in regions:
+            if number != ALL_REGIONS and number not in regions:
                 raise LstmlmError(f"{where}: the formula {text!r} names region {number}, which "
                                   f"the suite lacks (its regions: "
                                   f"{', '.join(map(str, sorted(regions)))})")
@@ -185,6 +209,9 @@ class _Parser:
 
 def evaluate_tree(tree: tuple, surprisal: dict[tuple[str, int], float]):
     kind = tree[0]
+    if kind == "region" and tree[2] == ALL_REGIONS:
+        return math.fsum(value for (condition, _), value in surprisal.items()
+                         if condition == tree[1])
     if kind == "region":
         return surprisal[tree[1], tree[2]]
     if kind == "number":
@@ -212,14 +239,12 @@ def read_suite(text: str, name: str) -> Suite:
     except ValueError as error:
         raise LstmlmError(f"{name}: not JSON ({error})") from None
     _require(document, dict, name, "a suite")
-    for key in ("meta", "region_meta", "items", "predictions"):
+    for key in ("meta", "region_meta", "items"):
         if key not in document:
             raise LstmlmError(f"{name}: a SyntaxGym suite needs {key!r} (it has: "
                               f"{', '.join(document) or 'nothing'})")
     meta = _require(document["meta"], dict, name, "meta")
-    metric = meta.get("metric", "sum")
-    if metric != "sum":
-        raise LstmlmError(f"{name}: meta.metric {metric!r} is not supported (only \"sum\")")
+    metrics = suite_metrics(meta.get("metric", "sum"), name)
     region_meta = _require(document["region_meta"], dict, name, "region_meta")
     try:
         region_names = {int(number): str(title) for number, title in region_meta.items()}
@@ -266,23 +291,59 @@ def read_suite(text: str, name: str) -> Suite:
     if not items:
         raise LstmlmError(f"{name}: the suite has no items")
     predictions = []
-    for index, prediction in enumerate(_require(document["predictions"], list, name,
+    for index, prediction in enumerate(_require(document.get("predictions", []), list, name,
                                                 "predictions"), start=1):
         where = f"{name}: prediction {index}"
         _require(prediction, dict, where, "a prediction")
-        if prediction.get("type", "formula") != "formula":
-            raise LstmlmError(f"{where}: type {prediction.get('type')!r} is not supported "
-                              f"(only \"formula\")")
-        formula = parse_formula(_require(prediction.get("formula"), str, where, "formula"),
-                                conditions, set(region_names), where)
+        metric = prediction.get("metric", metrics[0])
+        if metric not in METRICS:
+            raise LstmlmError(f"{where}: metric {metric!r} is not one of {', '.join(METRICS)}")
+        formula = parse_formula(prediction_formula(prediction, where), conditions,
+                                set(region_names), where)
+        formula = Formula(formula.text, formula.tree, metric)
         predictions.append(formula)
         for item in items:
             for node in regions_of(formula.tree):
                 condition, number = node[1], node[2]
-                if number not in {region.number for region in item.conditions[condition]}:
+                if number != ALL_REGIONS and number not in {
+                        region.number for region in item.conditions[condition]}:
                     raise LstmlmError(f"{where}: item {item.number}, condition {condition!r} "
                                       f"has no region {number}")
-    return Suite(str(meta.get("name", name)), region_names, items, predictions, name)
+    return Suite(str(meta.get("name", name)), region_names, items, predictions, name,
+                 metrics)
+
+
+def suite_metrics(metric, name: str) -> tuple[str, ...]:
+    """The metrics `meta.metric` names: one, a list, or "all" (every one, sum first)."""
+    names = [metric] if isinstance(metric, str) else metric
+    if not isinstance(names, list) or not names or not all(isinstance(item, str)
+                                                           for item in names):
+        raise LstmlmError(f"{name}: meta.metric must be a metric's name, a list of them or "
+                          f"\"all\", got {json.dumps(metric)[:40]}")
+    expanded = [item for entry in names for item in (METRICS if entry == "all" else [entry])]
+    unknown = [item for item in expanded if item not in METRICS]
+    if unknown:
+        raise LstmlmError(f"{name}: meta.metric {unknown[0]!r} is not one of "
+                          f"{', '.join(METRICS)} (or \"all\")")
+    return tuple(dict.fromkeys(expanded))
+
+
+def prediction_formula(prediction: dict, where: str) -> str:
+    """A prediction's formula: its `formula`, or that of the older layout's `relation`
+    between `region_number` in conditions `l_operand` and `r_operand`."""
+    if "relation" in prediction:
+        relation = prediction["relation"]
+        if relation not in RELATIONS:
+            raise LstmlmError(f"{where}: relation {relation!r} is not one of "
+                              f"{', '.join(RELATIONS)} (the older prediction layout)")
+        number = _require(prediction.get("region_number"), int, where, "region_number")
+        left = _require(prediction.get("l_operand"), str, where, "l_operand")
+        right = _require(prediction.get("r_operand"), str, where, "r_operand")
+        return f"({number};%{left}%) {RELATIONS[relation]} ({number};%{right}%)"
+    if prediction.get("type", "formula") != "formula":
+        raise LstmlmError(f"{where}: type {prediction.get('type')!r} is not supported "
+                          f"(a \"formula\", or the older layout's \"relation\")")
+    return _require(prediction.get("formula"), str, where, "formula")
 
 
 def regions_of(tree: tuple) -> list[tuple]:
@@ -304,16 +365,26 @@ def evaluate(model, suites: list[Suite], normalization: str | None = None,
                                       ("condition", condition)), suite.source)
                    for item in suite.items for condition, regions in item.conditions.items()]
         table = compute(model, stimuli, normalization, "bits", "independent", batch_size)
-        surprisals = {}
+        by_region = {}
+        for token in table.tokens:
+            if token.region is not None:
+                by_region.setdefault((token.sentence_id, token.region), []).append(
+                    token.surprisal)
+        values = {}
         for region in table.regions:
             kept = dict(stimuli[region.sentence_id - 1].kept)
-            surprisals[int(kept["item"]), kept["condition"], region.region] = region.surprisal
-        result = SuiteResult(suite, normalization, surprisals, table)
-        per_item = {item.number: {} for item in suite.items}
-        for (item_number, condition, number), value in surprisals.items():
-            per_item[item_number][condition, number] = value
-        result.outcomes = [[formula.holds(per_item[item.number]) for item in suite.items]
-                           for formula in suite.predictions]
+            surprisals = by_region.get((region.sentence_id, region.region), [])
+            for metric in {"sum", *suite.metrics, *(formula.metric
+                                                    for formula in suite.predictions)}:
+                values[metric, int(kept["item"]), kept["condition"], region.region] = \
+                    METRICS[metric](surprisals)
+        result = SuiteResult(suite, normalization, values, table)
+        result.outcomes = [[formula.holds({(condition, number): value for (metric, item_number,
+                                                                          condition, number),
+                                           value in values.items()
+                                           if metric == formula.metric
+                                           and item_number == item.number})
+                            for item in suite.items] for formula in suite.predictions]
         results.append(result)
     return results
 
@@ -325,23 +396,28 @@ def summary_rows(results: list[SuiteResult]) -> list[dict]:
         for index, (formula, accuracy) in enumerate(
                 zip(result.suite.predictions, result.prediction_accuracies), start=1):
             rows.append({"suite": result.suite.name, "level": "prediction", "prediction": index,
-                         "formula": formula.text, "items": len(result.suite.items),
-                         "accuracy": accuracy})
+                         "formula": formula.text, "metric": formula.metric,
+                         "items": len(result.suite.items), "accuracy": accuracy})
         rows.append({"suite": result.suite.name, "level": "suite", "prediction": "",
                      "formula": "every prediction", "items": len(result.suite.items),
-                     "accuracy": result.accuracy, "normalization": result.normalization})
+                     "accuracy": result.accuracy, "normalization": result.normalization,
+                     "metrics": ",".join(result.suite.metrics)})
     return rows
 
 
 def region_rows(results: list[SuiteResult]) -> list[dict]:
     """The region table: suite, item, condition, region number and name, content, surprisal
-    (bits), and the OOV words in the region."""
+    (the sum, in bits), each other metric of the suite's, and the OOV words in the region."""
     rows = []
     for result in results:
         for region in result.table.regions:
             kept = dict(result.table.stimuli[region.sentence_id - 1].kept)
-            rows.append({"suite": result.suite.name, "item": int(kept["item"]),
-                         "condition": kept["condition"], "region_number": region.region,
+            key = (int(kept["item"]), kept["condition"], region.region)
+            rows.append({"suite": result.suite.name, "item": key[0],
+                         "condition": key[1], "region_number": region.region,
                          "region": region.name, "content": region.content,
-                         "surprisal": region.surprisal, "oov": region.oov})
+                         "surprisal": region.surprisal,
+                         **{metric: result.values[(metric,) + key]
+                            for metric in result.suite.metrics if metric != "sum"},
+                         "oov": region.oov})
     return rows

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> None:
         if row["level"] == "prediction":
             print(f"{row['suite']}\tprediction {row['prediction']}\t{row['formula']}\t"
                   f"{100 * row['accuracy']:.1f}% of {plural(row['items'], 'item')}")
+        elif row["accuracy"] is None:
+            print(f"{row['suite']}\tno predictions; region values ({row['metrics']}) with "
+                  f"--regions; normalization: {row['normalization']}")
         else:
             print(f"{row['suite']}\taccuracy\t{100 * row['accuracy']:.1f}% of "
                   f"{plural(row['items'], 'item')} (every prediction holds); normalization: "
