@@ -93,6 +93,11 @@ def test_a_newer_or_damaged_folder_is_a_one_line_error(finished_run, tmp_path):
     tensors = safetensors.torch.load_file(weights)
     del tensors["layers.0.weight_hh_l0"]
     safetensors.torch.save_file(tensors, weights)
+    with pytest.raises(LstmlmError, match="does not match the SHA-256 that config.json records"):
+        lstmlm.load(folder)
+    # A folder of format 2 records no SHA-256: the weights are checked against the model.
+    del config["weights_sha256"]
+    (folder / "config.json").write_text(json.dumps(dict(config, format_version=2)))
     with pytest.raises(LstmlmError, match="does not match the model: missing"):
         lstmlm.load(folder)
     weights.write_bytes(weights.read_bytes()[:100])
