@@ -202,3 +202,31 @@ def original_logprobs(model: nn.Module, ids: list[int], window: int | None = Non
         logits, hidden = model(inputs[:len(targets)], hidden)
         pieces.append(torch.log_softmax(logits.double(), -1)[:, 0].gather(1, targets).squeeze(1))
     return torch.cat(pieces)
+
+
+def stand_ins(folder: Path, model) -> None:
+    """Checkpoints in the published layouts, holding the weights of `model` (a LanguageModel
+    of one fused LSTM, embeddings as wide as its layers), under the published names: the
+    English GRNN of colorlessgreenRNNs (`hidden650_batch128_dropout0.2_lr20.0.pt`, pickled in
+    the pre-1.6 layout, and its `vocab.txt`) and an awd-lstm-lm `PTB.pt`; for the docs."""
+    network, words = model.network, model.vocab.words
+    layers, size = network.num_layers, network.hidden_size
+    grnn = WordLanguageModel("LSTM", len(words), size, size, layers, 0.2)
+    awd = AwdLstmModel(len(words), size, size, layers, wdrop=0.5, tie_weights=False)
+    with torch.no_grad():
+        for target in (grnn, awd):
+            target.encoder.weight.copy_(network.embedding.weight)
+            target.decoder.weight.copy_(network.decoder.weight)
+            target.decoder.bias.copy_(network.decoder.bias)
+        for index in range(layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                tensor = getattr(network.lstm, f"{name}_l{index}")
+                getattr(grnn.rnn, f"{name}_l{index}").copy_(tensor)
+                inner = awd.rnns[index].module
+                raw = "_raw" if name == "weight_hh" else ""
+                getattr(inner, f"{name}_l0{raw}").copy_(tensor)
+    save(grnn, folder / "hidden650_batch128_dropout0.2_lr20.0.pt", legacy=True)
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    save([awd, SplitCrossEntropyLoss(size, []), torch.optim.SGD(awd.parameters(), lr=30)],
+         folder / "PTB.pt")
+    (folder / "ptb.train.txt").write_text(" ".join(words) + "\n", encoding="utf-8")

@@ -4,7 +4,9 @@ is executed, in order, page by page; its links and anchors lead somewhere.
 Blocks run in a fresh folder per page, each training command shortened with the config's own
 caps (SHORTENED: a few windows an epoch, evaluation on the first words of each split), so the
 pages can show the real commands. A page other than the README
-finds `runs/quickstart`, the README's quickstart model, already trained. How a block reads:
+finds `runs/quickstart`, the README's quickstart model, already trained; importing.md finds
+that model's weights in the published checkpoints' layouts, under their names
+(`published.stand_ins`). How a block reads:
 - `console`: each `$ command` runs in bash and must succeed; the lines after it are its
   expected output, where `...` stands for any text. An expected output that starts with
   `lstmlm: error:` expects exit status 2 instead.
@@ -32,7 +34,10 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+import lstmlm
 from lstmlm import LstmlmError, datasets
+
+from . import published
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -178,6 +183,9 @@ def test_the_code_blocks_of_a_page_run(page, tmp_path, quickstart_run):
     blocks = [block for block in blocks_of(page) if block.skip is None]
     if page.name != "README.md":
         shutil.copytree(quickstart_run, tmp_path / "runs" / "quickstart")
+    if page.name == "importing.md":
+        # The published checkpoints' stand-ins: the quickstart model in their layouts.
+        published.stand_ins(tmp_path, lstmlm.load(quickstart_run))
     namespace: dict = {"__name__": "__docs__"}
     for block in blocks:
         if block.requires == "ptb" and not os.environ.get("CI") and not ptb_available():

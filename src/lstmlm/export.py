@@ -1,7 +1,7 @@
 """Model folders: a trained model on its own, to be loaded on any machine.
 
-`lstmlm export RUN_DIR OUT_DIR` writes:
-  config.json        the run's Config as asked, and `format_version`
+`lstmlm export RUN_DIR OUT_DIR` (and `lstmlm import`, for a published model) writes:
+  config.json        the Config as asked, `format_version`, `weights_sha256` (and `source`)
   plan.json          the plan the run trained by (its shape, precision and schedule)
   vocab.json         the vocabulary, in id order
   model.safetensors  one set of weights (the best-on-valid ones unless asked for the last)
