@@ -194,6 +194,9 @@ def test_cli_import_then_every_command_reads_the_folder(tmp_path, capsys):
     assert rows[8][4] == "table ."  # the full stop is a token of its own
     card = (out / "README.md").read_text()
     assert lstmlm.export.sha256_of(checkpoint) in card
+    # An imported model has no corpus: a split needs data, and a text from standard input reads.
+    assert main(["eval", str(out)]) == 2
+    assert "it has no corpus of its own" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("problem, message", [

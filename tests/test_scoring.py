@@ -68,15 +68,15 @@ def test_a_long_sentence_is_scored_in_windows_of_bounded_logits(model, monkeypat
     sentences = [" ".join(text.split()[:200]), text]
     whole = model.surprisals(sentences)  # today's budget holds them at once
     steps_seen = []
-    real_forward = type(model.network).forward
+    real_features = type(model.network).features
 
-    def recording_forward(network, input_ids, state):
+    def recording_features(network, input_ids, state):
         steps_seen.append(input_ids.shape)
-        return real_forward(network, input_ids, state)
+        return real_features(network, input_ids, state)
 
     # A budget of 4 rows of logits: a batch of 2 sentences is read 2 steps at a time.
     monkeypatch.setattr(scoring, "LOGIT_BUDGET", 4 * model.network.vocab_size)
-    monkeypatch.setattr(type(model.network), "forward", recording_forward)
+    monkeypatch.setattr(type(model.network), "features", recording_features)
     windowed = model.surprisals(sentences)
     assert {shape[1] for shape in steps_seen} <= {1, 2}
     assert max(shape[0] * shape[1] for shape in steps_seen) <= 4

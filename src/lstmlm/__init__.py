@@ -12,6 +12,7 @@ from .config import Config, apply_overrides
 from .corpus import Corpus, load_corpus
 from .errors import LstmlmError
 from .evaluation import DynamicEvaluation, NeuralCache
+from .importing import import_checkpoint
 from .model import LSTMLanguageModel, RecurrentLanguageModel
 from .plan import RunPlan
 from .presets import PRESETS, get_preset
@@ -20,7 +21,7 @@ from .vocabulary import Vocabulary
 __all__ = ["Config", "Corpus", "DynamicEvaluation", "LSTMLanguageModel", "LanguageModel",
            "LstmlmError", "NeuralCache", "PRESETS", "RecurrentLanguageModel", "RunPlan",
            "TrainResult", "Vocabulary",
-           "apply_overrides", "get_preset", "load", "load_corpus", "train"]
+           "apply_overrides", "get_preset", "import_checkpoint", "load", "load_corpus", "train"]
 __version__ = metadata.version("lstmlm")
 
 _TRAINING = ("train", "TrainResult")

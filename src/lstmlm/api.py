@@ -66,6 +66,10 @@ class LanguageModel:
         `dynamic` (`DynamicEvaluation()` for its defaults) adapts the model to the stream as it
         reads it; `cache` (`NeuralCache()`) adds a neural cache.
         """
+        if not (data or self.plan.data):
+            raise LstmlmError("this model was imported: it has no corpus of its own to take a "
+                              "split from (evaluate a text with --data - < FILE, or a corpus "
+                              "folder with --data FOLDER)")
         ids = build_corpus(self.config.data, self.vocab, data or self.plan.data).split(split)
         return self._stream_perplexity(ids, self.config.evaluation.batch_size, dynamic, cache)
 

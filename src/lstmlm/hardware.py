@@ -167,6 +167,7 @@ def synchronize(device: torch.device) -> None:
 # memory at the top of the heap above which it is given back to the system.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 KEPT_MEMORY_BYTES = 1 << 30
+GIVEN_BACK_BYTES = 1 << 22
 
 
 def keep_freed_memory() -> bool:
@@ -176,10 +177,27 @@ def keep_freed_memory() -> bool:
     A training window allocates and frees the same large buffers each time (a window's logits
     and their gradient, tens of MB). By default glibc maps each anew and unmaps it when freed,
     so every window faults in and zeroes fresh pages; kept, the buffers are reused."""
+    return _malloc_thresholds(KEPT_MEMORY_BYTES)
+
+
+def give_back_freed_memory() -> bool:
+    """Let glibc's malloc map every block above GIVEN_BACK_BYTES on its own and give it back to
+    the system when freed; False where the C library is not glibc.
+
+    By default glibc raises that threshold to the largest block freed, and then serves the
+    blocks of a scoring loop (a few MB of logits each) from its heap, where the small results
+    allocated between them keep the freed space from being returned: over a long file the
+    process grows to several times a batch's memory."""
+    return _malloc_thresholds(GIVEN_BACK_BYTES)
+
+
+def _malloc_thresholds(bytes_: int) -> bool:
+    """Set glibc's mmap and trim thresholds (fixing them: no longer adjusted as blocks are
+    freed); False where the C library is not glibc."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     import ctypes
 
     libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MEMORY_BYTES)
-                and libc.mallopt(_M_TRIM_THRESHOLD, KEPT_MEMORY_BYTES))
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, bytes_)
+                and libc.mallopt(_M_TRIM_THRESHOLD, bytes_))

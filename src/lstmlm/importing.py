@@ -56,6 +56,12 @@ class PublishedWeights:
         return self.embedding.size(0)
 
     def model_config(self) -> ModelConfig:
+        shapes = [self.embedding, self.decoder_weight] + [layer[name] for layer in self.layers
+                                                           for name in ("weight_ih", "weight_hh")]
+        if any(tensor.dim() != 2 for tensor in shapes) or self.decoder_bias.dim() != 1:
+            raise LstmlmError("the checkpoint's weights are not matrices (and its biases not "
+                              "vectors) where an embedding, recurrent layers and a decoder have "
+                              "them")
         embedding_size = self.embedding.size(1)
         hidden_size = self.layers[0]["weight_hh"].size(1)
         if self.layers[-1]["weight_hh"].size(1) != (embedding_size if self.tied else hidden_size):
@@ -124,19 +130,20 @@ def read_word_language_model(path: Path, cell: str | None = None) -> PublishedWe
     whose cell (lstm, gru, rnn_tanh, rnn_relu) is `cell`."""
     loaded = untrusted.load(path, _word_language_model_accepts, "word-language-model")
     if isinstance(loaded, untrusted.Pickled):
-        if not loaded.source.endswith(".RNNModel"):
-            raise LstmlmError(f"{path}: holds a {loaded.source}, not an RNNModel")
-        rnn = loaded.children().get("rnn")
-        if not isinstance(rnn, untrusted.Pickled) or rnn.get("mode") not in CELL_OF_MODE:
+        if not untrusted.source_of(loaded).endswith(".RNNModel"):
+            raise LstmlmError(f"{path}: holds a {untrusted.source_of(loaded)}, not an RNNModel")
+        rnn = untrusted.children(loaded).get("rnn")
+        mode = untrusted.attribute(rnn, "mode") if isinstance(rnn, untrusted.Pickled) else None
+        if mode not in CELL_OF_MODE:
             raise LstmlmError(f"{path}: its RNNModel has no nn.LSTM, GRU or RNN named rnn")
-        if rnn.get("bidirectional") or rnn.get("proj_size"):
+        if untrusted.attribute(rnn, "bidirectional") or untrusted.attribute(rnn, "proj_size"):
             raise LstmlmError(f"{path}: a bidirectional or projected recurrent layer cannot be "
                               f"a left-to-right language model lstmlm reads")
-        found_cell = CELL_OF_MODE[rnn.get("mode")]
+        found_cell = CELL_OF_MODE[mode]
         if cell is not None and cell != found_cell:
             raise LstmlmError(f"{path}: --cell {cell}, but the checkpoint's cell is {found_cell}")
-        cell, tensors = found_cell, loaded.tensors()
-        layer_count = rnn.get("num_layers")
+        cell, tensors = found_cell, untrusted.tensors(loaded)
+        layer_count = untrusted.attribute(rnn, "num_layers")
     elif isinstance(loaded, dict) and all(isinstance(value, torch.Tensor)
                                           for value in loaded.values()):
         if cell is None:
@@ -178,14 +185,16 @@ def read_awd_lstm(path: Path) -> PublishedWeights:
     loaded = untrusted.load(path, _awd_lstm_accepts, "awd-lstm")
     parts = list(loaded) if isinstance(loaded, (list, tuple)) else [loaded]
     model = parts[0]
-    if not isinstance(model, untrusted.Pickled) or not model.source.endswith(".RNNModel"):
+    if not untrusted.source_of(model).endswith(".RNNModel"):
         raise LstmlmError(f"{path}: not awd-lstm-lm's [model, criterion, optimizer] nor its "
                           f"RNNModel (found {type(model).__name__})")
-    if model.get("rnn_type", "LSTM") != "LSTM":
-        raise LstmlmError(f"{path}: an AWD-LSTM of {model.get('rnn_type')} layers; lstmlm "
-                          f"imports the LSTM ones")
+    rnn_type = untrusted.attribute(model, "rnn_type", "LSTM")
+    if rnn_type != "LSTM":
+        raise LstmlmError(f"{path}: an AWD-LSTM of {rnn_type} layers; lstmlm imports the LSTM "
+                          f"ones")
     criterion = parts[1] if len(parts) > 1 else None
-    splits = list(criterion.get("splits") or []) if isinstance(criterion, untrusted.Pickled) else []
+    splits = (list(untrusted.attribute(criterion, "splits") or [])
+              if isinstance(criterion, untrusted.Pickled) else [])
     if len(splits) > 2:  # [0, ..., the end]: more than one cluster
         raise LstmlmError(
             f"{path}: its SplitCrossEntropyLoss splits the vocabulary at "
@@ -193,32 +202,43 @@ def read_awd_lstm(path: Path) -> PublishedWeights:
             f"score words with the decoder's own rows and biases, which lstmlm's adaptive "
             f"softmax (projected tails without biases) cannot hold; lstmlm imports AWD-LSTMs "
             f"trained with the full softmax (vocabularies up to 75,000 words in main.py)")
-    rnns = model.children().get("rnns")
-    if not isinstance(rnns, untrusted.Pickled) or not rnns.children():
+    rnns = untrusted.children(model).get("rnns")
+    layer_modules = untrusted.children(rnns) if isinstance(rnns, untrusted.Pickled) else {}
+    if not layer_modules:
         raise LstmlmError(f"{path}: its RNNModel has no rnns list")
     layers, weight_drop = [], 0.0
-    for index in range(len(rnns.children())):
-        layer = rnns.children()[str(index)]
-        if layer.source.endswith(".WeightDrop"):
-            weight_drop = float(layer.get("dropout", 0.0))
-            layer = layer.children()["module"]
-        if layer.get("mode") != "LSTM":
-            raise LstmlmError(f"{path}: layer {index} is a {layer.source}, not an nn.LSTM")
-        layers.append(_layer(layer.tensors(), "_l0", f"{path}: layer {index}"))
-    tensors = model.tensors()
+    for index in range(len(layer_modules)):
+        layer = layer_modules.get(str(index))
+        if untrusted.source_of(layer).endswith(".WeightDrop"):
+            weight_drop = _probability(untrusted.attribute(layer, "dropout")) or 0.0
+            layer = untrusted.children(layer).get("module")
+        if not isinstance(layer, untrusted.Pickled) or untrusted.attribute(layer, "mode") != "LSTM":
+            raise LstmlmError(f"{path}: layer {index} is a {untrusted.source_of(layer) or layer!r}, "
+                              f"not an nn.LSTM")
+        layers.append(_layer(untrusted.tensors(layer), "_l0", f"{path}: layer {index}"))
+    tensors = untrusted.tensors(model)
     for name in ("encoder.weight", "decoder.weight", "decoder.bias"):
         if name not in tensors:
             raise LstmlmError(f"{path}: no {name}: not an awd-lstm-lm checkpoint")
     # Recorded so that the folder's config says how the model was regularised; evaluation
     # runs without dropout.
     regularisation = RegularisationConfig(
-        dropout=float(model.get("dropout", 0.0)), input_dropout=model.get("dropouti"),
-        hidden_dropout=model.get("dropouth"), variational_dropout=True,
-        embedding_dropout=float(model.get("dropoute", 0.0)), weight_drop=weight_drop)
+        dropout=_probability(untrusted.attribute(model, "dropout")) or 0.0,
+        input_dropout=_probability(untrusted.attribute(model, "dropouti")),
+        hidden_dropout=_probability(untrusted.attribute(model, "dropouth")),
+        variational_dropout=True,
+        embedding_dropout=_probability(untrusted.attribute(model, "dropoute")) or 0.0,
+        weight_drop=weight_drop)
     return PublishedWeights("lstm", tensors["encoder.weight"], tuple(layers),
                             tensors["decoder.weight"], tensors["decoder.bias"],
                             _same_tensor(tensors["encoder.weight"], tensors["decoder.weight"]),
                             regularisation)
+
+
+def _probability(value) -> float | None:
+    """A dropout probability the file records, or None where it records none (or nonsense)."""
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+    return float(value) if valid else None
 
 
 READERS = {"word-language-model": read_word_language_model, "awd-lstm": read_awd_lstm}
@@ -291,7 +311,7 @@ def import_checkpoint(checkpoint_format: str, checkpoint: str | Path, out_dir: s
     network = weights.network(checkpoint)
     config = Config(preset=PRESET, model=weights.model_config(),
                     regularisation=weights.regularisation,
-                    data=DataConfig(corpus=str(corpus_train or ""), normalization=normalization))
+                    data=DataConfig(corpus="", normalization=normalization))
     source = {"format": checkpoint_format, "checkpoint": checkpoint.name,
               "checkpoint_sha256": sha256_of(checkpoint),
               "vocabulary": vocab_source.name, "vocabulary_sha256": sha256_of(vocab_source),

@@ -2,7 +2,9 @@
 and every next-word distribution in the HDF5 layout of lm-zoo's `get_predictions.hdf5`.
 
 Each sentence is read from a fresh state after `<eos>`, as `surprisal` reads it by default.
-Stimuli are read in chunks, so memory is bounded by a chunk, not by the file.
+Stimuli are read in chunks, so memory is bounded by a chunk, not by the file; to keep it so,
+these functions have glibc's malloc give freed blocks back to the system
+(`hardware.give_back_freed_memory`, for the whole process).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import LstmlmError
+from .hardware import give_back_freed_memory
 from .hdf5 import writing_hdf5
 from .normalization import check_normalization
 from .scoring import LOGIT_BUDGET, sentence_predictions
@@ -29,6 +32,7 @@ def prediction_rows(model, stimuli: list[Stimulus], top: int,
     with their probabilities."""
     if top < 1:
         raise LstmlmError(f"top must be at least 1, got {top}")
+    give_back_freed_memory()
     for first in range(0, len(stimuli), CHUNK_SENTENCES):
         chunk = stimuli[first:first + CHUNK_SENTENCES]
         table = compute(model, chunk, normalization, measures=("surprisal", "entropy", "rank",
@@ -50,6 +54,7 @@ def write_distributions(model, stimuli: list[Stimulus], path: str | Path,
     vocabulary), `/sentence/<i>/tokens` (those words' ids) and `/vocabulary` (UTF-8 bytes),
     `i` from 0. Sentences are read and written a chunk at a time."""
     normalization = check_normalization(normalization or model.normalization)
+    give_back_freed_memory()
     vocab = model.vocab
     words = [[piece for _, _, pieces in sentence for piece in pieces]
              for sentence in placed_pieces(stimuli, normalization)]

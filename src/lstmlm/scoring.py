@@ -49,9 +49,11 @@ class WordSurprisal:
         return asdict(self)
 
 
-# The most logits held at once (floats; 64 MB): a long sentence is scored in windows of steps
-# that carry the state, so memory does not grow with its length.
+# The positions the recurrent layers read at once: as many as this many logits would take. A
+# long sentence is read in such windows, the state carried, so memory does not grow with it.
 LOGIT_BUDGET = 1 << 24
+# The logits computed, and measured, at once (8 MB of floats).
+MEASURE_BLOCK = 1 << 21
 
 
 @dataclass
@@ -138,42 +140,55 @@ def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
     log-probabilities of the (batch, steps - 1, m) `choices` ids there ("choices"). All on
     the CPU, each (batch, steps - 1, ...).
 
-    The ids are read in windows of at most LOGIT_BUDGET logits, the state carried between
-    them, so that memory does not grow with the length of a row."""
+    The recurrent layers read the ids in windows of at most LOGIT_BUDGET positions' worth of
+    logits, the state carried between them; the softmax layer and the measures take a block
+    of MEASURE_BLOCK logits at a time, so that memory grows with neither a row's length nor
+    the vocabulary's size beyond a block (the full distributions, where asked, excepted)."""
     steps = max(1, LOGIT_BUDGET // (ids.size(0) * network.vocab_size))
+    rows = max(1, MEASURE_BLOCK // network.vocab_size)
     state, pieces = network.init_state(ids.size(0)), []
     for first in range(0, ids.size(1) - 1, steps):
         window = ids[:, first:first + steps + 1]
-        logits, state = network(window[:, :-1], state)
+        features, state = network.features(window[:, :-1], state)
         # One row per position: the softmax runs over contiguous rows (a transposed
         # (batch, vocab, steps) layout costs a copy and a strided softmax, 30% of the time).
-        flat = logits.reshape(-1, logits.size(-1))
+        flat = features.reshape(-1, features.size(-1))
         targets = window[:, 1:].reshape(-1)
         shape = window[:, 1:].shape
-        if not (entropy or ranks or top or full or choices is not None):
-            logprob = -F.cross_entropy(flat, targets, reduction="none")
-            pieces.append({"logprob": logprob.view(shape).double().cpu()})  # one transfer
-            continue
-        logprobs = torch.log_softmax(flat.float(), dim=-1)
-        logprob = logprobs.gather(1, targets[:, None]).squeeze(1)
-        piece = {"logprob": logprob.view(shape).double()}
-        if entropy:
-            piece["entropy"] = -(logprobs.exp() * logprobs).sum(-1, dtype=torch.float64
-                                                                ).view(shape)
-        if ranks:
-            piece["rank"] = ((logprobs > logprob[:, None]).sum(-1) + 1).view(shape)
-        if top:
-            values, indices = logprobs.topk(min(top, logprobs.size(-1)), dim=-1)
-            piece["top_ids"] = indices.view(*shape, -1)
-            piece["top_logprobs"] = values.double().view(*shape, -1)
-        if full:
-            piece["full"] = logprobs.view(*shape, -1)
-        if choices is not None:
-            asked = choices[:, first:first + shape[1]].reshape(shape[0] * shape[1], -1)
-            piece["choices"] = logprobs.gather(1, asked.to(logprobs.device)).double().view(
-                *shape, -1)
-        pieces.append({name: tensor.cpu() for name, tensor in piece.items()})
+        asked = (None if choices is None else
+                 choices[:, first:first + shape[1]].reshape(shape[0] * shape[1], -1))
+        blocks = [_distribution_measures(
+            network.logits(flat[start:start + rows]), targets[start:start + rows], entropy,
+            ranks, top, full, None if asked is None else asked[start:start + rows])
+            for start in range(0, flat.size(0), rows)]
+        piece = {name: torch.cat([block[name] for block in blocks]) for name in blocks[0]}
+        # One transfer per window.
+        pieces.append({name: tensor.view(*shape, *tensor.shape[1:]).cpu()
+                       for name, tensor in piece.items()})
     return {name: torch.cat([piece[name] for piece in pieces], dim=1) for name in pieces[0]}
+
+
+def _distribution_measures(logits: torch.Tensor, targets: torch.Tensor, entropy: bool,
+                           ranks: bool, top: int, full: bool,
+                           asked: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """window_measures' measures of (rows, vocab) logits, one entry per row."""
+    if not (entropy or ranks or top or full or asked is not None):
+        return {"logprob": -F.cross_entropy(logits, targets, reduction="none").double()}
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    logprob = logprobs.gather(1, targets[:, None]).squeeze(1)
+    found = {"logprob": logprob.double()}
+    if entropy:
+        found["entropy"] = -(logprobs.exp() * logprobs).sum(-1, dtype=torch.float64)
+    if ranks:
+        found["rank"] = (logprobs > logprob[:, None]).sum(-1) + 1
+    if top:
+        values, indices = logprobs.topk(min(top, logprobs.size(-1)), dim=-1)
+        found["top_ids"], found["top_logprobs"] = indices, values.double()
+    if full:
+        found["full"] = logprobs
+    if asked is not None:
+        found["choices"] = logprobs.gather(1, asked.to(logprobs.device)).double()
+    return found
 
 
 def score_sentences(network: RecurrentLanguageModel, vocab: Vocabulary, sentences: list[list[str]],

@@ -3,7 +3,8 @@ and the gates) after each token, streamed to an HDF5 file a batch of sentences a
 
 Rows match `surprisal`'s token rows: one per user token, the closing `</s>` included, each
 holding the state after the token's last piece (after the one before it, for a token with no
-piece). Each sentence is read from a fresh state after `<eos>`. The file holds flat datasets:
+piece). Each sentence is read from a fresh state after `<eos>`; memory is bounded by a batch
+(glibc's malloc gives freed blocks back: `hardware.give_back_freed_memory`). The file holds flat datasets:
 `sentence_id`, `token_id` and `token` per row, and per layer L (from 1) `layer_L/h`,
 `layer_L/c` and `layer_L/gates/<name>` (i, f, g, o of an LSTM; r, z, n of a GRU), each
 (rows, units) float32.
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from .errors import LstmlmError
+from .hardware import give_back_freed_memory
 from .hdf5 import require_h5py, writing_hdf5
 from .model import GATE_NAMES, evaluating
 from .normalization import check_normalization
@@ -56,6 +58,7 @@ def write_states(model, stimuli: list[Stimulus], path: str | Path,
     layers = check_request(network.cell, network.num_layers, layers, tuple(what))
     require_h5py()
     normalization = check_normalization(normalization or model.normalization)
+    give_back_freed_memory()
     sentences = placed_pieces(stimuli, normalization)
     eos = model.vocab.ids[EOS]
     with writing_hdf5(path) as file, evaluating(network):

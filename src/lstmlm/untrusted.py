@@ -25,8 +25,9 @@ from .errors import LstmlmError
 
 
 class Pickled:
-    """An object of a checkpoint's class, as the attributes its pickle recorded. `source` is
-    the class's dotted name in the file (e.g. `model.RNNModel`)."""
+    """An object of a checkpoint's class, as the attributes its pickle recorded. Its class's
+    `source` is the dotted name in the file (e.g. `model.RNNModel`). The helpers below read
+    it: its attributes are the file's, so no method of its own could be trusted to be."""
 
     source = ""
 
@@ -35,27 +36,37 @@ class Pickled:
         self.arguments = args
 
     def __repr__(self) -> str:
-        return f"<pickled {self.source}>"
+        return f"<pickled {type(self).source}>"
 
-    def get(self, name: str, default=None):
-        return self.__dict__.get(name, default)
 
-    def children(self) -> dict[str, "Pickled"]:
-        """The submodules of a pickled nn.Module, by name."""
-        return dict(self.get("_modules") or {})
+def source_of(obj) -> str:
+    """The dotted class name a Pickled came from ("" for anything else)."""
+    return type(obj).source if isinstance(obj, Pickled) else ""
 
-    def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
-        """The parameters and buffers of a pickled nn.Module and of its submodules, by dotted
-        name, as `state_dict` names them."""
-        found = {}
-        for store in ("_parameters", "_buffers"):
-            for name, tensor in (self.get(store) or {}).items():
-                if isinstance(tensor, torch.Tensor):
-                    found[prefix + name] = tensor.detach()
-        for name, child in self.children().items():
-            if isinstance(child, Pickled):
-                found.update(child.tensors(f"{prefix}{name}."))
-        return found
+
+def attribute(obj: Pickled, name: str, default=None):
+    return vars(obj).get(name, default)
+
+
+def children(obj: Pickled) -> dict[str, Pickled]:
+    """The submodules of a pickled nn.Module, by name."""
+    found = attribute(obj, "_modules")
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def tensors(obj: Pickled, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The parameters and buffers of a pickled nn.Module and of its submodules, by dotted
+    name, as `state_dict` names them."""
+    found = {}
+    for store in ("_parameters", "_buffers"):
+        values = attribute(obj, store)
+        for name, tensor in (values.items() if isinstance(values, dict) else ()):
+            if isinstance(tensor, torch.Tensor):
+                found[prefix + name] = tensor.detach()
+    for name, child in children(obj).items():
+        if isinstance(child, Pickled):
+            found.update(tensors(child, f"{prefix}{name}."))
+    return found
 
 
 def _plain_dict(*args, **kwargs) -> dict:
