@@ -11,7 +11,8 @@ a pytorch/examples state_dict and imported with `lstmlm import`, as a user impor
   three times each; words/sec is the median, words count each sentence's `<eos>`;
 - memory: the peak resident memory of `lstmlm predict --top 5` over the first
   `--predict-tokens` tokens of PTB's training text, and of `lstmlm states --what h,c` over
-  `--states-tokens`, each its own process (output to /dev/null and a temporary file).
+  `--states-tokens`, each its own process (output to /dev/null and a temporary file); 0
+  tokens leaves that measurement out.
 Needs PTB ($LSTMLM_DATA_DIR, the cache, or a download) and h5py.
 """
 
@@ -110,12 +111,12 @@ def main() -> None:
                          "threads": torch.get_num_threads()})
             print(f"| {name} | {words:,} | {rate:,.0f} | {ratio:.2f} |", flush=True)
         train = [line for line in files["train"].read_text().splitlines() if line.strip()]
-        for what, tokens, command in (
+        for what, tokens, command in ((what, tokens, command) for what, tokens, command in (
                 ("memory: predict --top 5", args.predict_tokens,
                  ["predict", str(folder), "STIMULI", "--top", "5"]),
                 ("memory: states --what h,c", args.states_tokens,
                  ["states", str(folder), "STIMULI", "--what", "h,c", "--out",
-                  str(scratch / "states.h5")])):
+                  str(scratch / "states.h5")])) if tokens):
             stimuli_file = scratch / f"{tokens}.txt"
             counted = tokens_file(train, tokens, stimuli_file)
             full = ["lstmlm"] + [str(stimuli_file) if part == "STIMULI" else part

@@ -332,13 +332,13 @@ def benchmark_results() -> str:
             latest[result["benchmark"], result["machine"]] = result  # files sort by date
     lines = []
     for (benchmark, machine), result in sorted(latest.items()):
-        columns = list(result["rows"][0])
+        columns = list(dict.fromkeys(column for row in result["rows"] for column in row))
         lines += [f"### `{benchmark}` on {machine}", "",
                   f"`{shown_command(result)}`, torch {result['torch']}, {result['date']}"
                   + (f"; {result['note']}" if result.get("note") else ""), "",
                   "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(f"{row[column]:,}" if isinstance(row[column], (int, float))
-                                    else str(row[column]) for column in columns) + " |"
+        lines += ["| " + " | ".join(f"{row[column]:,}" if isinstance(row.get(column), (int, float))
+                                    else str(row.get(column, "")) for column in columns) + " |"
                   for row in result["rows"]]
         lines.append("")
     return "\n".join(lines)

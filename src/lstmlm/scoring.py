@@ -49,10 +49,10 @@ class WordSurprisal:
         return asdict(self)
 
 
-# The positions the recurrent layers read at once: as many as this many logits would take. A
-# long sentence is read in such windows, the state carried, so memory does not grow with it.
+# The most logits held at once (floats; 64 MB): a long sentence is scored in windows of steps
+# that carry the state, so memory does not grow with its length.
 LOGIT_BUDGET = 1 << 24
-# The logits computed, and measured, at once (8 MB of floats).
+# The logits whose entropy, rank and top words are taken at once (8 MB of floats).
 MEASURE_BLOCK = 1 << 21
 
 
@@ -140,10 +140,10 @@ def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
     log-probabilities of the (batch, steps - 1, m) `choices` ids there ("choices"). All on
     the CPU, each (batch, steps - 1, ...).
 
-    The recurrent layers read the ids in windows of at most LOGIT_BUDGET positions' worth of
-    logits, the state carried between them; the softmax layer and the measures take a block
-    of MEASURE_BLOCK logits at a time, so that memory grows with neither a row's length nor
-    the vocabulary's size beyond a block (the full distributions, where asked, excepted)."""
+    The ids are read in windows of at most LOGIT_BUDGET logits, the state carried between
+    them, so that memory does not grow with the length of a row; the measures beyond the
+    log-probabilities take a block of MEASURE_BLOCK logits at a time, so that their several
+    copies of each distribution stay within a block (the full distributions excepted)."""
     steps = max(1, LOGIT_BUDGET // (ids.size(0) * network.vocab_size))
     rows = max(1, MEASURE_BLOCK // network.vocab_size)
     state, pieces = network.init_state(ids.size(0)), []
@@ -155,6 +155,12 @@ def window_measures(network: RecurrentLanguageModel, ids: torch.Tensor, *,
         flat = features.reshape(-1, features.size(-1))
         targets = window[:, 1:].reshape(-1)
         shape = window[:, 1:].shape
+        if not (entropy or ranks or top or full or choices is not None):
+            # The log-probabilities alone: the whole window's logits in one product, which
+            # is faster than blocks of them.
+            logprob = -F.cross_entropy(network.logits(flat), targets, reduction="none")
+            pieces.append({"logprob": logprob.view(shape).double().cpu()})  # one transfer
+            continue
         asked = (None if choices is None else
                  choices[:, first:first + shape[1]].reshape(shape[0] * shape[1], -1))
         blocks = [_distribution_measures(
@@ -172,8 +178,6 @@ def _distribution_measures(logits: torch.Tensor, targets: torch.Tensor, entropy:
                            ranks: bool, top: int, full: bool,
                            asked: torch.Tensor | None) -> dict[str, torch.Tensor]:
     """window_measures' measures of (rows, vocab) logits, one entry per row."""
-    if not (entropy or ranks or top or full or asked is not None):
-        return {"logprob": -F.cross_entropy(logits, targets, reduction="none").double()}
     logprobs = torch.log_softmax(logits.float(), dim=-1)
     logprob = logprobs.gather(1, targets[:, None]).squeeze(1)
     found = {"logprob": logprob.double()}
