@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import machine, write_result
+
 from lstmlm import datasets, load, surprisal
 from lstmlm.corpus import corpus_files
 from lstmlm.importing import import_checkpoint

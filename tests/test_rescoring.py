@@ -8,8 +8,8 @@ import pytest
 from lstmlm import LstmlmError
 from lstmlm.rescoring import (CostLookup, Hypothesis, KaldiHypothesis, best_kaldi,
                               best_per_utterance, mixed_cost, parse_weights, read_costs,
-                              read_kaldi_nbest, read_nbest, read_references, rescore,
-                              rescore_kaldi, sweep_weights)
+                              read_kaldi_nbest, read_nbest, read_references, rescore, rescore_kaldi,
+                              sweep_weights)
 
 NBEST = ["u1\t-10.0\tthe cat sees mary", "u2\t-4.5\tjohn eats", "u1\t-9.5\tthe cat sees",
          "", "u2\t-4.0\tjohn eats some bread", "u3\t-1\t"]

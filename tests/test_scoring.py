@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from lstmlm.evaluation import stream_perplexity
 from lstmlm import scoring
+from lstmlm.evaluation import stream_perplexity
 from lstmlm.scoring import corpus_score, score_sentences
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from lstmlm import LstmlmError
 from lstmlm.scoring import surprisals, token_logprobs
-from lstmlm.surprisal import (EOS_TOKEN, Region, compute, has_regions, read_stimuli,
-                              region_rows, token_rows)
+from lstmlm.surprisal import (EOS_TOKEN, Region, compute, has_regions, read_stimuli, region_rows,
+                              token_rows)
 
 TABLE = ("item,condition,sentence\n"
          "1,a,\"The cat doesn't see Mary.\"\n"

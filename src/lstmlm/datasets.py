@@ -6,9 +6,9 @@ import hashlib
 import os
 import shutil
 import tarfile
-import zipfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 

@@ -349,25 +349,26 @@ class RecurrentLanguageModel(nn.Module):
                 ablated = ablated.to(output.device)
             inputs = F.linear(output, weight_ih, bias_ih)  # the whole window at once
             carried = self.layer_state(state, index)
-            steps: dict[str, list] = {name: [] for name in ("h", "c", "gates")}
+            # Each step writes into tensors made before the loop: no per-step tensor outlives
+            # its step, so a long input leaves the allocator nothing to fragment.
+            output = inputs.new_empty(*inputs.shape[:2], self.layer_sizes[index])
+            recorded = {"h": output} if "h" in record else {}
+            if "c" in record:
+                recorded["c"] = torch.empty_like(output)
+            if "gates" in record:
+                recorded["gates"] = {name: torch.empty_like(output)
+                                     for name in GATE_NAMES.get(self.cell, ())}
             for step in range(inputs.size(1)):
                 carried, gates = _cell_step(self.cell, inputs[:, step], carried, weight_hh,
                                             bias_hh)
                 if ablated is not None:
                     carried = [tensor.index_fill(1, ablated, 0.0) for tensor in carried]
-                steps["h"].append(carried[0])
+                output[:, step] = carried[0]
                 if "c" in record:
-                    steps["c"].append(carried[1])
-                if "gates" in record:
-                    steps["gates"].append(gates)
-            output = torch.stack(steps["h"], dim=1)
+                    recorded["c"][:, step] = carried[1]
+                for name, value in gates.items() if "gates" in record else ():
+                    recorded["gates"][name][:, step] = value
             new_state.append(carried)
-            recorded = {"h": output} if "h" in record else {}
-            if "c" in record:
-                recorded["c"] = torch.stack(steps["c"], dim=1)
-            if "gates" in record:
-                recorded["gates"] = {name: torch.stack([gates[name] for gates in steps["gates"]],
-                                                       dim=1) for name in steps["gates"][0]}
             records.append(recorded)
         return output, self.joined_state(new_state), records
 

@@ -32,6 +32,14 @@ def add_weights_option(parser: argparse.ArgumentParser) -> None:
                              "ended with, which the reference implementations report")
 
 
+def add_stimuli_options(parser: argparse.ArgumentParser) -> None:
+    """The stimuli file of surprisal, predict and states, and its text column."""
+    parser.add_argument("stimuli", nargs="?", default="-",
+                        help="sentences one per line, or a CSV/TSV table with --text-column "
+                             "(default: standard input)")
+    parser.add_argument("--text-column", help="the table's column of sentences")
+
+
 def add_normalize_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalize", choices=NORMALIZATIONS,
                         help="bring the text to the model's conventions: ptb (lower case, "

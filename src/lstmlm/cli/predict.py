@@ -11,7 +11,7 @@ from .. import predictions, surprisal
 from ..errors import LstmlmError
 from ..hdf5 import require_h5py
 from ..textfiles import input_name, input_text
-from .options import add_model_options, add_normalize_option, load_model
+from .options import add_model_options, add_normalize_option, add_stimuli_options, load_model
 
 NAME = "predict"
 
@@ -21,10 +21,7 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
         NAME, help="the most probable words before each token of stimuli (JSON Lines), and "
                    "every next-word distribution (HDF5)")
     add_model_options(parser)
-    parser.add_argument("stimuli", nargs="?", default="-",
-                        help="sentences one per line, or a CSV/TSV table with --text-column "
-                             "(default: standard input)")
-    parser.add_argument("--text-column", help="the table's column of sentences")
+    add_stimuli_options(parser)
     add_normalize_option(parser)
     parser.add_argument("--top", type=int, default=5, metavar="K",
                         help="the K most probable words per token (default 5)")

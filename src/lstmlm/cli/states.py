@@ -8,7 +8,7 @@ import argparse
 from .. import states, surprisal
 from ..errors import LstmlmError
 from ..textfiles import input_name, input_text
-from .options import add_model_options, add_normalize_option, load_model
+from .options import add_model_options, add_normalize_option, add_stimuli_options, load_model
 
 NAME = "states"
 
@@ -17,10 +17,7 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
     parser = commands.add_parser(
         NAME, help="every layer's hidden state after each token of stimuli (HDF5)")
     add_model_options(parser)
-    parser.add_argument("stimuli", nargs="?", default="-",
-                        help="sentences one per line, or a CSV/TSV table with --text-column "
-                             "(default: standard input)")
-    parser.add_argument("--text-column", help="the table's column of sentences")
+    add_stimuli_options(parser)
     add_normalize_option(parser)
     parser.add_argument("--layers", default="all", metavar="LIST",
                         help="comma-separated layers, from 1 (default: all)")

@@ -11,7 +11,7 @@ from ..errors import LstmlmError
 from ..files import atomic_write_text
 from ..tables import TABLE_FORMATS, table_text
 from ..textfiles import input_name, input_text
-from .options import add_model_options, add_normalize_option, load_model
+from .options import add_model_options, add_normalize_option, add_stimuli_options, load_model
 
 NAME = "surprisal"
 
@@ -20,10 +20,7 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
     parser = commands.add_parser(
         NAME, help="surprisal of each word of experimental stimuli (and of regions)")
     add_model_options(parser)
-    parser.add_argument("stimuli", nargs="?", default="-",
-                        help="sentences one per line, or a CSV/TSV table with --text-column "
-                             "(default: standard input)")
-    parser.add_argument("--text-column", help="the table's column of sentences")
+    add_stimuli_options(parser)
     parser.add_argument("--keep", default="", metavar="COLUMNS",
                         help="comma-separated columns to carry into the output")
     parser.add_argument("--region-column",
