@@ -77,7 +77,9 @@ from lstmlm.config import parse_duration
 from lstmlm.rundir import RunDir
 
 RUNS = Path(__file__).resolve().parent / "frontier-runs"
-REFERENCE = 116.0  # ptb_word_lm small's published test perplexity (Zaremba et al.: 115.9)
+# The threshold of "minutes to a test perplexity of 116": ptb_word_lm small's published 115.91
+# rounded up (the results recorded so far were measured against it).
+REFERENCE = 116.0
 RECIPES = {
     "lstmlm": ("cpu-fast", []),
     "lstmlm-dynamic": ("cpu-fast", ["final_eval=dynamic"]),

@@ -244,6 +244,25 @@ def test_the_generated_parts_are_current():
     assert generator.stale_pages(write=False) == [], "run python scripts/generate_docs.py"
 
 
+def test_ptb_word_lm_small_is_quoted_as_published_everywhere():
+    """One figure for ptb_word_lm small's test perplexity: its own table's 115.91."""
+    assert "PTB_WORD_LM_SMALL = 115.91" in (ROOT / "benchmarks" / "end_to_end.py").read_text()
+    for page in (ROOT / "README.md", ROOT / "docs" / "training.md"):
+        text = page.read_text(encoding="utf-8")
+        assert "115.91" in text and "116.7" not in text, page.name
+
+
+def test_pages_that_write_a_folder_do_not_write_the_same_one():
+    """A reader who follows the README and then another page never finds the folder taken."""
+    written: dict[str, str] = {}
+    for page in PAGES:
+        for block in blocks_of(page):
+            for target in re.findall(r"lstmlm (?:export|import) (?:\S+ )+?(models/\S+)",
+                                     block.code):
+                assert written.setdefault(target, page.name) == page.name, \
+                    f"{page.name} and {written[target]} both write {target}"
+
+
 def test_the_runner_shortens_new_training_runs_only():
     assert shortened("lstmlm train --preset small && lstmlm eval runs/x") == \
         f"lstmlm train {SHORTENED} --preset small && lstmlm eval runs/x"
