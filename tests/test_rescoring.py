@@ -34,9 +34,9 @@ def test_bad_nbest_lines_are_one_line_errors(lines, message):
         read_nbest(lines)
 
 
-def test_the_combined_score_adds_the_weighted_lm_logprob_and_the_word_penalty(toy_model):
+def test_the_combined_score_adds_the_weighted_lm_logprob_less_the_word_penalty(toy_model):
     hypotheses = read_nbest(NBEST)
-    rescored = rescore(toy_model, hypotheses, lm_weight=0.7, word_penalty=-0.5)
+    rescored = rescore(toy_model, hypotheses, lm_weight=0.7, word_penalty=0.5)
     scores = toy_model.score([hypothesis.text for hypothesis in hypotheses])
     for entry, score in zip(rescored, scores):
         assert entry.lm_logprob == score.logprob < 0 and entry.words == score.words
@@ -174,3 +174,18 @@ def test_the_weight_sweep_counts_word_errors_per_weight():
         sweep_weights(iter(utterances[:1]), references, [1.0], references_name="ref.txt")
     with pytest.raises(LstmlmError, match="ref.txt:2: 'u1' appears twice"):
         read_references(["u1 a", "u1 b"], "ref.txt")
+
+
+def test_a_positive_word_penalty_favours_fewer_words_in_both_layouts(toy_model):
+    from lstmlm.rescoring import best_per_utterance
+
+    # Two hypotheses that tie but for their length: the penalty alone decides.
+    short, long = "the cat", "the cat sees"
+    scores = {entry.sentence: entry.logprob for entry in toy_model.score([short, long])}
+    tsv = [Hypothesis("u", -scores[short], short), Hypothesis("u", -scores[long], long)]
+    for penalty, winner in ((1.0, short), (-1.0, long)):
+        (best,) = best_per_utterance(rescore(toy_model, tsv, word_penalty=penalty))
+        assert best.hypothesis.text == winner
+        kaldi = [KaldiHypothesis("u-1", "u", short, 0.0, 1.0, 2),
+                 KaldiHypothesis("u-2", "u", long, 0.0, 1.0, 3)]
+        assert best_kaldi(kaldi, 1.0, penalty).text == winner

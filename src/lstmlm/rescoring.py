@@ -4,9 +4,10 @@ Two layouts: lstmlm's TSV, and Kaldi's n-best text with its cost files (below).
 
 TSV input: one hypothesis per line, `utterance-id<TAB>score<TAB>text`, where `score` is the
 first-pass system's log-score of the hypothesis; an utterance's lines need not be together.
-Each hypothesis gets `combined = score + lm_weight * lm_logprob + word_penalty * words`, with
+Each hypothesis gets `combined = score + lm_weight * lm_logprob - word_penalty * words`, with
 `lm_logprob` the model's log-probability of the text as a sentence (closing `<eos>` included;
-natural log, or base 10 with `log10`).
+natural log, or base 10 with `log10`); the highest wins. The word penalty means one thing in
+both layouts: a positive one favours fewer words (Kaldi's costs add it, the lowest winning).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def rescore(model: LanguageModel, hypotheses: list[Hypothesis], *, lm_weight: fl
     for hypothesis, score in zip(hypotheses, scores):
         lm_logprob = score.log10prob if log10 else score.logprob
         rescored.append(Rescored(hypothesis, lm_logprob, score.words, hypothesis.score
-                                 + lm_weight * lm_logprob + word_penalty * score.words))
+                                 + lm_weight * lm_logprob - word_penalty * score.words))
     return rescored
 
 

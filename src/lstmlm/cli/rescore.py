@@ -25,9 +25,12 @@ def add_parser(commands) -> dict[str, argparse.ArgumentParser]:
                              "lines with --format kaldi")
     parser.add_argument("--format", default="tsv", choices=["tsv", "kaldi"])
     parser.add_argument("--lm-weight", type=float, default=1.0,
-                        help="tsv: combined = score + W * lm_logprob + P * words; kaldi: cost = "
-                             "ac_cost + W * lm_cost + P * words (default 1)")
-    parser.add_argument("--word-penalty", type=float, default=0.0, help="P (default 0)")
+                        help="tsv: combined = score + W * lm_logprob - P * words (highest wins); "
+                             "kaldi: cost = ac_cost + W * lm_cost + P * words (lowest wins) "
+                             "(default 1)")
+    parser.add_argument("--word-penalty", type=float, default=0.0,
+                        help="P: what each word costs; a positive P favours fewer words in both "
+                             "layouts (default 0)")
     parser.add_argument("--log10", action="store_true",
                         help="tsv: LM log-probabilities in base 10 (default: natural log)")
     parser.add_argument("--best", action="store_true",
