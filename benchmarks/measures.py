@@ -29,7 +29,7 @@ from common import machine, write_result
 
 from lstmlm import datasets, load, surprisal
 from lstmlm.corpus import corpus_files
-from lstmlm.importing import import_checkpoint
+from lstmlm.importing import import_checkpoint, vocabulary_of
 
 UNITS, LAYERS = 650, 2
 ALL_MEASURES = ("surprisal", "entropy", "entropy_reduction", "rank", "topk")
@@ -37,8 +37,7 @@ ALL_MEASURES = ("surprisal", "entropy", "entropy_reduction", "rank", "topk")
 
 def grnn_shaped_folder(folder: Path, train: Path) -> Path:
     """A seeded GRNN-shaped network over PTB's vocabulary, as a state_dict imported."""
-    words = list(dict.fromkeys(word for line in train.read_text().splitlines()
-                               for word in line.split() + ["<eos>"]))
+    words = vocabulary_of(None, train)[0].words  # as the import below numbers them
     torch.manual_seed(0)
     state = {"encoder.weight": torch.empty(len(words), UNITS).uniform_(-0.1, 0.1),
              "decoder.weight": torch.empty(len(words), UNITS).uniform_(-0.1, 0.1),

@@ -11,6 +11,7 @@ import torch
 import lstmlm
 from lstmlm import LstmlmError, surprisal
 from lstmlm.cli import main
+from lstmlm.datasets import file_digest
 from lstmlm.importing import import_checkpoint, vocabulary_of
 
 from . import published
@@ -69,7 +70,7 @@ def test_a_whole_word_language_model_gives_the_original_surprisals(tmp_path, rnn
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["tie_weights"] is tied
     assert config["model"]["cell"] == rnn_type.lower()
-    assert config["source"]["checkpoint_sha256"] == lstmlm.export.sha256_of(checkpoint)
+    assert config["source"]["checkpoint_sha256"] == file_digest(checkpoint)
 
 
 def test_a_state_dict_takes_its_cell_from_the_caller(tmp_path):
@@ -193,7 +194,7 @@ def test_cli_import_then_every_command_reads_the_folder(tmp_path, capsys):
                                        "the", "table.", "</s>"]
     assert rows[8][4] == "table ."  # the full stop is a token of its own
     card = (out / "README.md").read_text()
-    assert lstmlm.export.sha256_of(checkpoint) in card
+    assert file_digest(checkpoint) in card
     # An imported model has no corpus: a split needs data, and a text from standard input reads.
     assert main(["eval", str(out)]) == 2
     assert "it has no corpus of its own" in capsys.readouterr().err

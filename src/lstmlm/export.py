@@ -14,14 +14,11 @@ saved on the CPU, so a folder written from a GPU run loads on a machine without 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import math
 import os
 import shlex
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -31,8 +28,9 @@ from . import checkpoint
 from .budget import plural
 from .builders import build_network
 from .config import Config, ModelConfig, format_value
+from .datasets import file_digest
 from .errors import LstmlmError
-from .files import atomic_write_text, default_mode, writing
+from .files import atomic_write_text, default_mode, replacing_folder
 from .model import RecurrentLanguageModel, evaluating
 from .normalization import model_normalization
 from .plan import RunPlan, load_plans, plans_json
@@ -85,15 +83,21 @@ def export(run_dir: str | Path, out_dir: str | Path, *, weights: str = "best",
     `model.onnx` too if `onnx`."""
     if onnx and importlib.util.find_spec("onnx") is None:
         raise LstmlmError("--onnx needs the onnx package: pip install -e \".[onnx]\"")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
+    out_dir = check_new_folder(out_dir)
     if is_model_folder(run_dir):
         raise LstmlmError(f"{run_dir} is already a model folder")
     config, plan, vocab, network = load_parts(run_dir, weights)
     card = model_card(RunDir.open(run_dir), config, plan, vocab, network, weights, out_dir, onnx)
     return write_folder(out_dir, config, plan, vocab, network, card, onnx=onnx,
                         metadata={"weights": weights})
+
+
+def check_new_folder(out_dir: str | Path) -> Path:
+    """`out_dir`, which must not exist or be an empty folder (checked before any work)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
+    return out_dir
 
 
 def write_folder(out_dir: Path, config: Config, plan: RunPlan, vocab: Vocabulary,
@@ -103,15 +107,13 @@ def write_folder(out_dir: Path, config: Config, plan: RunPlan, vocab: Vocabulary
     in config.json), the model card `card`, and `model.onnx` if `onnx`; `source` records where
     an imported model came from.
 
-    The folder appears whole or not at all: it is written beside `out_dir` and renamed.
+    The folder appears whole or not at all: it is written beside `out_dir` and renamed over
+    it (which `check_new_folder` has found absent or empty).
     """
-    with writing(out_dir):
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with replacing_folder(out_dir) as staging:
         checkpoint.save_weights(staging / WEIGHTS, network, metadata)
         header = {"format_version": FORMAT_VERSION,
-                  "weights_sha256": sha256_of(staging / WEIGHTS),
+                  "weights_sha256": file_digest(staging / WEIGHTS),
                   **({"source": source} if source else {})}
         atomic_write_text(staging / CONFIG, json.dumps({**header, **config.to_dict()},
                                                        indent=2) + "\n")
@@ -121,11 +123,6 @@ def write_folder(out_dir: Path, config: Config, plan: RunPlan, vocab: Vocabulary
             export_onnx(network, staging / ONNX)
         atomic_write_text(staging / CARD, card)
         os.chmod(staging, default_mode(directory=True))
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked by the callers
-        os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 
@@ -196,15 +193,6 @@ def onnx_perplexity(folder: str | Path, ids: torch.Tensor, num_steps: int = 100)
     return math.exp(total / (len(ids) - 1))
 
 
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLanguageModel]:
     try:
         values = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
@@ -218,7 +206,7 @@ def _read_folder(folder: Path) -> tuple[Config, RunPlan, Vocabulary, RecurrentLa
                           f"format {FORMAT_VERSION} and older (upgrade lstmlm)")
     recorded = values.pop("weights_sha256", None)
     values.pop("source", None)
-    if recorded is not None and sha256_of(folder / WEIGHTS) != recorded:
+    if recorded is not None and file_digest(folder / WEIGHTS) != recorded:
         raise LstmlmError(f"{folder / WEIGHTS} does not match the SHA-256 that {CONFIG} records: "
                           f"the file is damaged or was changed")
     config = Config.from_dict(values)

@@ -23,14 +23,15 @@ import torch
 
 from . import untrusted
 from .builders import build_network
-from .checkpoint import load_model_tensors
+from .checkpoint import load_model_tensors, model_tensors
 from .config import Config, DataConfig, ModelConfig, RegularisationConfig
+from .datasets import file_digest
 from .errors import LstmlmError
-from .export import sha256_of, write_folder
+from .export import check_new_folder, write_folder
 from .model import RecurrentLanguageModel
 from .normalization import check_normalization
 from .plan import RunPlan
-from .vocabulary import EOS, UNK, Vocabulary
+from .vocabulary import EOS, UNK, Vocabulary, words_of_lines
 
 FORMATS = ("word-language-model", "awd-lstm")
 CELL_OF_MODE = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
@@ -78,10 +79,7 @@ class PublishedWeights:
         state = {"embedding.weight": self.embedding}
         for index, layer in enumerate(self.layers):
             for name, tensor in layer.items():
-                # The fused module names a layer's tensors by suffix, separate ones by module.
-                key = (f"lstm.{name}_l{index}" if network.layers is None
-                       else f"layers.{index}.{name}_l0")
-                state[key] = tensor
+                state[network.layer_key(index, name)] = tensor
         if not self.tied:
             state["decoder.weight"] = self.decoder_weight
         state["decoder.bias"] = self.decoder_bias
@@ -262,10 +260,7 @@ def vocabulary_of(vocab: Path | None, corpus_train: Path | None) -> tuple[Vocabu
     if vocab is not None:
         words = text.split()
     else:
-        first_seen: dict[str, None] = {}
-        for line in text.splitlines():
-            first_seen.update(dict.fromkeys(line.split() + [EOS]))
-        words = list(first_seen)
+        words = list(dict.fromkeys(words_of_lines(text.splitlines())))
     for needed in (EOS, UNK):
         if needed not in words:
             raise LstmlmError(f"{source}: the vocabulary lacks {needed} (lstmlm reads sentences "
@@ -295,9 +290,7 @@ def import_checkpoint(checkpoint_format: str, checkpoint: str | Path, out_dir: s
         raise LstmlmError(f"cell must be one of {', '.join(GATES)}, got {cell!r}")
     if cell is not None and checkpoint_format != "word-language-model":
         raise LstmlmError("--cell is for a word-language-model state_dict")
-    out_dir, checkpoint = Path(out_dir), Path(checkpoint)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise LstmlmError(f"{out_dir} already exists and is not an empty folder")
+    out_dir, checkpoint = check_new_folder(out_dir), Path(checkpoint)
     if not checkpoint.is_file():
         raise LstmlmError(f"{checkpoint}: no such file")
     words, vocab_source = vocabulary_of(None if vocab is None else Path(vocab),
@@ -313,8 +306,8 @@ def import_checkpoint(checkpoint_format: str, checkpoint: str | Path, out_dir: s
                     regularisation=weights.regularisation,
                     data=DataConfig(corpus="", normalization=normalization))
     source = {"format": checkpoint_format, "checkpoint": checkpoint.name,
-              "checkpoint_sha256": sha256_of(checkpoint),
-              "vocabulary": vocab_source.name, "vocabulary_sha256": sha256_of(vocab_source),
+              "checkpoint_sha256": file_digest(checkpoint),
+              "vocabulary": vocab_source.name, "vocabulary_sha256": file_digest(vocab_source),
               "vocabulary_from": "word list" if vocab is not None else "training text",
               "normalization": normalization}
     return write_folder(out_dir, config, RunPlan.of(config, device="cpu", precision="fp32"),
@@ -326,9 +319,7 @@ def imported_card(source: dict, config: Config, network: RecurrentLanguageModel,
                   folder: Path) -> str:
     """The README.md of an imported model's folder."""
     model = config.model
-    parameters = sum(tensor.numel() for tensor in
-                     {tensor.data_ptr(): tensor for tensor in network.state_dict().values()}
-                     .values())
+    parameters = sum(tensor.numel() for tensor in model_tensors(network).values())
     lines = [f"# lstmlm model imported from `{source['checkpoint']}`", "",
              f"A word-level {model.cell.upper()} language model trained outside lstmlm, read "
              f"from a `{source['format']}` checkpoint without running its code.", "",

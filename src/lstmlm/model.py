@@ -311,11 +311,14 @@ class RecurrentLanguageModel(nn.Module):
         self.ablation = {layer: torch.tensor(sorted(set(units)), dtype=torch.long)
                          for layer, units in units_by_layer.items() if units}
 
+    def layer_key(self, index: int, name: str) -> str:
+        """The state_dict key of layer `index`'s (from 0) `name` (weight_ih, weight_hh,
+        bias_ih, bias_hh): the fused module names layers by suffix, separate ones by module."""
+        return f"lstm.{name}_l{index}" if self.layers is None else f"layers.{index}.{name}_l0"
+
     def layer_weights(self, index: int) -> tuple[torch.Tensor, ...]:
         """Layer `index`'s (from 0) weight_ih, weight_hh, bias_ih and bias_hh."""
-        module, suffix = ((self.lstm, f"_l{index}") if self.layers is None
-                          else (self.layers[index], "_l0"))
-        return tuple(getattr(module, f"{name}{suffix}")
+        return tuple(self.get_parameter(self.layer_key(index, name))
                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def layer_state(self, state: State, index: int) -> list[torch.Tensor]:

@@ -114,9 +114,9 @@ def sentence_predictions(network: RecurrentLanguageModel, vocab: Vocabulary,
 def _predictions_at(measures: dict[str, torch.Tensor], row: int, start: int,
                     length: int) -> Predictions:
     """One sentence's `length` positions from `start` in row `row` of `window_measures`."""
-    part = {name: tensor[row, start:start + length] for name, tensor in measures.items()}
-    if "entropy" in measures:
-        part["entropy"] = measures["entropy"][row, start:start + length + 1]
+    # The entropies hold one more: the distribution after the closing <eos>.
+    part = {name: tensor[row, start:start + length + (name == "entropy")]
+            for name, tensor in measures.items()}
     return Predictions(part["logprob"], part.get("entropy"), part.get("rank"),
                        part.get("top_ids"), part.get("top_logprobs"), part.get("full"))
 

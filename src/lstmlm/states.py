@@ -55,7 +55,8 @@ def write_states(model, stimuli: list[Stimulus], path: str | Path,
     """Write the states `what` (WHAT) of `layers` (from 1; None: all) after every token of
     `stimuli` to the HDF5 file `path`, as the module docstring lays it out. A batch holds
     each step's gates and states for every position of its sentences, so it is smaller than
-    scoring's (16 sentences: on 2 × 650 units, 427 MB at the peak against 570 MB for 64)."""
+    scoring's (16 sentences: 100,009 tokens on 2 × 650 units peaked at 427 MB against
+    570 MB for 64, on an AMD EPYC Zen 4 with 2 cores)."""
     network = model.network
     layers = check_request(network.cell, network.num_layers, layers, tuple(what))
     require_h5py()

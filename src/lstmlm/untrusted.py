@@ -32,8 +32,9 @@ class Pickled:
     source = ""
 
     def __init__(self, *args, **kwargs):
-        # A class called through REDUCE rather than built: keep what it was given, run nothing.
-        self.arguments = args
+        # A class called through REDUCE rather than built: nothing of the original runs, and
+        # the arguments, which no reader needs, are dropped.
+        pass
 
     def __repr__(self) -> str:
         return f"<pickled {type(self).source}>"
