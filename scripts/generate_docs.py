@@ -344,6 +344,22 @@ def benchmark_results() -> str:
     return "\n".join(lines)
 
 
+def gpu_speeds() -> str:
+    """The training and evaluation speeds of the latest `benchmarks/gpu_check.py` report: its
+    machine, date and throughput tables."""
+    reports = sorted((ROOT / "benchmarks" / "results").glob("gpu_check-*.md"))
+    if not reports:
+        return "No GPU has been measured yet."
+    report = reports[-1].read_text(encoding="utf-8")
+    machine = report.splitlines()[2]
+    lines = [f"Measured by `benchmarks/gpu_check.py` on {machine} "
+             f"([the report](../benchmarks/results/{reports[-1].name})):", ""]
+    for title, table in re.findall(r"## (throughput, [^:]+):.*?\n```console\n\$ [^\n]+\n"
+                                   r"machine: [^\n]+\n(\|.*?)\n```", report, re.DOTALL):
+        lines += [f"{title.capitalize()}:", "", table, ""]
+    return "\n".join(lines).rstrip()
+
+
 GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "architecture": ("docs/architecture.md", architecture),
     "results": ("README.md", results),
@@ -354,6 +370,7 @@ GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "presets": ("docs/reference/presets.md", presets),
     "formats": ("docs/reference/formats.md", formats),
     "benchmark-results": ("docs/benchmarks.md", benchmark_results),
+    "gpu-speeds": ("docs/gpu.md", gpu_speeds),
 }
 
 

@@ -544,3 +544,4 @@ def test_kaldi_rescoring_writes_costs_and_sweeps_the_weight(trained_run, tmp_pat
                          "--format kaldi needs --ac-costs FILE")
     assert_clean_failure(run_cli("rescore", trained_run, files[0], "--ac-costs", files[1]),
                          "--ac-costs: for --format kaldi")
+

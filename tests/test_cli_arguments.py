@@ -4,8 +4,10 @@ import argparse
 from importlib import metadata
 
 import pytest
+import torch
 
 from lstmlm import cli
+from lstmlm.cli.main import RUNS
 
 # Each command with its positionals and some options (a flag and an option with a value).
 COMMANDS = [
@@ -98,3 +100,17 @@ def test_an_interrupted_run_names_the_folder_that_resumes_it(tmp_path, tiny_conf
     assert capsys.readouterr().err.strip() == (
         f"lstmlm: interrupted (the run continues with: lstmlm train --resume "
         f"{tmp_path / 'runs' / 'stopped'})")
+
+
+@pytest.mark.parametrize("error, where", [(MemoryError(), "the CPU"),
+                                          (torch.cuda.OutOfMemoryError("CUDA out of memory"),
+                                           "the GPU")])
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys, error, where):
+    def exhausts(args):
+        raise error
+
+    monkeypatch.setitem(RUNS, "presets", exhausts)
+    assert cli.main(["presets"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"lstmlm: error: out of memory on {where};")
+    assert message.count("\n") == 1

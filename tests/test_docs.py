@@ -22,7 +22,9 @@ shortened training commands and output matched with wildcards.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import re
 import shutil
@@ -42,9 +44,28 @@ from . import published
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RUN_KINDS = ("console", "bash", "python")
-MARKER = re.compile(r"<!--\s*(skip|requires):\s*(.*?)\s*-->")
+MARKER = re.compile(r"<!--\s*(skip|requires|tolerance|varies|output)\b:?\s*(.*?)\s*-->")
 
 pytestmark = pytest.mark.docs
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a decimal number of an actual output may lie from the page's: `relative` of the
+    page's value or `absolute`, whichever is larger."""
+    relative: float = 0.02
+    absolute: float = 0.05
+
+    @classmethod
+    def parse(cls, text: str) -> "Tolerance":
+        """`2%` (relative) or `0.5` (absolute), as a `<!-- tolerance: ... -->` marker states it."""
+        value = text.strip().lstrip("±")
+        if value.endswith("%"):
+            return cls(relative=float(value[:-1]) / 100, absolute=0.0)
+        return cls(relative=0.0, absolute=float(value))
+
+    def admits(self, expected: float, actual: float) -> bool:
+        return abs(actual - expected) <= max(self.relative * abs(expected), self.absolute)
 
 
 @dataclass
@@ -55,6 +76,9 @@ class Block:
     code: str
     skip: str | None = None
     requires: str | None = None
+    tolerance: Tolerance = Tolerance()
+    varies: str | None = None  # why the output's text differs between machines
+    output: str | None = None  # a python block's printed output, as the page shows it
 
     @property
     def name(self) -> str:
@@ -67,29 +91,58 @@ def tokens_of(page: Path):
 
 
 def blocks_of(page: Path) -> list[Block]:
-    """The page's code blocks of the kinds that run, with the marker just before each."""
-    blocks, marker = [], None
+    """The page's code blocks of the kinds that run, with the markers just before each; a
+    `text` block marked `<!-- output -->` is the printed output of the python block before
+    it."""
+    blocks: list[Block] = []
+    markers: dict[str, str] = {}
     for token in tokens_of(page):
         if token.type == "html_block" and MARKER.search(token.content):
-            marker = MARKER.search(token.content).groups()
+            markers.update((key, value) for key, value in MARKER.findall(token.content))
             continue
-        if token.type == "fence" and token.info.split()[:1] and token.info.split()[0] in RUN_KINDS:
-            kind, reason = marker or (None, None)
-            blocks.append(Block(page, token.map[0] + 1, token.info.split()[0], token.content,
-                                skip=reason if kind == "skip" else None,
-                                requires=reason if kind == "requires" else None))
-        marker = None
+        kind = token.info.split()[0] if token.type == "fence" and token.info.split() else None
+        if kind in RUN_KINDS:
+            blocks.append(Block(page, token.map[0] + 1, kind, token.content,
+                                skip=markers.get("skip"), requires=markers.get("requires"),
+                                tolerance=Tolerance.parse(markers["tolerance"])
+                                if "tolerance" in markers else Tolerance(),
+                                varies=markers.get("varies")))
+        elif kind == "text" and "output" in markers:
+            assert blocks and blocks[-1].kind == "python", \
+                f"{page.name}:{token.map[0] + 1}: an output block follows no python block"
+            blocks[-1].output = token.content
+            if "tolerance" in markers:
+                blocks[-1].tolerance = Tolerance.parse(markers["tolerance"])
+        markers = {}
     return blocks
 
 
-def matches(expected: str, actual: str) -> bool:
-    """Whether `actual` is `expected` with each `...` standing for any text (trailing spaces
-    of lines ignored)."""
+NUMBER = r"-?\d+\.\d+"
+
+
+def matches(expected: str, actual: str, tolerance: Tolerance = Tolerance()) -> bool:
+    """Whether `actual` is `expected` with each `...` standing for any text and each decimal
+    number for a number within `tolerance` of it (trailing spaces of lines ignored)."""
     def lines(text: str) -> str:
         return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
-    pattern = ".*?".join(re.escape(part) for part in lines(expected).split("..."))
-    return re.fullmatch(pattern, lines(actual), re.DOTALL) is not None
+    pattern, numbers = [], []
+    for piece in re.split(rf"(\.\.\.|{NUMBER})", lines(expected)):
+        if piece == "...":
+            pattern.append(".*?")
+        elif re.fullmatch(NUMBER, piece):
+            pattern.append(r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|-?inf|nan)")
+            numbers.append(float(piece))
+        else:
+            pattern.append(re.escape(piece))
+    found = re.fullmatch("".join(pattern), lines(actual), re.DOTALL)
+    return found is not None and all(
+        tolerance.admits(want, float(got)) for want, got in zip(numbers, found.groups()))
+
+
+def shape_of(text: str) -> list[int]:
+    """The words of each line: what a sampled text keeps from one machine to the next."""
+    return [len(line.split()) for line in text.strip("\n").splitlines()]
 
 
 def console_steps(code: str) -> list[tuple[str, str]]:
@@ -105,14 +158,19 @@ def console_steps(code: str) -> list[tuple[str, str]]:
     return [(command, "\n".join(output)) for command, output in steps]
 
 
-# What the pages' training commands run with here: one epoch (unless the page sets its own) of
-# 10 windows, validated and tested on the first 2,000 words of each split; a run the page
-# resumes keeps the caps it began with.
+# What the pages' training commands on real corpora run with here: one epoch (unless the page
+# sets its own) of 10 windows, validated and tested on the first 2,000 words of each split; a
+# run the page resumes keeps the caps it began with. A run on the sample corpus that sets its
+# own length (epochs or a time budget) runs as shown, so the page can show its numbers.
 SHORTENED = "--set max_max_epoch=1 --set max_windows=10 --set max_eval_words=2000"
 
 
 def shortened(command: str) -> str:
-    """`command` with every new training run in it capped by SHORTENED."""
+    """`command` with every new training run in it capped by SHORTENED, but a short one on the
+    sample corpus."""
+    if re.search(r"--data sample\b", command) and \
+            re.search(r"max_max_epoch=|--time-budget", command):
+        return command
     return re.sub(r"\blstmlm train(?! --resume)", f"lstmlm train {SHORTENED}", command)
 
 
@@ -130,15 +188,29 @@ def run_shell(command: str, folder: Path, block: Block) -> subprocess.CompletedP
                           env=environment(), capture_output=True, text=True, timeout=600)
 
 
+def printed_as_shown(block: Block, command: str, expected: str, shown: str) -> None:
+    if block.varies:
+        assert shape_of(shown) == shape_of(expected), \
+            f"{block.name}: `{command}` printed\n{shown}\nwhose lines do not have the words " \
+            f"of the page's\n{expected}"
+    else:
+        assert matches(expected, shown, block.tolerance), \
+            f"{block.name}: `{command}` printed\n{shown}\nwhere the page shows\n{expected}"
+
+
 def run_block(block: Block, folder: Path, namespace: dict) -> None:
     if block.kind == "python":
         code = compile(block.code, block.name, "exec")
         previous = Path.cwd()
+        printed = io.StringIO()
         os.chdir(folder)
         try:
-            exec(code, namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(code, namespace)
         finally:
             os.chdir(previous)
+        if block.output is not None:
+            printed_as_shown(block, "the python block", block.output, printed.getvalue())
         return
     if block.kind == "bash":
         result = run_shell(block.code, folder, block)
@@ -149,9 +221,8 @@ def run_block(block: Block, folder: Path, namespace: dict) -> None:
         failing = expected.startswith("lstmlm: error:")
         assert result.returncode == (2 if failing else 0), \
             f"{block.name}: `{command}` exited {result.returncode}\n{result.stderr[-3000:]}"
-        shown = result.stderr if failing else result.stdout
-        assert not expected.strip() or matches(expected, shown), \
-            f"{block.name}: `{command}` printed\n{shown}\nwhere the page shows\n{expected}"
+        if expected.strip():
+            printed_as_shown(block, command, expected, result.stderr if failing else result.stdout)
 
 
 def ptb_available() -> bool:
@@ -162,16 +233,18 @@ def ptb_available() -> bool:
         return False
 
 
+def quickstart_block() -> Block:
+    return next(block for block in blocks_of(ROOT / "README.md") if "--name quickstart" in block.code)
+
+
 @pytest.fixture(scope="session")
-def quickstart_run(tmp_path_factory) -> Path:
-    """The README quickstart's model, trained once as the README says, for the other pages."""
+def quickstart_folder(tmp_path_factory) -> Path:
+    """The README's quickstart, run once per suite as the README shows it: its model trains in
+    full on the sample corpus, and its numbers are compared with the README's. The other pages
+    find that model in `runs/quickstart`."""
     folder = tmp_path_factory.mktemp("quickstart")
-    result = subprocess.run(["lstmlm", "train", "--preset", "small", "--data", "sample",
-                             "--set", "max_max_epoch=4", "--name", "quickstart", "--quiet"],
-                            cwd=folder, env=environment(), capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr
-    return folder / "runs" / "quickstart"
+    run_block(quickstart_block(), folder, {})
+    return folder
 
 
 RUNNABLE = [page for page in PAGES if any(block.skip is None for block in blocks_of(page))]
@@ -179,13 +252,16 @@ RUNNABLE = [page for page in PAGES if any(block.skip is None for block in blocks
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(page.relative_to(ROOT)) for page in RUNNABLE])
-def test_the_code_blocks_of_a_page_run(page, tmp_path, quickstart_run):
+def test_the_code_blocks_of_a_page_run(page, tmp_path, quickstart_folder):
     blocks = [block for block in blocks_of(page) if block.skip is None]
-    if page.name != "README.md":
-        shutil.copytree(quickstart_run, tmp_path / "runs" / "quickstart")
+    if page.name == "README.md":
+        shutil.copytree(quickstart_folder, tmp_path, dirs_exist_ok=True)
+        blocks.remove(quickstart_block())
+    else:
+        shutil.copytree(quickstart_folder / "runs" / "quickstart", tmp_path / "runs" / "quickstart")
     if page.name == "importing.md":
         # The published checkpoints' stand-ins: the quickstart model in their layouts.
-        published.stand_ins(tmp_path, lstmlm.load(quickstart_run))
+        published.stand_ins(tmp_path, lstmlm.load(quickstart_folder / "runs" / "quickstart"))
     namespace: dict = {"__name__": "__docs__"}
     for block in blocks:
         if block.requires == "ptb" and not os.environ.get("CI") and not ptb_available():
@@ -263,22 +339,79 @@ def test_pages_that_write_a_folder_do_not_write_the_same_one():
                     f"{page.name} and {written[target]} both write {target}"
 
 
-def test_the_runner_shortens_new_training_runs_only():
+def test_the_runner_shortens_new_training_runs_on_real_corpora_only():
     assert shortened("lstmlm train --preset small && lstmlm eval runs/x") == \
         f"lstmlm train {SHORTENED} --preset small && lstmlm eval runs/x"
     assert shortened("torchrun -m lstmlm train --name ddp") == \
         f"torchrun -m lstmlm train {SHORTENED} --name ddp"
     assert shortened("lstmlm train --resume runs/x") == "lstmlm train --resume runs/x"
+    assert shortened("lstmlm train --data sample --name x") == \
+        f"lstmlm train {SHORTENED} --data sample --name x"
+    for as_shown in ("lstmlm train --data sample --set max_max_epoch=2",
+                     "lstmlm train --data sample --time-budget 20s"):
+        assert shortened(as_shown) == as_shown
 
 
-def test_the_runner_compares_output_with_wildcards_and_reads_markers(tmp_path):
+def test_the_runner_compares_numbers_within_their_tolerance():
     assert matches("valid perplexity: ...\ntest perplexity: ...",
                    "valid perplexity: 12.5\ntest perplexity: 13.1\n")
     assert not matches("test perplexity: 1...", "test perplexity: 2.0")
+    assert matches("test perplexity: 378.22", "test perplexity: 383.1")  # 1.3%
+    assert not matches("test perplexity: 378.22", "test perplexity: 391.0")  # 3.4%
+    assert not matches("test perplexity: 378.22", "test perplexity: 3782200.1")
+    assert matches("the\t8.25 bits", "the\t8.71 bits", Tolerance.parse("0.5"))
+    assert not matches("the\t8.25 bits", "the\t8.80 bits", Tolerance.parse("±0.5"))
+    assert not matches("1 pair\t100%", "1 pair\t0%")  # whole numbers are text
+    assert Tolerance.parse("5%") == Tolerance(relative=0.05, absolute=0.0)
+
+
+def test_the_runner_reads_markers_and_output_blocks(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# A page\n\n<!-- skip: needs a GPU -->\n```console\n$ lstmlm train\n```\n\n"
-                    "```text\nnot run\n```\n\n```console\n$ lstmlm evall\n```\n")
-    skipped, wrong = blocks_of(page)
+    page.write_text(
+        "# A page\n\n<!-- skip: needs a GPU -->\n```console\n$ lstmlm train\n```\n\n"
+        "```text\nnot run\n```\n\n```console\n$ lstmlm evall\n```\n\n"
+        "<!-- requires: ptb -->\n<!-- tolerance: 10% -->\n```python\nprint(round(2 / 3, 2))\n```\n"
+        "<!-- output -->\n```text\n0.7\n```\n\n"
+        "<!-- varies: sampled -->\n```console\n$ echo a b; echo c\nx y\nz\n```\n")
+    skipped, wrong, python, sampled = blocks_of(page)
     assert skipped.skip == "needs a GPU" and wrong.skip is None and wrong.line == 12
     with pytest.raises(AssertionError, match="lstmlm evall` exited 2"):
         run_block(wrong, tmp_path, {})
+    assert python.requires == "ptb" and python.tolerance == Tolerance(relative=0.1, absolute=0.0)
+    assert python.output == "0.7\n"
+    run_block(python, tmp_path, {})
+    python.output = "0.5\n"
+    with pytest.raises(AssertionError, match="where the page shows"):
+        run_block(python, tmp_path, {})
+    run_block(sampled, tmp_path, {})
+    sampled.code = "$ echo a b c\nx y\nz\n"
+    with pytest.raises(AssertionError, match="do not have the words"):
+        run_block(sampled, tmp_path, {})
+
+
+def build_site(root: Path, site: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(site)], cwd=root, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+
+
+@pytest.mark.slow
+def test_the_site_builds_without_a_warning(tmp_path):
+    """`mkdocs build --strict`: every page in the navigation, every link and anchor found, the
+    API reference read from the docstrings."""
+    result = build_site(ROOT, tmp_path / "site")
+    assert result.returncode == 0, result.stderr[-3000:]
+    api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    assert 'id="lstmlm.load"' in api and 'id="lstmlm.LanguageModel.surprisals"' in api
+
+
+@pytest.mark.slow
+def test_the_site_build_fails_on_a_broken_link(tmp_path):
+    for name in ("mkdocs.yml", "README.md", "CHANGELOG.md", "LICENSE", "CITATION.cff"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("docs", "scripts", "src", "benchmarks/results"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    page = tmp_path / "docs" / "faq.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md)\n")
+    result = build_site(tmp_path, tmp_path / "site")
+    assert result.returncode != 0 and "no-such-page.md" in result.stderr

@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`lstmlm presets | head`); quiet the interpreter's final flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except (MemoryError, torch.cuda.OutOfMemoryError) as error:
+        # What a checkpoint holds stays on disk; the command needs a smaller batch or model.
+        where = "the GPU" if isinstance(error, torch.cuda.OutOfMemoryError) else "the CPU"
+        print(f"lstmlm: error: out of memory on {where}; a smaller batch_size, eval_batch_size "
+              f"or model fits in less (a training run continues with --resume)", file=sys.stderr)
+        return 2
     except OSError as error:
         # The world failed (a full disk, a file that cannot be read or written) where the
         # library did not say more: the file and the cause, on one line.
