@@ -68,12 +68,12 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from common import RESULTS, machine, machine_slug, write_result
 
 from lstmlm.config import parse_duration
+from lstmlm.hardware import short_machine_name
 from lstmlm.rundir import RunDir
 
 RUNS = Path(__file__).resolve().parent / "frontier-runs"
@@ -164,7 +164,7 @@ def row_of(recipe: str, budget: str, folder: Path) -> tuple[dict, list[tuple[flo
             "minutes_to_116": round(reached[0], 1) if reached else "not reached"}, curve
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, machine_description: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,8 +186,7 @@ def plot(rows: list[dict], path: Path) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("wall-clock budget (minutes, log scale)")
     axes.set_ylabel("PTB test perplexity")
-    # Wrapped: the machine's description is longer than the plot is wide.
-    axes.set_title(textwrap.fill(f"Budget to perplexity on {machine()}", 90), fontsize=8)
+    axes.set_title(f"Budget to perplexity on {short_machine_name(machine_description)}")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -211,7 +210,15 @@ def main() -> None:
                              "its CPU that trains at a different speed")
     parser.add_argument("--carry", type=Path, help="an earlier frontier results file of this "
                         "machine: its runs that are not in frontier-runs/ are kept")
+    parser.add_argument("--redraw", type=Path, metavar="RESULT",
+                        help="draw a results file's plot again (beside it) and run nothing")
     args = parser.parse_args()
+    if args.redraw:
+        result = json.loads(args.redraw.read_text())
+        picture = args.redraw.with_name(re.sub(r"-\d{8}-\d{6}\.json$", ".png", args.redraw.name))
+        plot(result["rows"], picture, result["machine"])
+        print(picture)
+        return
     carried = json.loads(args.carry.read_text()) if args.carry else None
     if carried and carried.get("machine") != machine():
         parser.error(f"{args.carry} was measured on {carried.get('machine')}, not on this "
@@ -252,7 +259,7 @@ def main() -> None:
     if rows:
         RESULTS.mkdir(exist_ok=True)
         picture = RESULTS / f"{args.benchmark}-{machine_slug()}.png"
-        plot(rows, picture)
+        plot(rows, picture, machine())
         extra = {"note": args.note} if args.note else {}
         extra["levers"] = [lever for lever in LEVERS if any(row["recipe"] == lever
                                                             for row in rows)]

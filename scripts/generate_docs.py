@@ -154,20 +154,27 @@ def cli_help() -> str:
     return "\n".join(lines)
 
 
-def results() -> str:
-    """The table of training runs recorded in benchmarks/results/run-*.json."""
+def run_results() -> list[tuple[Path, dict]]:
+    """The training runs recorded in benchmarks/results/run-*.json, with their files."""
     import json
 
-    runs = [json.loads(path.read_text()) for path in sorted((ROOT / "benchmarks" / "results")
-                                                            .glob("run-*.json"))]
+    return [(path, json.loads(path.read_text())) for path in
+            sorted((ROOT / "benchmarks" / "results").glob("run-*.json"))]
+
+
+def results() -> str:
+    """The README's table of recorded training runs, the machines named short (their files
+    hold the whole description)."""
+    from lstmlm.hardware import short_machine_name
+
     lines = ["| preset | data | epochs | test perplexity | wall time | machine |",
              "|---|---|---|---|---|---|"]
-    for run in runs:
+    for path, run in run_results():
         minutes = run["elapsed_seconds"] / 60
         note = f" ({run['note']})" if run.get("note") else ""
         lines.append(f"| `{run['preset']}` | {run['data']} | {run['epochs']} | "
-                     f"{run['test_ppl']:.2f} | "
-                     f"{minutes:.1f} min{note} | {run['machine']} |")
+                     f"{run['test_ppl']:.2f} | {minutes:.1f} min{note} | "
+                     f"[{short_machine_name(run['machine'])}](benchmarks/results/{path.name}) |")
     return "\n".join(lines)
 
 
@@ -182,6 +189,7 @@ def frontier_results() -> dict[str, dict]:
         result = json.loads(path.read_text())
         # frontier-CPU-DATE-TIME.json, drawn to frontier-CPU.png
         result["picture"] = re.sub(r"-\d{8}-\d{6}\.json$", ".png", path.name)
+        result["file"] = path.name
         latest.pop(result["machine"], None)
         latest[result["machine"]] = result
     return latest
@@ -214,10 +222,13 @@ def frontier_table(result: dict, pictures: str, brief: bool = False) -> list[str
         return (f"{row['test_ppl']:.2f} ({row['epochs']:g} epochs of {row['hidden_size']}"
                 f"{softmax}{adapted})")
 
+    from lstmlm.hardware import short_machine_name
+
     source = ("; the command and the notes are in [benchmarks](docs/benchmarks.md)" if brief else
               f" (`{shown_command(result)}`, {result['date']}"
               + (f"; {result['note']}" if result.get("note") else "") + ")")
-    lines = [f"PTB test perplexity within a wall-clock budget on {result['machine']}{source}:", "",
+    machine = f"[{short_machine_name(result['machine'])}]({pictures}{result['file']})"
+    lines = [f"PTB test perplexity within a wall-clock budget on {machine}{source}:", "",
              "| budget | " + " | ".join(f"`{recipe}`" for recipe in recipes) + " |",
              "|---|" + "---|" * len(recipes)]
     for minutes in budgets:
@@ -260,6 +271,77 @@ def frontier_machines() -> str:
     """The latest frontier of every machine, for docs/benchmarks.md."""
     return "\n".join(line for result in frontier_results().values()
                      for line in frontier_table(result, "../benchmarks/results/")).rstrip()
+
+
+# PTB's training split in words, <eos> included: a run's words/sec over its wall time.
+PTB_TRAIN_WORDS = 929_589
+MACHINE_CLASSES = ("AVX2-only CPU", "bf16 CPU", "GPU")
+
+
+def machine_class(machine: str) -> str:
+    """Which of MACHINE_CLASSES a `describe_machine` line names."""
+    if re.search(r"GPU (?!$)", machine) and not machine.endswith("no GPU"):
+        return "GPU"
+    flags = re.search(r"\[(.*?)\]", machine).group(1).split()
+    return "bf16 CPU" if {"avx512_bf16", "amx_bf16"} & set(flags) else "AVX2-only CPU"
+
+
+def expectations() -> str:
+    """What to expect on each class of machine: lstmlm's recorded runs and its frontier
+    (`cpu-fast` within a budget), one table per class, each row linked to its result file."""
+    from lstmlm.hardware import short_machine_name
+
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for path, run in run_results():
+        words = run["epochs"] * PTB_TRAIN_WORDS / run["elapsed_seconds"] if run["data"] == \
+            "ptb" else None
+        rows[machine_class(run["machine"])].append(
+            (short_machine_name(run["machine"]), f"`{run['preset']}` on {run['data']}, "
+             f"{run['epochs']} epochs", f"{run['test_ppl']:.2f}", run["elapsed_seconds"] / 60,
+             words, path.name))
+    for result in frontier_results().values():
+        for row in result["rows"]:
+            if row["recipe"] not in ("lstmlm", "lstmlm-dynamic"):
+                continue
+            adapted = (f" (dynamic evaluation {row['adapted_test_ppl']:.2f})"
+                       if row.get("adapted_test_ppl") else "")
+            rows[machine_class(result["machine"])].append(
+                (short_machine_name(result["machine"]),
+                 f"`cpu-fast` in {row['budget_minutes']:g} min: {row['epochs']:g} "
+                 f"epochs of {row['hidden_size']}", f"{row['test_ppl']:.2f}{adapted}",
+                 row["wall_minutes"], row["epochs"] * PTB_TRAIN_WORDS / (row["wall_minutes"] * 60),
+                 result["file"]))
+    lines = []
+    for kind in MACHINE_CLASSES:
+        lines += [f"### {kind}", ""]
+        if not rows[kind]:
+            lines += ["Nothing measured yet.", ""]
+            continue
+        lines += ["| machine | run | PTB test perplexity | wall time | words/sec | result |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {machine} | {run} | {perplexity} | {minutes:.1f} min | "
+                  + (f"{words:,.0f}" if words else "") + f" | [file](../benchmarks/results/{name}) |"
+                  for machine, run, perplexity, minutes, words, name in sorted(
+                      rows[kind], key=lambda row: (row[0], row[3]))]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def decisions() -> str:
+    """The design decisions of benchmarks/decisions.json as one table."""
+    import json
+
+    table = json.loads((ROOT / "benchmarks" / "decisions.json").read_text(encoding="utf-8"))
+    lines = ["| lever | kept | measured | against | machine | evidence |",
+             "|---|---|---|---|---|---|"]
+    for row in table["decisions"]:
+        note = f" ({row['note']})" if row.get("note") else ""
+        evidence = row["evidence"]
+        shown = (f"[result](../benchmarks/results/{evidence})" if evidence.endswith(".json") else
+                 f"`{evidence}`" if evidence else "not recorded")
+        lines.append(f"| {row['lever']} | {'yes' if row['kept'] else 'no'} | {row['result']}{note} "
+                     f"| {row['baseline']} | {row['machine']} | {shown} |")
+    return "\n".join(lines)
 
 
 def config_fields() -> str:
@@ -322,20 +404,24 @@ def formats() -> str:
 
 
 def benchmark_results() -> str:
-    """The latest result of each benchmark on each machine, from benchmarks/results/."""
+    """The latest result of each benchmark on each machine, from benchmarks/results/, but the
+    frontiers, which frontier_machines shows."""
     import json
 
-    latest: dict[tuple[str, str], dict] = {}
+    from lstmlm.hardware import short_machine_name
+
+    latest: dict[tuple[str, str], tuple[Path, dict]] = {}
     for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
         result = json.loads(path.read_text())
-        if result["benchmark"] != "run":
-            latest[result["benchmark"], result["machine"]] = result  # files sort by date
+        if result["benchmark"] not in ("run", "frontier"):
+            latest[result["benchmark"], result["machine"]] = path, result  # files sort by date
     lines = []
-    for (benchmark, machine), result in sorted(latest.items()):
+    for (benchmark, machine), (path, result) in sorted(latest.items()):
         columns = list(dict.fromkeys(column for row in result["rows"] for column in row))
-        lines += [f"### `{benchmark}` on {machine}", "",
+        lines += [f"### `{benchmark}` on {short_machine_name(machine)}", "",
                   f"`{shown_command(result)}`, torch {result['torch']}, {result['date']}"
-                  + (f"; {result['note']}" if result.get("note") else ""), "",
+                  + (f"; {result['note']}" if result.get("note") else "")
+                  + f" ([file](../benchmarks/results/{path.name}))", "",
                   "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(f"{row[column]:,}" if isinstance(row.get(column), (int, float))
                                     else str(row.get(column, "")) for column in columns) + " |"
@@ -371,6 +457,8 @@ GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "formats": ("docs/reference/formats.md", formats),
     "benchmark-results": ("docs/benchmarks.md", benchmark_results),
     "gpu-speeds": ("docs/gpu.md", gpu_speeds),
+    "expectations": ("docs/benchmarks.md", expectations),
+    "decisions": ("docs/benchmarks.md", decisions),
 }
 
 

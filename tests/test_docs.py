@@ -1,23 +1,29 @@
 """The documentation runs: every `console`, `bash` and `python` block of README.md and docs/
-is executed, in order, page by page; its links and anchors lead somewhere.
+is executed, in order, page by page; its links and anchors lead somewhere; the site builds.
 
-Blocks run in a fresh folder per page, each training command shortened with the config's own
-caps (SHORTENED: a few windows an epoch, evaluation on the first words of each split), so the
-pages can show the real commands. A page other than the README
-finds `runs/quickstart`, the README's quickstart model, already trained; importing.md finds
-that model's weights in the published checkpoints' layouts, under their names
-(`published.stand_ins`). How a block reads:
+The README's quickstart runs once per suite as the README shows it, and every other page
+finds its model in `runs/quickstart` (importing.md also finds that model's weights in the
+published checkpoints' layouts, under their names: `published.stand_ins`). A training command
+on the sample corpus that sets its length runs as shown; any other is shortened with the
+config's own caps (SHORTENED), so that PTB's recipes can be shown with their real commands.
+How a block reads:
 - `console`: each `$ command` runs in bash and must succeed; the lines after it are its
-  expected output, where `...` stands for any text. An expected output that starts with
-  `lstmlm: error:` expects exit status 2 instead.
+  expected output, where `...` stands for any text and a decimal number for a number within
+  the block's tolerance of it. An expected output that starts with `lstmlm: error:` expects
+  exit status 2 instead.
 - `bash`: the whole block runs in bash, stopping at the first failing command.
-- `python`: the blocks of a page run in one namespace.
-A block preceded by `<!-- skip: REASON -->` is not run; it shows in the test report as a
-skipped test with its reason. `<!-- requires: ptb -->` runs it where PTB can be had.
+- `python`: the blocks of a page run in one namespace; a `text` block marked
+  `<!-- output -->` after one is what it prints, compared as a console step's output.
+Markers in HTML comments just before a block:
+- `<!-- skip: REASON -->`: not run; it shows in the test report as skipped, with its reason.
+- `<!-- requires: ptb -->`: run where PTB can be had.
+- `<!-- tolerance: 10% or 1 -->`: how far its decimal numbers may be off (Tolerance).
+- `<!-- varies: REASON -->`: the words a model picks (samples, ranks, its most probable words)
+  are not compared, only its numbers (matches_varied).
 
 The runner is a few functions on markdown-it-py rather than Sybil or pytest-examples: they
 test Python blocks, while most blocks here are shell sessions that need a working folder, the
-shortened training commands and output matched with wildcards.
+shortened training commands and output matched with wildcards and tolerances.
 """
 
 from __future__ import annotations
@@ -52,17 +58,29 @@ pytestmark = pytest.mark.docs
 @dataclass(frozen=True)
 class Tolerance:
     """How far a decimal number of an actual output may lie from the page's: `relative` of the
-    page's value or `absolute`, whichever is larger."""
-    relative: float = 0.02
+    page's value or `absolute`, whichever is larger.
+
+    The pages show the numbers of the quickstart's model as one machine trained it, and every
+    machine trains its own: kernels that round differently make a different model after its 4
+    epochs. Trained on one machine with oneDNN's and ATen's AVX-512, AVX2 and SSE4.1 kernels,
+    its test perplexity was 365.5, 376.5 and 399.1, and a word's surprisal moved by up to
+    0.73 bits. The default of 10% holds perplexities; blocks of surprisals state `10% or 1`.
+    """
+    relative: float = 0.1
     absolute: float = 0.05
 
     @classmethod
     def parse(cls, text: str) -> "Tolerance":
-        """`2%` (relative) or `0.5` (absolute), as a `<!-- tolerance: ... -->` marker states it."""
-        value = text.strip().lstrip("±")
-        if value.endswith("%"):
-            return cls(relative=float(value[:-1]) / 100, absolute=0.0)
-        return cls(relative=0.0, absolute=float(value))
+        """`2%` (relative), `0.5` (absolute) or both (`3% or 0.5`), as a
+        `<!-- tolerance: ... -->` marker states it."""
+        relative = absolute = 0.0
+        for part in text.split(" or "):
+            value = part.strip().lstrip("±")
+            if value.endswith("%"):
+                relative = float(value[:-1]) / 100
+            else:
+                absolute = float(value)
+        return cls(relative=relative, absolute=absolute)
 
     def admits(self, expected: float, actual: float) -> bool:
         return abs(actual - expected) <= max(self.relative * abs(expected), self.absolute)
@@ -140,9 +158,21 @@ def matches(expected: str, actual: str, tolerance: Tolerance = Tolerance()) -> b
         tolerance.admits(want, float(got)) for want, got in zip(numbers, found.groups()))
 
 
-def shape_of(text: str) -> list[int]:
-    """The words of each line: what a sampled text keeps from one machine to the next."""
-    return [len(line.split()) for line in text.strip("\n").splitlines()]
+def matches_varied(expected: str, actual: str, tolerance: Tolerance) -> bool:
+    """Whether `actual` has the numbers of `expected`, where the model's words, ranks and
+    sampled text differ: its lines with a decimal number have as many fields as the page's,
+    and the same decimal numbers within `tolerance`, in order; the page's other lines stand for
+    any text."""
+    def numeric(text: str) -> list[str]:
+        return [line for line in text.strip("\n").splitlines() if re.search(NUMBER, line)]
+
+    def same(want: str, have: str) -> bool:
+        wanted, got = re.findall(NUMBER, want), re.findall(NUMBER, have)
+        return len(want.split()) == len(have.split()) and len(wanted) == len(got) and all(
+            tolerance.admits(float(a), float(b)) for a, b in zip(wanted, got))
+
+    wanted, got = numeric(expected), numeric(actual)
+    return bool(actual.strip()) and len(wanted) == len(got) and all(map(same, wanted, got))
 
 
 def console_steps(code: str) -> list[tuple[str, str]]:
@@ -189,13 +219,9 @@ def run_shell(command: str, folder: Path, block: Block) -> subprocess.CompletedP
 
 
 def printed_as_shown(block: Block, command: str, expected: str, shown: str) -> None:
-    if block.varies:
-        assert shape_of(shown) == shape_of(expected), \
-            f"{block.name}: `{command}` printed\n{shown}\nwhose lines do not have the words " \
-            f"of the page's\n{expected}"
-    else:
-        assert matches(expected, shown, block.tolerance), \
-            f"{block.name}: `{command}` printed\n{shown}\nwhere the page shows\n{expected}"
+    same = (matches_varied(expected, shown, block.tolerance) if block.varies else
+            matches(expected, shown, block.tolerance))
+    assert same, f"{block.name}: `{command}` printed\n{shown}\nwhere the page shows\n{expected}"
 
 
 def run_block(block: Block, folder: Path, namespace: dict) -> None:
@@ -320,6 +346,15 @@ def test_the_generated_parts_are_current():
     assert generator.stale_pages(write=False) == [], "run python scripts/generate_docs.py"
 
 
+def test_no_console_step_shows_only_a_wildcard():
+    """A step's output is shown as it prints: `...` stands for part of it, never all of it."""
+    for page in PAGES:
+        for block in blocks_of(page):
+            if block.kind == "console":
+                for command, expected in console_steps(block.code):
+                    assert expected.strip() != "...", f"{block.name}: `{command}` shows only ..."
+
+
 def test_ptb_word_lm_small_is_quoted_as_published_everywhere():
     """One figure for ptb_word_lm small's test perplexity: its own table's 115.91."""
     assert "PTB_WORD_LM_SMALL = 115.91" in (ROOT / "benchmarks" / "end_to_end.py").read_text()
@@ -357,12 +392,14 @@ def test_the_runner_compares_numbers_within_their_tolerance():
                    "valid perplexity: 12.5\ntest perplexity: 13.1\n")
     assert not matches("test perplexity: 1...", "test perplexity: 2.0")
     assert matches("test perplexity: 378.22", "test perplexity: 383.1")  # 1.3%
-    assert not matches("test perplexity: 378.22", "test perplexity: 391.0")  # 3.4%
+    assert not matches("test perplexity: 378.22", "test perplexity: 391.0", Tolerance.parse("2%"))
+    assert not matches("test perplexity: 378.22", "test perplexity: 420.0")  # 11%
     assert not matches("test perplexity: 378.22", "test perplexity: 3782200.1")
     assert matches("the\t8.25 bits", "the\t8.71 bits", Tolerance.parse("0.5"))
     assert not matches("the\t8.25 bits", "the\t8.80 bits", Tolerance.parse("±0.5"))
     assert not matches("1 pair\t100%", "1 pair\t0%")  # whole numbers are text
     assert Tolerance.parse("5%") == Tolerance(relative=0.05, absolute=0.0)
+    assert Tolerance.parse("3% or ±0.5") == Tolerance(relative=0.03, absolute=0.5)
 
 
 def test_the_runner_reads_markers_and_output_blocks(tmp_path):
@@ -384,9 +421,14 @@ def test_the_runner_reads_markers_and_output_blocks(tmp_path):
     with pytest.raises(AssertionError, match="where the page shows"):
         run_block(python, tmp_path, {})
     run_block(sampled, tmp_path, {})
-    sampled.code = "$ echo a b c\nx y\nz\n"
-    with pytest.raises(AssertionError, match="do not have the words"):
+    sampled.code = "$ true\nx y\n"
+    with pytest.raises(AssertionError, match="where the page shows"):
         run_block(sampled, tmp_path, {})
+    assert matches_varied("the king\n8.25 bits", "a queen is\nhere\n8.31 bits", Tolerance())
+    assert not matches_varied("the king\n8.25 bits", "a queen\n9.31 bits", Tolerance())
+    assert not matches_varied("the king\n8.25 bits", "a queen", Tolerance())
+    assert matches_varied("dead\t8.25\t119", "dead\t8.31\t121", Tolerance())
+    assert not matches_varied("dead\t8.25\t119", "dead\t8.31", Tolerance())
 
 
 def build_site(root: Path, site: Path) -> subprocess.CompletedProcess:
@@ -415,3 +457,20 @@ def test_the_site_build_fails_on_a_broken_link(tmp_path):
     page.write_text(page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md)\n")
     result = build_site(tmp_path, tmp_path / "site")
     assert result.returncode != 0 and "no-such-page.md" in result.stderr
+
+
+def test_a_result_note_is_a_sentence():
+    """The notes the generated tables show, of every result and design decision: a sentence
+    of at most 200 characters each."""
+    import json
+
+    results = ROOT / "benchmarks" / "results"
+    notes = {path.name: json.loads(path.read_text()).get("note") or ""
+             for path in results.glob("*.json")}
+    decisions = json.loads((ROOT / "benchmarks" / "decisions.json").read_text(encoding="utf-8"))
+    notes.update((row["lever"], row.get("note", "")) for row in decisions["decisions"])
+    for name, note in notes.items():
+        assert len(note) <= 200, f"{name}: a note of {len(note)} characters"
+    for row in decisions["decisions"]:
+        evidence = row["evidence"]
+        assert not evidence.endswith(".json") or (results / evidence).exists(), evidence

@@ -186,3 +186,18 @@ def test_glibc_keeps_freed_memory_where_it_is_the_c_library(monkeypatch):
     assert kept == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
     monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
     assert hardware.keep_freed_memory() is False
+
+
+@pytest.mark.parametrize("description, short", [
+    ("Intel(R) Xeon(R) Processor (family 6, model 167) [avx2 fma avx512f avx512_bf16 amx_bf16 "
+     "amx_tile], 2 cores, torch 2.13.0+cpu (2 threads), no GPU", "Xeon model 167, AMX-BF16, 2 cores"),
+    ("AMD EPYC [avx2 fma avx512f avx512_bf16], 2 cores, torch 2.13.0+cpu (2 threads), no GPU",
+     "EPYC, AVX512-BF16, 2 cores"),
+    ("AMD EPYC [avx2 fma], 2 cores, torch 2.13.0+cpu (2 threads), no GPU", "EPYC, AVX2, 2 cores"),
+    ("Intel(R) Xeon(R) Processor [avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile], 16 cores, "
+     "torch 2.11.0+cu130 (16 threads), GPU NVIDIA H200", "NVIDIA H200 GPU"),
+    ("Apple M2 [none of avx2/fma], 8 cores, torch 2.13.0 (8 threads), no GPU", "Apple M2, 8 cores"),
+])
+def test_a_machine_is_named_short_for_a_table(description, short):
+    assert hardware.short_machine_name(description) == short
+    assert hardware.short_machine_name(hardware.describe_machine())  # this machine's too

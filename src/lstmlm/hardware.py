@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 from dataclasses import dataclass
 
 import torch
@@ -77,6 +78,28 @@ def describe_machine() -> str:
     name = f"{cpu_model()} ({generation})" if generation else cpu_model()
     return (f"{name} [{' '.join(present)}], {os.cpu_count()} cores, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
+
+
+def short_machine_name(description: str) -> str:
+    """A `describe_machine` line as a table's cell: "Xeon model 167, AMX-BF16, 2 cores",
+    "EPYC, AVX2, 2 cores", "NVIDIA H200 GPU". The float instructions named are the best the
+    CPU has of AMX-BF16, AVX512-BF16 and AVX2."""
+    gpu = re.search(r"GPU (.+)$", description)
+    if gpu and not description.endswith("no GPU"):
+        return f"{gpu.group(1)} GPU"
+    cpu = description.split(" [")[0]
+    vendor = next((name for name in ("Xeon", "EPYC", "Ryzen", "Core") if name in cpu),
+                  re.sub(r"\s*\(.*", "", cpu))
+    model = re.search(r"model (\d+)", cpu)
+    flags = set(re.search(r"\[(.*?)\]", description).group(1).split()) if "[" in description \
+        else set()
+    instructions = next((name for flag, name in (("amx_bf16", "AMX-BF16"),
+                                                 ("avx512_bf16", "AVX512-BF16"),
+                                                 ("avx2", "AVX2")) if flag in flags), None)
+    cores = re.search(r"(\d+) cores", description)
+    return ", ".join(part for part in (vendor + (f" model {model.group(1)}" if model else ""),
+                                       instructions,
+                                       f"{cores.group(1)} cores" if cores else None) if part)
 
 
 @dataclass(frozen=True)
