@@ -287,18 +287,18 @@ def machine_class(machine: str) -> str:
 
 
 def expectations() -> str:
-    """What to expect on each class of machine: lstmlm's recorded runs and its frontier
+    """What to expect on each class of machine: lstmlm's recorded runs on PTB and its frontier
     (`cpu-fast` within a budget), one table per class, each row linked to its result file."""
     from lstmlm.hardware import short_machine_name
 
     rows: dict[str, list[tuple]] = defaultdict(list)
     for path, run in run_results():
-        words = run["epochs"] * PTB_TRAIN_WORDS / run["elapsed_seconds"] if run["data"] == \
-            "ptb" else None
+        if run["data"] != "ptb":
+            continue
         rows[machine_class(run["machine"])].append(
-            (short_machine_name(run["machine"]), f"`{run['preset']}` on {run['data']}, "
-             f"{run['epochs']} epochs", f"{run['test_ppl']:.2f}", run["elapsed_seconds"] / 60,
-             words, path.name))
+            (short_machine_name(run["machine"]), f"`{run['preset']}`, {run['epochs']} epochs",
+             f"{run['test_ppl']:.2f}", run["elapsed_seconds"] / 60,
+             run["epochs"] * PTB_TRAIN_WORDS / run["elapsed_seconds"], path.name))
     for result in frontier_results().values():
         for row in result["rows"]:
             if row["recipe"] not in ("lstmlm", "lstmlm-dynamic"):
@@ -320,7 +320,7 @@ def expectations() -> str:
         lines += ["| machine | run | PTB test perplexity | wall time | words/sec | result |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {machine} | {run} | {perplexity} | {minutes:.1f} min | "
-                  + (f"{words:,.0f}" if words else "") + f" | [file](../benchmarks/results/{name}) |"
+                  + f"{words:,.0f} | [file](../benchmarks/results/{name}) |"
                   for machine, run, perplexity, minutes, words, name in sorted(
                       rows[kind], key=lambda row: (row[0], row[3]))]
         lines.append("")

@@ -60,13 +60,15 @@ class Tolerance:
     """How far a decimal number of an actual output may lie from the page's: `relative` of the
     page's value or `absolute`, whichever is larger.
 
-    The pages show the numbers of the quickstart's model as one machine trained it, and every
-    machine trains its own: kernels that round differently make a different model after its 4
-    epochs. Trained on one machine with oneDNN's and ATen's AVX-512, AVX2 and SSE4.1 kernels,
-    its test perplexity was 365.5, 376.5 and 399.1, and a word's surprisal moved by up to
-    0.73 bits. The default of 10% holds perplexities; blocks of surprisals state `10% or 1`.
+    The pages show the numbers of models as one machine trained them, and every machine
+    trains its own: kernels that round differently make a different model. Run with ATen's
+    and oneDNN's AVX2 kernels instead of AVX-512's on one machine, the quickstart's test
+    perplexity was 376.5 against 365.5 (3%; the default allows 15%), a sentence's perplexity
+    moved by 16%, a word's surprisal by 1.4 bits and a one-epoch run's perplexity by 31%:
+    blocks of such numbers state `50% or 2`. (SSE4.1 kernels, which every CPU with AVX2
+    outruns, moved a word's surprisal by up to 4.8 bits: no tolerance here covers them.)
     """
-    relative: float = 0.1
+    relative: float = 0.15
     absolute: float = 0.05
 
     @classmethod
@@ -131,6 +133,7 @@ def blocks_of(page: Path) -> list[Block]:
             blocks[-1].output = token.content
             if "tolerance" in markers:
                 blocks[-1].tolerance = Tolerance.parse(markers["tolerance"])
+            blocks[-1].varies = markers.get("varies", blocks[-1].varies)
         markers = {}
     return blocks
 
@@ -393,7 +396,7 @@ def test_the_runner_compares_numbers_within_their_tolerance():
     assert not matches("test perplexity: 1...", "test perplexity: 2.0")
     assert matches("test perplexity: 378.22", "test perplexity: 383.1")  # 1.3%
     assert not matches("test perplexity: 378.22", "test perplexity: 391.0", Tolerance.parse("2%"))
-    assert not matches("test perplexity: 378.22", "test perplexity: 420.0")  # 11%
+    assert not matches("test perplexity: 378.22", "test perplexity: 440.0")  # 16%
     assert not matches("test perplexity: 378.22", "test perplexity: 3782200.1")
     assert matches("the\t8.25 bits", "the\t8.71 bits", Tolerance.parse("0.5"))
     assert not matches("the\t8.25 bits", "the\t8.80 bits", Tolerance.parse("±0.5"))
@@ -425,7 +428,7 @@ def test_the_runner_reads_markers_and_output_blocks(tmp_path):
     with pytest.raises(AssertionError, match="where the page shows"):
         run_block(sampled, tmp_path, {})
     assert matches_varied("the king\n8.25 bits", "a queen is\nhere\n8.31 bits", Tolerance())
-    assert not matches_varied("the king\n8.25 bits", "a queen\n9.31 bits", Tolerance())
+    assert not matches_varied("the king\n8.25 bits", "a queen\n9.81 bits", Tolerance())
     assert not matches_varied("the king\n8.25 bits", "a queen", Tolerance())
     assert matches_varied("dead\t8.25\t119", "dead\t8.31\t121", Tolerance())
     assert not matches_varied("dead\t8.25\t119", "dead\t8.31", Tolerance())
