@@ -16,7 +16,9 @@ Measured in one run on the machine it runs on:
 - the bytes of weights read per word: the hidden-to-hidden weights once per time step, shared by
   the batch's rows; the other matrices once per window, shared by every word in it;
 - the ceiling, min(peak / FLOPs per word, bandwidth / bytes per word), and the fraction of it
-  that lstmlm achieves;
+  that lstmlm achieves; for training also the ceiling at the window's own shapes, every
+  product at the peak measured for its shape (a step's hidden-to-hidden product has only the
+  batch's rows, which no square-matrix peak reaches);
 - the same workload in a plain PyTorch loop (the loop a user writes: nn.Embedding, nn.LSTM,
   nn.Linear, F.cross_entropy, clip_grad_norm_, torch.optim.SGD), and lstmlm's ratio to it;
 - for training on the CPU, the share of a window's wall time spent in the matrix kernels (GEMMs
@@ -145,11 +147,20 @@ class Roofs:
     device: torch.device
     peaks: dict[str, float]  # FLOP/s by precision
     bandwidths: dict[int, float] = dataclasses.field(default_factory=dict)  # bytes/s by set size
+    # FLOP/s by (precision, rows, inner, columns)
+    shape_peaks: dict[tuple, float] = dataclasses.field(default_factory=dict)
 
     def bandwidth(self, working_set_bytes: int) -> float:
         if working_set_bytes not in self.bandwidths:
             self.bandwidths[working_set_bytes] = read_bandwidth(self.device, working_set_bytes)
         return self.bandwidths[working_set_bytes]
+
+    def shape_peak(self, precision: str, rows: int, inner: int, columns: int) -> float:
+        key = (precision, rows, inner, columns)
+        if key not in self.shape_peaks:
+            self.shape_peaks[key] = shape_peak(self.device, DTYPES[precision], rows, inner,
+                                               columns)
+        return self.shape_peaks[key]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +185,25 @@ def ceiling(model: nn.Module, roofs: Roofs, precision: str, *, rows: int, steps:
     compute = roofs.peaks[precision] / flops
     memory = roofs.bandwidth(weights * bytes_per_weight) / bytes_per_word
     return Ceiling(flops, min(compute, memory), "compute" if compute <= memory else "memory")
+
+
+def shape_ceiling(model: nn.Module, roofs: Roofs, precision: str, *, rows: int,
+                  steps: int) -> float:
+    """Words/sec of training if every product ran at the measured peak of its own shape. A
+    hidden-to-hidden matrix multiplies `rows` rows a step forward and again for the gradient
+    of its input, and once a window (`rows * steps` deep) for its own gradient; every other
+    matrix multiplies `rows * steps` rows a window, three times (the backward products are
+    credited with their forward shape's rate)."""
+    recurrent, others = matrices(model)
+
+    def seconds(weight: torch.Tensor, product_rows: int, products: int) -> float:
+        return products * 2 * weight.numel() / roofs.shape_peak(
+            precision, product_rows, weight.shape[1], weight.shape[0])
+
+    per_word = (sum(seconds(weight, rows, 2) + seconds(weight, rows * steps, 1)
+                    for weight in recurrent)
+                + sum(seconds(weight, rows * steps, 3) for weight in others))
+    return 1 / per_word
 
 
 class PlainLM(nn.Module):
@@ -337,6 +367,7 @@ class Row:
     plain: float | None = None  # items/sec of the plain loop
     unit: str = "words/s"  # or "ms/word", "ms/step": the time per item
     shares: tuple[float | None, float | None] = (None, None)  # in matrix kernels: lstmlm, plain
+    at_shapes: float | None = None  # training: the ceiling at the window's own product shapes
 
     def speed(self, per_sec: float) -> str:
         if self.unit.startswith("ms/"):
@@ -352,7 +383,10 @@ class Row:
                 "plain_per_sec": None if self.plain is None else round(self.plain, 3),
                 "unit": self.unit,
                 "matrix_share_lstmlm": None if self.shares[0] is None else round(self.shares[0], 3),
-                "matrix_share_plain": None if self.shares[1] is None else round(self.shares[1], 3)}
+                "matrix_share_plain": None if self.shares[1] is None else round(self.shares[1], 3),
+                "shape_ceiling_per_sec": None if self.at_shapes is None else round(self.at_shapes, 3),
+                "of_shape_ceiling": None if self.at_shapes is None else
+                round(self.achieved / self.at_shapes, 4)}
 
     def markdown(self) -> str:
         plain = "—" if self.plain is None else self.speed(self.plain)
@@ -360,7 +394,9 @@ class Row:
         return (f"| {self.workload} | {self.precision} | {self.ceiling.flops / 1e6:.1f} M | "
                 f"{self.ceiling.bound} | {self.speed(self.ceiling.words_per_sec)} | "
                 f"{self.speed(self.achieved)} | {self.achieved / self.ceiling.words_per_sec:.2f} | "
-                f"{plain} | {ratio} | {' / '.join(share_text(share) for share in self.shares)} |")
+                f"{plain} | {ratio} | {' / '.join(share_text(share) for share in self.shares)} | "
+                + ("—" if self.at_shapes is None else
+                   f"{self.speed(self.at_shapes)}: {self.achieved / self.at_shapes:.2f}") + " |")
 
 
 def best_of_rounds(measures: list[Callable[[], float]], rounds: int) -> list[float]:
@@ -397,7 +433,9 @@ def training_rows(preset: str, corpus, roofs: Roofs, seconds: float, rounds: int
                   matrix_share(plain_training(shaped, corpus, device), device)
                   if with_plain else None)
         rows.append(Row(f"train {preset} ({shaped.model.hidden_size} units)", precision, bound,
-                        achieved, baseline[0] if baseline else None, shares=shares))
+                        achieved, baseline[0] if baseline else None, shares=shares,
+                        at_shapes=shape_ceiling(model, roofs, precision, rows=batch_size,
+                                                steps=num_steps)))
     return rows
 
 
@@ -509,8 +547,9 @@ def main() -> None:
     print("read bandwidth: " + ", ".join(f"{size / 2 ** 20:.1f} MiB set {speed / 1e9:.1f} GB/s"
                                          for size, speed in sorted(roofs.bandwidths.items())))
     print("| workload | precision | FLOPs per item | bound | ceiling | lstmlm | of ceiling | "
-          "plain loop | lstmlm/plain | in matrix kernels (lstmlm / plain) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "plain loop | lstmlm/plain | in matrix kernels (lstmlm / plain) | "
+          "ceiling at its shapes: lstmlm's fraction |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.markdown())
     peaks = write_result("matmul_peaks", [
