@@ -384,7 +384,8 @@ class Row:
                 "unit": self.unit,
                 "matrix_share_lstmlm": None if self.shares[0] is None else round(self.shares[0], 3),
                 "matrix_share_plain": None if self.shares[1] is None else round(self.shares[1], 3),
-                "shape_ceiling_per_sec": None if self.at_shapes is None else round(self.at_shapes, 3),
+                "shape_ceiling_per_sec": None if self.at_shapes is None else
+                round(self.at_shapes, 3),
                 "of_shape_ceiling": None if self.at_shapes is None else
                 round(self.achieved / self.at_shapes, 4)}
 
@@ -528,8 +529,7 @@ def main() -> None:
     print(f"machine: {machine()}; device {device}")
     print("matmul peak: " + ", ".join(f"{precision} {peak / 1e9:,.1f} GFLOP/s"
                                       for precision, peak in roofs.peaks.items()))
-    shapes = {name: {precision: shape_peak(device, DTYPES[precision], *shape)
-                     for precision in roofs.peaks}
+    shapes = {name: {precision: roofs.shape_peak(precision, *shape) for precision in roofs.peaks}
               for name, shape in WINDOW_SHAPES.items()}
     print("| product | " + " | ".join(f"{precision} GFLOP/s" for precision in roofs.peaks)
           + " |")

@@ -279,11 +279,14 @@ MACHINE_CLASSES = ("AVX2-only CPU", "bf16 CPU", "GPU")
 
 
 def machine_class(machine: str) -> str:
-    """Which of MACHINE_CLASSES a `describe_machine` line names."""
-    if re.search(r"GPU (?!$)", machine) and not machine.endswith("no GPU"):
+    """Which of MACHINE_CLASSES a `describe_machine` line names: a GPU, or a CPU by whether it
+    computes bf16 natively."""
+    from lstmlm.hardware import NATIVE_BF16_FLAGS, description_parts
+
+    _, flags, gpu = description_parts(machine)
+    if gpu:
         return "GPU"
-    flags = re.search(r"\[(.*?)\]", machine).group(1).split()
-    return "bf16 CPU" if {"avx512_bf16", "amx_bf16"} & set(flags) else "AVX2-only CPU"
+    return "bf16 CPU" if flags & set(NATIVE_BF16_FLAGS) else "AVX2-only CPU"
 
 
 def expectations() -> str:

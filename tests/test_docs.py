@@ -263,7 +263,8 @@ def ptb_available() -> bool:
 
 
 def quickstart_block() -> Block:
-    return next(block for block in blocks_of(ROOT / "README.md") if "--name quickstart" in block.code)
+    return next(block for block in blocks_of(ROOT / "README.md")
+                if "--name quickstart" in block.code)
 
 
 @pytest.fixture(scope="session")

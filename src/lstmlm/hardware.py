@@ -80,19 +80,24 @@ def describe_machine() -> str:
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
 
 
+def description_parts(description: str) -> tuple[str, set[str], str | None]:
+    """A `describe_machine` line's CPU name, its reported flags and its GPU (None for none)."""
+    gpu = re.search(r"GPU (.+)$", description)
+    flags = re.search(r"\[(.*?)\]", description)
+    return (description.split(" [")[0], set(flags.group(1).split()) if flags else set(),
+            gpu.group(1) if gpu and not description.endswith("no GPU") else None)
+
+
 def short_machine_name(description: str) -> str:
     """A `describe_machine` line as a table's cell: "Xeon model 167, AMX-BF16, 2 cores",
     "EPYC, AVX2, 2 cores", "NVIDIA H200 GPU". The float instructions named are the best the
     CPU has of AMX-BF16, AVX512-BF16 and AVX2."""
-    gpu = re.search(r"GPU (.+)$", description)
-    if gpu and not description.endswith("no GPU"):
-        return f"{gpu.group(1)} GPU"
-    cpu = description.split(" [")[0]
+    cpu, flags, gpu = description_parts(description)
+    if gpu:
+        return f"{gpu} GPU"
     vendor = next((name for name in ("Xeon", "EPYC", "Ryzen", "Core") if name in cpu),
                   re.sub(r"\s*\(.*", "", cpu))
     model = re.search(r"model (\d+)", cpu)
-    flags = set(re.search(r"\[(.*?)\]", description).group(1).split()) if "[" in description \
-        else set()
     instructions = next((name for flag, name in (("amx_bf16", "AMX-BF16"),
                                                  ("avx512_bf16", "AVX512-BF16"),
                                                  ("avx2", "AVX2")) if flag in flags), None)
