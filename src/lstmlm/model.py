@@ -177,8 +177,11 @@ class RecurrentLanguageModel(nn.Module):
                 and not torch.is_grad_enabled() and not torch.jit.is_tracing()):
             flat = torch.addmm(self.decoder.bias, features.reshape(-1, features.size(-1)),
                                self.decoder_columns())
-            return flat.view(*features.shape[:-1], self.vocab_size)
-        return self.decoder(features)
+        else:
+            # On 2-D input nn.Linear adds the bias inside the product (addmm); on 3-D it
+            # multiplies, then adds the bias in another pass over the logits.
+            flat = self.decoder(features.reshape(-1, features.size(-1)))
+        return flat.view(*features.shape[:-1], self.vocab_size)
 
     def decoder_columns(self) -> torch.Tensor:
         """The decoder's weight transposed to a contiguous (size, vocab) copy, kept until the
@@ -250,13 +253,15 @@ class RecurrentLanguageModel(nn.Module):
 
     def features(self, input_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The last layer's outputs, the decoder's input, and the state."""
+        embedded = self.embedding(input_ids)
         if self.training and self.embedding_dropout:
-            # Embedding dropout drops whole words: the same rows for every occurrence.
+            # Embedding dropout drops whole words: the same rows for every occurrence. Scaling
+            # the window's looked-up rows equals looking up rows of the scaled matrix, and
+            # passes over the window, not over the whole vocabulary, forward and backward.
             weight = self.embedding.weight
-            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embedding_dropout)
-            embedded = F.embedding(input_ids, weight * keep / (1 - self.embedding_dropout))
-        else:
-            embedded = self.embedding(input_ids)
+            scale = (weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embedding_dropout)
+                     .div_(1 - self.embedding_dropout))
+            embedded = embedded * F.embedding(input_ids, scale)
         embedded = self.input_dropout(embedded)
         if self.ablation:
             output, state, _ = self.stepwise(embedded, state)
@@ -286,9 +291,10 @@ class RecurrentLanguageModel(nn.Module):
         module_state = state if self.cell == "lstm" else state[0]
         if self.training and self.weight_drop:
             weight = module.weight_hh_l0
-            # A uniform draw is ~2x faster on the CPU than F.dropout's Bernoulli sampling.
-            keep = torch.rand_like(weight) >= self.weight_drop
-            dropped = weight * keep / (1 - self.weight_drop)
+            # A uniform draw is ~2x faster on the CPU than F.dropout's Bernoulli sampling; the
+            # mask carries the scale, so that forward and backward multiply once.
+            scale = torch.rand_like(weight).ge_(self.weight_drop).div_(1 - self.weight_drop)
+            dropped = weight * scale
             output, module_state = functional_call(module, {"weight_hh_l0": dropped},
                                                    (inputs, module_state))
         else:
@@ -444,8 +450,9 @@ class LockedDropout(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return inputs
-        mask = inputs.new_empty(inputs.size(0), 1, inputs.size(2)).bernoulli_(1 - self.p)
-        return inputs * mask / (1 - self.p)
+        scale = (inputs.new_empty(inputs.size(0), 1, inputs.size(2)).bernoulli_(1 - self.p)
+                 .div_(1 - self.p))
+        return inputs * scale
 
 
 def detach_state(state: State) -> State:
