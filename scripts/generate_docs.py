@@ -433,6 +433,66 @@ def benchmark_results() -> str:
     return "\n".join(lines)
 
 
+def latest_results(benchmark: str) -> dict[str, tuple[Path, dict]]:
+    """The latest result file of `benchmark` on each machine, by machine."""
+    import json
+
+    latest = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob(f"{benchmark}-*.json")):
+        result = json.loads(path.read_text())
+        if result["benchmark"] == benchmark:
+            latest[result["machine"]] = path, result  # files sort by date
+    return latest
+
+
+# A window profile's kernel classes, in the order the table shows them.
+PROFILE_CLASSES = ["recurrent layers", "window GEMMs", "softmax and loss", "casts",
+                   "dropout and masks", "optimizer", "gradient clipping", "embedding",
+                   "other ATen work", "Python and dispatch"]
+
+
+def machine_limit() -> str:
+    """Training's speed against each machine's own limit (the latest roofline.py result of each
+    machine), and where a window's time goes (the latest window_profile.py results)."""
+    from lstmlm.hardware import short_machine_name
+
+    lines = ["| machine | precision | matmul peak, GFLOP/s | `cpu-fast` (512 units), words/sec "
+             "| of the peak's ceiling | of the ceiling at the window's shapes | batch-1 evaluation "
+             "(`small`, fp32) against a plain loop | result |", "|---|---|---|---|---|---|---|---|"]
+    for machine, (path, result) in sorted(latest_results("roofline").items()):
+        evaluation = next((row for row in result["rows"] if row["workload"].startswith("eval")),
+                          None)
+        against_plain = (f"{evaluation['achieved_per_sec'] / evaluation['plain_per_sec']:.2f} x"
+                         if evaluation and evaluation["plain_per_sec"] else "not measured")
+        for row in result["rows"]:
+            if not row["workload"].startswith("train cpu-fast (512"):
+                continue
+            shown_evaluation = against_plain if row["precision"] == "fp32" else ""
+            at_shapes = (f"{row['of_shape_ceiling']:.2f}" if row.get("of_shape_ceiling")
+                         else "not measured")
+            lines.append(f"| {short_machine_name(machine)} | {row['precision']} | "
+                         f"{result['peaks_gflops'][row['precision']]:,.0f} | "
+                         f"{row['achieved_per_sec']:,.0f} | {row['of_ceiling']:.2f} | "
+                         f"{at_shapes} | {shown_evaluation} | "
+                         f"[file](../benchmarks/results/{path.name}) |")
+    lines += ["", "A `cpu-fast` window of 20 × 35 words at 512 units, its time per kernel class "
+              "as a share of the profiled window (`python benchmarks/window_profile.py "
+              "--precision PRECISION`):", "",
+              "| machine | precision | ms per window | " + " | ".join(PROFILE_CLASSES)
+              + " | result |", "|---|---|---|" + "---|" * len(PROFILE_CLASSES) + "---|"]
+    profiles = {**{(machine, "bf16"): found
+                   for machine, found in latest_results("window_profile_bf16").items()},
+                **{(machine, "fp32"): found
+                   for machine, found in latest_results("window_profile_fp32").items()}}
+    for (machine, precision), (path, result) in sorted(profiles.items()):
+        shares = {row["class"]: row["share"] for row in result["rows"]}
+        lines.append(f"| {short_machine_name(machine)} | {precision} | "
+                     f"{result['ms_per_window']:.1f} | "
+                     + " | ".join(f"{shares.get(kind, 0):.1%}" for kind in PROFILE_CLASSES)
+                     + f" | [file](../benchmarks/results/{path.name}) |")
+    return "\n".join(lines)
+
+
 def gpu_speeds() -> str:
     """The training and evaluation speeds of the latest `benchmarks/gpu_check.py` report: its
     machine, date and throughput tables."""
@@ -462,6 +522,7 @@ GENERATORS: dict[str, tuple[str, Callable[[], str]]] = {
     "gpu-speeds": ("docs/gpu.md", gpu_speeds),
     "expectations": ("docs/benchmarks.md", expectations),
     "decisions": ("docs/benchmarks.md", decisions),
+    "machine-limit": ("docs/benchmarks.md", machine_limit),
 }
 
 
