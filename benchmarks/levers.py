@@ -77,9 +77,10 @@ def git(*arguments: str) -> str:
 
 
 def revision_name(ref: str | None) -> str:
-    """REF's short hash and subject, or this checkout's (with "+ uncommitted changes" where
-    its source differs from HEAD)."""
-    name = git("log", "-1", "--format=%h %s", ref or "HEAD")
+    """The short hash and subject of the last commit that changed the library's source at
+    revision REF, or in this checkout (with "+ uncommitted changes" where its source differs
+    from HEAD)."""
+    name = git("log", "-1", "--format=%h %s", ref or "HEAD", "--", "src")
     if ref is None and git("status", "--porcelain", "--", "src"):
         name += " + uncommitted changes"
     return name
