@@ -81,6 +81,7 @@ def revision_name(ref: str | None) -> str:
     revision REF, or in this checkout (with "+ uncommitted changes" where its source differs
     from HEAD)."""
     name = git("log", "-1", "--format=%h %s", ref or "HEAD", "--", "src")
+    name = name if len(name) <= 72 else name[:71] + "…"
     if ref is None and git("status", "--porcelain", "--", "src"):
         name += " + uncommitted changes"
     return name
