@@ -259,12 +259,13 @@ def frontier_table(result: dict, pictures: str, brief: bool = False) -> list[str
 
 
 def frontier() -> str:
-    """The README's frontier: the machine measured last (the others are in benchmarks.md)."""
-    results = frontier_results()
+    """The README's frontier: the machine whose latest frontier has the most runs, the newest
+    of those (the others are in benchmarks.md)."""
+    results = list(frontier_results().values())
     if not results:
         return ""
-    return "\n".join(frontier_table(list(results.values())[-1], "benchmarks/results/",
-                                    brief=True)).rstrip()
+    fullest = max(reversed(results), key=lambda result: len(result["rows"]))
+    return "\n".join(frontier_table(fullest, "benchmarks/results/", brief=True)).rstrip()
 
 
 def frontier_machines() -> str:
