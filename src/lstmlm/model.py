@@ -177,11 +177,8 @@ class RecurrentLanguageModel(nn.Module):
                 and not torch.is_grad_enabled() and not torch.jit.is_tracing()):
             flat = torch.addmm(self.decoder.bias, features.reshape(-1, features.size(-1)),
                                self.decoder_columns())
-        else:
-            # On 2-D input nn.Linear adds the bias inside the product (addmm); on 3-D it
-            # multiplies, then adds the bias in another pass over the logits.
-            flat = self.decoder(features.reshape(-1, features.size(-1)))
-        return flat.view(*features.shape[:-1], self.vocab_size)
+            return flat.view(*features.shape[:-1], self.vocab_size)
+        return self.decoder(features)
 
     def decoder_columns(self) -> torch.Tensor:
         """The decoder's weight transposed to a contiguous (size, vocab) copy, kept until the
