@@ -484,10 +484,8 @@ def machine_limit() -> str:
               "--precision PRECISION`):", "",
               "| machine | precision | ms per window | " + " | ".join(PROFILE_CLASSES)
               + " | result |", "|---|---|---|" + "---|" * len(PROFILE_CLASSES) + "---|"]
-    profiles = {**{(machine, "bf16"): found
-                   for machine, found in latest_results("window_profile_bf16").items()},
-                **{(machine, "fp32"): found
-                   for machine, found in latest_results("window_profile_fp32").items()}}
+    profiles = {(machine, precision): found for precision in ("bf16", "fp32")
+                for machine, found in latest_results(f"window_profile_{precision}").items()}
     for (machine, precision), (path, result) in sorted(profiles.items()):
         shares = {row["class"]: row["share"] for row in result["rows"]}
         lines.append(f"| {short_machine_name(machine)} | {precision} | "

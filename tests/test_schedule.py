@@ -89,4 +89,3 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     with averaged_weights(optimizer):
         torch.testing.assert_close(model.decoder.weight, average)
     assert torch.equal(model.decoder.weight, trajectory[-1])  # restored after the block
-
