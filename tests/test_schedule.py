@@ -6,7 +6,8 @@ import torch
 from lstmlm import apply_overrides, get_preset
 from lstmlm.model import RecurrentLanguageModel
 from lstmlm.plan import RunPlan
-from lstmlm.training import averaged_weights, new_optimizer, plateaus, should_average, train_step
+from lstmlm.training import (averaged_weights, build_optimizer, new_optimizer, plateaus,
+                             should_average, train_step)
 
 from .conftest import schedule_of
 
@@ -89,3 +90,37 @@ def test_asgd_keeps_the_running_average_and_evaluation_swaps_it_in():
     with averaged_weights(optimizer):
         torch.testing.assert_close(model.decoder.weight, average)
     assert torch.equal(model.decoder.weight, trajectory[-1])  # restored after the block
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_the_optimizers_fuse_their_step_on_the_cpu_and_take_the_per_tensor_loop_s_steps(name):
+    torch.manual_seed(0)
+    fused_weights = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5))]
+    looped_weights = [torch.nn.Parameter(weight.detach().clone()) for weight in fused_weights]
+    fused = build_optimizer(fused_weights, name, lr=0.1, weight_decay=0.01)
+    looped = type(fused)(looped_weights, lr=0.1, weight_decay=0.01, fused=False)
+    assert fused.defaults["fused"] and not looped.defaults["fused"]
+    for _ in range(3):
+        gradients = [torch.randn_like(weight) for weight in fused_weights]
+        for weights, optimizer in ((fused_weights, fused), (looped_weights, looped)):
+            for weight, gradient in zip(weights, gradients):
+                weight.grad = gradient.clone()
+            optimizer.step()
+    for fused_weight, looped_weight in zip(fused_weights, looped_weights):
+        torch.testing.assert_close(fused_weight, looped_weight)
+    assert not build_optimizer(fused_weights, name, lr=0.1, averaging=True).defaults.get("fused")
+
+
+def test_a_fused_step_refreshes_the_decoder_s_cached_transposed_copy():
+    torch.manual_seed(0)
+    model = RecurrentLanguageModel(vocab_size=11, hidden_size=6, num_layers=1)
+    optimizer = build_optimizer(model.parameters(), "sgd", lr=1.0)
+    features = torch.randn(1, 3, 6)
+    with torch.no_grad():
+        model.decoder_logits(features)  # caches the transposed decoder
+    model.decoder.weight.grad = torch.ones_like(model.decoder.weight)
+    model.decoder.bias.grad = torch.zeros_like(model.decoder.bias)
+    optimizer.step()
+    with torch.no_grad():
+        torch.testing.assert_close(model.decoder_logits(features), model.decoder(features))
+

@@ -83,6 +83,10 @@ def should_average(valid_ppls: list[float], nonmono: int) -> bool:
     return len(earlier) > nonmono and valid_ppls[-1] > min(earlier[:len(earlier) - nonmono])
 
 
+# The devices with fused SGD, Adam and AdamW kernels.
+FUSED_DEVICES = ("cpu", "cuda")
+
+
 def build_optimizer(parameters: Iterable[torch.nn.Parameter], name: OptimizerName, lr: float,
                     weight_decay: float = 0.0, averaging: bool = False) -> torch.optim.Optimizer:
     """Plain SGD (the Zaremba presets, and NT-ASGD before it averages), Adam or AdamW;
@@ -90,9 +94,19 @@ def build_optimizer(parameters: Iterable[torch.nn.Parameter], name: OptimizerNam
     keeps the running average of the weights since the switch."""
     if averaging:
         return torch.optim.ASGD(parameters, lr=lr, t0=0, lambd=0.0, weight_decay=weight_decay)
+    parameters = list(parameters)
     optimizers = {"sgd": torch.optim.SGD, "ntasgd": torch.optim.SGD, "adam": torch.optim.Adam,
                   "adamw": torch.optim.AdamW}
-    return optimizers[name](parameters, lr=lr, weight_decay=weight_decay)
+    # The step is bound by memory: the fused kernel reads each weight and its gradient once,
+    # where the per-tensor loop passes over them for the weight decay and again for the step.
+    fused = all(parameter.device.type in FUSED_DEVICES for parameter in parameters)
+    optimizer = optimizers[name](parameters, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    if fused:
+        # The fused kernels write the weights without bumping their version counters, which
+        # caches keyed on them (the model's transposed decoder) and autograd's checks read.
+        optimizer.register_step_post_hook(
+            lambda optimizer, args, kwargs: torch.autograd.graph.increment_version(parameters))
+    return optimizer
 
 
 @contextmanager
