@@ -413,17 +413,12 @@ def formats() -> str:
 def benchmark_results() -> str:
     """The latest result of each benchmark on each machine, from benchmarks/results/, but the
     frontiers, which frontier_machines shows."""
-    import json
-
     from lstmlm.hardware import short_machine_name
 
-    latest: dict[tuple[str, str], tuple[Path, dict]] = {}
-    for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
-        result = json.loads(path.read_text())
-        if result["benchmark"] not in ("run", "frontier"):
-            latest[result["benchmark"], result["machine"]] = path, result  # files sort by date
     lines = []
-    for (benchmark, machine), (path, result) in sorted(latest.items()):
+    for (benchmark, machine), (path, result) in sorted(latest_results().items()):
+        if benchmark in ("run", "frontier"):
+            continue
         columns = list(dict.fromkeys(column for row in result["rows"] for column in row))
         lines += [f"### `{benchmark}` on {short_machine_name(machine)}", "",
                   f"`{shown_command(result)}`, torch {result['torch']}, {result['date']}"
@@ -437,15 +432,16 @@ def benchmark_results() -> str:
     return "\n".join(lines)
 
 
-def latest_results(benchmark: str) -> dict[str, tuple[Path, dict]]:
-    """The latest result file of `benchmark` on each machine, by machine."""
+def latest_results(benchmark: str | None = None) -> dict[tuple[str, str], tuple[Path, dict]]:
+    """The latest result file of each benchmark (or of `benchmark` only) on each machine, by
+    benchmark and machine."""
     import json
 
     latest = {}
-    for path in sorted((ROOT / "benchmarks" / "results").glob(f"{benchmark}-*.json")):
+    for path in sorted((ROOT / "benchmarks" / "results").glob(f"{benchmark or ''}*.json")):
         result = json.loads(path.read_text())
-        if result["benchmark"] == benchmark:
-            latest[result["machine"]] = path, result  # files sort by date
+        if benchmark in (None, result["benchmark"]):
+            latest[result["benchmark"], result["machine"]] = path, result  # files sort by date
     return latest
 
 
@@ -463,7 +459,7 @@ def machine_limit() -> str:
     lines = ["| machine | precision | matmul peak, GFLOP/s | `cpu-fast` (512 units), words/sec "
              "| of the peak's ceiling | of the ceiling at the window's shapes | batch-1 evaluation "
              "(`small`, fp32) against a plain loop | result |", "|---|---|---|---|---|---|---|---|"]
-    for machine, (path, result) in sorted(latest_results("roofline").items()):
+    for (_, machine), (path, result) in sorted(latest_results("roofline").items()):
         evaluation = next((row for row in result["rows"] if row["workload"].startswith("eval")),
                           None)
         against_plain = (f"{evaluation['achieved_per_sec'] / evaluation['plain_per_sec']:.2f} x"
@@ -485,7 +481,7 @@ def machine_limit() -> str:
               "| machine | precision | ms per window | " + " | ".join(PROFILE_CLASSES)
               + " | result |", "|---|---|---|" + "---|" * len(PROFILE_CLASSES) + "---|"]
     profiles = {(machine, precision): found for precision in ("bf16", "fp32")
-                for machine, found in latest_results(f"window_profile_{precision}").items()}
+                for (_, machine), found in latest_results(f"window_profile_{precision}").items()}
     for (machine, precision), (path, result) in sorted(profiles.items()):
         shares = {row["class"]: row["share"] for row in result["rows"]}
         lines.append(f"| {short_machine_name(machine)} | {precision} | "
