@@ -3,13 +3,14 @@
     python benchmarks/precision.py [--preset cpu-fast] [--epochs 1]
 
 Trains the preset from the same seed once per precision for a shortened run (`--epochs`, the
-schedule compressed to fit) and prints words/sec and the best-on-valid valid/test perplexity.
+schedule compressed to fit), prints words/sec and the best-on-valid valid/test perplexity, each
+test perplexity against float32's, and records them in benchmarks/results/.
 """
 
 import argparse
 import time
 
-from common import machine
+from common import machine, write_result
 from lstmlm import apply_overrides, get_preset, train
 from lstmlm.hardware import select_device
 
@@ -21,7 +22,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="runs")
     args = parser.parse_args()
     base = get_preset(args.preset)
-    overrides = {"max_max_epoch": args.epochs}
+    overrides = {"max_max_epoch": args.epochs, "time_budget": None}  # not a budget's plan
     if base.lr_schedule == "cosine":
         overrides["warmup_epochs"] = min(base.warmup_epochs, args.epochs / 2)
     rows = []
@@ -31,13 +32,21 @@ def main() -> None:
         result = train(config, runs_dir=args.runs_dir, echo=None)
         wall = time.perf_counter() - started
         speed = sum(entry["words_per_sec"] for entry in result.history) / len(result.history)
-        rows.append((precision, speed, result.valid_perplexity, result.test_perplexity, wall))
+        rows.append({"precision": precision, "train_words_per_sec": round(speed),
+                     "valid_ppl": round(result.valid_perplexity, 2),
+                     "test_ppl": round(result.test_perplexity, 2),
+                     "wall_minutes": round(wall / 60, 1)})
+    for row in rows:
+        row["test_ppl_against_fp32"] = round(row["test_ppl"] / rows[0]["test_ppl"], 4)
     print(f"machine: {machine()}; device {select_device(base.device)}")
     print(f"preset {args.preset}, {args.epochs} epoch(s)")
-    print("| precision | train words/sec | valid ppl | test ppl | wall |")
-    print("|---|---|---|---|---|")
-    for precision, speed, valid, test, wall in rows:
-        print(f"| {precision} | {speed:,.0f} | {valid:.2f} | {test:.2f} | {wall / 60:.1f} min |")
+    print("| precision | train words/sec | valid ppl | test ppl | against fp32 | wall |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['precision']} | {row['train_words_per_sec']:,} | {row['valid_ppl']:.2f} | "
+              f"{row['test_ppl']:.2f} | {row['test_ppl_against_fp32']:.4f} | "
+              f"{row['wall_minutes']} min |")
+    print(f"recorded in {write_result('precision', rows, preset=args.preset, epochs=args.epochs)}")
 
 
 if __name__ == "__main__":
