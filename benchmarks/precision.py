@@ -23,22 +23,22 @@ def main() -> None:
     args = parser.parse_args()
     base = get_preset(args.preset)
     overrides = {"max_max_epoch": args.epochs, "time_budget": None}  # not a budget's plan
-    if base.lr_schedule == "cosine":
-        overrides["warmup_epochs"] = min(base.warmup_epochs, args.epochs / 2)
+    if base.optimisation.lr_schedule == "cosine":
+        overrides["warmup_epochs"] = min(base.optimisation.warmup_epochs, args.epochs / 2)
     rows = []
     for precision in ("fp32", "bf16"):
         config = apply_overrides(base, dict(overrides, precision=precision))
         started = time.perf_counter()
         result = train(config, runs_dir=args.runs_dir, echo=None)
         wall = time.perf_counter() - started
-        speed = sum(entry["words_per_sec"] for entry in result.history) / len(result.history)
+        speed = sum(entry.words_per_sec for entry in result.history) / len(result.history)
         rows.append({"precision": precision, "train_words_per_sec": round(speed),
                      "valid_ppl": round(result.valid_perplexity, 2),
                      "test_ppl": round(result.test_perplexity, 2),
                      "wall_minutes": round(wall / 60, 1)})
     for row in rows:
         row["test_ppl_against_fp32"] = round(row["test_ppl"] / rows[0]["test_ppl"], 4)
-    print(f"machine: {machine()}; device {select_device(base.device)}")
+    print(f"machine: {machine()}; device {select_device(base.run.device)}")
     print(f"preset {args.preset}, {args.epochs} epoch(s)")
     print("| precision | train words/sec | valid ppl | test ppl | against fp32 | wall |")
     print("|---|---|---|---|---|---|")
