@@ -123,4 +123,3 @@ def test_a_fused_step_refreshes_the_decoder_s_cached_transposed_copy():
     optimizer.step()
     with torch.no_grad():
         torch.testing.assert_close(model.decoder_logits(features), model.decoder(features))
-
