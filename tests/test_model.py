@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lstmlm import RecurrentLanguageModel
-from lstmlm.model import detach_state, evaluating
+from lstmlm.model import detach_state, dropout_scale, evaluating
 
 
 def make_model(dropout: float = 0.0, **kwargs) -> RecurrentLanguageModel:
@@ -116,6 +116,28 @@ def test_variational_dropout_mask_is_constant_across_time():
     assert set(dropped.unique().tolist()) == {0.0, 2.0}
     assert not torch.equal(dropped[0], dropped[1])  # one mask per sequence, not per batch
     assert torch.equal(model.eval().input_dropout(ones), ones)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.65])
+def test_dropout_scale_drops_each_element_with_probability_p_and_keeps_the_mean(p):
+    torch.manual_seed(0)
+    mask = dropout_scale(torch.empty(0, dtype=torch.bfloat16), (4096, 257), p)
+    assert mask.shape == (4096, 257) and mask.dtype == torch.bfloat16
+    dropped = (mask == 0).float().flatten()
+    # Four elements share each 64-bit draw: every one of the four positions is dropped at p.
+    for position in range(4):
+        assert dropped[position::4].mean().item() == pytest.approx(p, abs=0.005)
+    values = mask.float().unique().tolist()
+    assert values == [0.0, pytest.approx(1 / (1 - p), rel=0.01)]  # bf16 holds the scale to 1%
+    assert mask.float().mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_dropout_scale_keeps_everything_at_zero_and_repeats_with_the_seed():
+    assert torch.equal(dropout_scale(torch.empty(0), (3, 5), 0.0), torch.ones(3, 5))
+    torch.manual_seed(1)
+    first = dropout_scale(torch.empty(0), (7, 1), 0.5)
+    torch.manual_seed(1)
+    assert torch.equal(first, dropout_scale(torch.empty(0), (7, 1), 0.5))
 
 
 def test_embedding_dropout_drops_whole_words_in_training_only():
