@@ -457,8 +457,10 @@ def machine_limit() -> str:
     from lstmlm.hardware import short_machine_name
 
     lines = ["| machine | precision | matmul peak, GFLOP/s | `cpu-fast` (512 units), words/sec "
-             "| of the peak's ceiling | of the ceiling at the window's shapes | batch-1 evaluation "
-             "(`small`, fp32) against a plain loop | result |", "|---|---|---|---|---|---|---|---|"]
+             "| of the peak's ceiling | the ceiling at the window's shapes, of the peak's "
+             "| of the ceiling at the window's shapes | time in matrix kernels "
+             "| batch-1 evaluation (`small`, fp32) against a plain loop | result |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (_, machine), (path, result) in sorted(latest_results("roofline").items()):
         evaluation = next((row for row in result["rows"] if row["workload"].startswith("eval")),
                           None)
@@ -468,12 +470,15 @@ def machine_limit() -> str:
             if not row["workload"].startswith("train cpu-fast (512"):
                 continue
             shown_evaluation = against_plain if row["precision"] == "fp32" else ""
-            at_shapes = (f"{row['of_shape_ceiling']:.2f}" if row.get("of_shape_ceiling")
-                         else "not measured")
+            shapes = row.get("shape_ceiling_per_sec")
+            at_shapes = (f"{shapes / row['ceiling_per_sec']:.2f} | {row['of_shape_ceiling']:.2f}"
+                         if shapes else "not measured | not measured")
+            in_matrices = (f"{row['matrix_share_lstmlm']:.0%}" if row.get("matrix_share_lstmlm")
+                           else "not measured")
             lines.append(f"| {short_machine_name(machine)} | {row['precision']} | "
                          f"{result['peaks_gflops'][row['precision']]:,.0f} | "
                          f"{row['achieved_per_sec']:,.0f} | {row['of_ceiling']:.2f} | "
-                         f"{at_shapes} | {shown_evaluation} | "
+                         f"{at_shapes} | {in_matrices} | {shown_evaluation} | "
                          f"[file](../benchmarks/results/{path.name}) |")
     lines += ["", "A `cpu-fast` window of 20 × 35 words at 512 units, its time per kernel class "
               "as a share of the profiled window (`python benchmarks/window_profile.py "
