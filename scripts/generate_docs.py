@@ -471,14 +471,15 @@ def machine_limit() -> str:
                 continue
             shown_evaluation = against_plain if row["precision"] == "fp32" else ""
             shapes = row.get("shape_ceiling_per_sec")
-            at_shapes = (f"{shapes / row['ceiling_per_sec']:.2f} | {row['of_shape_ceiling']:.2f}"
-                         if shapes else "not measured | not measured")
+            shapes_of_peak = (f"{shapes / row['ceiling_per_sec']:.2f}" if shapes
+                              else "not measured")
+            at_shapes = f"{row['of_shape_ceiling']:.2f}" if shapes else "not measured"
             in_matrices = (f"{row['matrix_share_lstmlm']:.0%}" if row.get("matrix_share_lstmlm")
                            else "not measured")
             lines.append(f"| {short_machine_name(machine)} | {row['precision']} | "
                          f"{result['peaks_gflops'][row['precision']]:,.0f} | "
                          f"{row['achieved_per_sec']:,.0f} | {row['of_ceiling']:.2f} | "
-                         f"{at_shapes} | {in_matrices} | {shown_evaluation} | "
+                         f"{shapes_of_peak} | {at_shapes} | {in_matrices} | {shown_evaluation} | "
                          f"[file](../benchmarks/results/{path.name}) |")
     lines += ["", "A `cpu-fast` window of 20 × 35 words at 512 units, its time per kernel class "
               "as a share of the profiled window (`python benchmarks/window_profile.py "
