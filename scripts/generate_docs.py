@@ -465,6 +465,7 @@ def machine_limit() -> str:
         evaluation = next((row for row in result["rows"] if row["workload"].startswith("eval")),
                           None)
         against_plain = (f"{evaluation['achieved_per_sec'] / evaluation['plain_per_sec']:.2f} x"
+                         + ("" if result.get("evaluation_pieces") else " (whole passes)")
                          if evaluation and evaluation["plain_per_sec"] else "not measured")
         for row in result["rows"]:
             if not row["workload"].startswith("train cpu-fast (512"):
